@@ -1,0 +1,89 @@
+//! api-gateway: the workshop's front door on port 8080.
+//!
+//! # Layout
+//!
+//! - `config.rs`: settings from the environment.
+//! - `routes.rs`: `POST /orders`, `GET /orders/{id}`: fault parameters,
+//!   forwarding to order-service, the response with its `trace_id`.
+//! - `error.rs`: the gateway's error type → JSON response + span status.
+//! - `main.rs`: starts telemetry, runs [`Application`], flushes spans.
+//!
+//! The gateway is the trust boundary for fault injection: `fault.*` baggage
+//! from outside is removed before anything reads it ([`router`]).
+
+pub mod config;
+pub mod error;
+pub mod routes;
+
+use std::future::Future;
+
+use axum::extract::Request;
+use axum::middleware::map_request;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use telemetry::client::HttpClient;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+/// The name faults and spans know this service by.
+pub const SERVICE_NAME: &str = "api-gateway";
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub http: HttpClient,
+    pub order_service_url: String,
+}
+
+/// The gateway's routes. `/health` is outside the tracing middleware.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/orders", post(routes::create_order))
+        .route("/orders/{id}", get(routes::get_order))
+        .with_state(state);
+    service_kit::router::instrument(api)
+        // Outermost, so it runs before the SERVER span reads the baggage.
+        .layer(map_request(drop_outside_faults))
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+}
+
+/// Faults may only come from this gateway's own query parameters.
+async fn drop_outside_faults(mut request: Request) -> Request {
+    telemetry::fault::strip_fault_baggage(request.headers_mut());
+    request
+}
+
+/// A built gateway, listening.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds `0.0.0.0:{port}`.
+    pub async fn build(config: &Config) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("0.0.0.0", config.port)).await?;
+        Ok(Application {
+            listener,
+            state: AppState {
+                http: HttpClient::new(),
+                order_service_url: config.order_service_url.trim_end_matches('/').to_string(),
+            },
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` completes, then drains.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(port = self.port(), "{SERVICE_NAME} listening");
+        service_kit::serve::serve(self.listener, router(self.state), shutdown).await
+    }
+}

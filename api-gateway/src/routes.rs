@@ -1,0 +1,113 @@
+//! The public API. The gateway owns no data: it checks the request, turns
+//! `?delay=` / `?fail=` into baggage, forwards to order-service, and shapes
+//! the answer (with the `trace_id`, so a learner can paste it into Jaeger).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{Map, Value};
+use service_kit::downstream::read_json;
+use service_kit::ApiJson;
+use telemetry::fault::FaultPlan;
+use tracing::info_span;
+
+use crate::error::ApiError;
+use crate::{AppState, SERVICE_NAME};
+
+/// Keys of an order in every gateway response (plus `trace_id`).
+const ORDER_KEYS: [&str; 7] = [
+    "order_id",
+    "user_id",
+    "sku",
+    "product",
+    "quantity",
+    "total_cents",
+    "status",
+];
+
+/// `POST /orders`: forward a new order to order-service.
+pub async fn create_order(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let plan = fault_plan(query.as_deref(), "inventory-service")?;
+    if !body.is_object() {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object like {\"user_id\": \"1\", \"product\": \"Laptop\", \"quantity\": 1}"
+                .to_string(),
+        ));
+    }
+    plan.delay(SERVICE_NAME).await;
+    plan.fail(SERVICE_NAME)?;
+
+    let url = format!("{}/orders", state.order_service_url);
+    let request = state.http.reqwest().post(url).json(&body).build();
+    let order: Value = read_json("order-service", forward(&state, request, &plan).await).await?;
+    Ok((StatusCode::CREATED, Json(format_response(&order))))
+}
+
+/// `GET /orders/{id}`: fetch an order from order-service.
+pub async fn get_order(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let plan = fault_plan(query.as_deref(), "order-service")?;
+    let id: i64 = raw_id
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("order id must be an integer, got {raw_id:?}")))?;
+    plan.delay(SERVICE_NAME).await;
+    plan.fail(SERVICE_NAME)?;
+
+    let url = format!("{}/orders/{id}", state.order_service_url);
+    let request = state.http.reqwest().get(url).build();
+    let order: Value = read_json("order-service", forward(&state, request, &plan).await).await?;
+    Ok(Json(format_response(&order)))
+}
+
+/// Sends a request to order-service with the fault plan as baggage.
+async fn forward(
+    state: &AppState,
+    request: reqwest::Result<reqwest::Request>,
+    plan: &FaultPlan,
+) -> reqwest::Result<reqwest::Response> {
+    // LESSON 06: baggage set here is readable in every service downstream.
+    state
+        .http
+        .send_with_baggage(request?, plan.to_baggage())
+        .await
+}
+
+/// Reads `delay`, `delay_at` and `fail` from the query string.
+fn fault_plan(query: Option<&str>, default_delay_at: &str) -> Result<FaultPlan, ApiError> {
+    let (mut delay, mut delay_at, mut fail) = (None, None, None);
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "delay" => delay = Some(value.into_owned()),
+            "delay_at" => delay_at = Some(value.into_owned()),
+            "fail" => fail = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    let plan = FaultPlan::from_query(
+        delay.as_deref(),
+        delay_at.as_deref(),
+        fail.as_deref(),
+        default_delay_at,
+    )?;
+    Ok(plan)
+}
+
+/// The response body: the order's public fields plus this trace's id.
+fn format_response(order: &Value) -> Value {
+    info_span!("format_response").in_scope(|| {
+        let mut body: Map<String, Value> = ORDER_KEYS
+            .iter()
+            .map(|key| (key.to_string(), order.get(*key).cloned().unwrap_or(Value::Null)))
+            .collect();
+        body.insert("trace_id".into(), telemetry::current_trace_id().into());
+        Value::Object(body)
+    })
+}

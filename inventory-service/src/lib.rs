@@ -1,0 +1,107 @@
+//! inventory-service: products, stock and reservations.
+//!
+//! # Layout
+//!
+//! - `config.rs`: settings from the environment.
+//! - `routes.rs`: the HTTP handlers.
+//! - `db.rs`: Postgres queries, each in a CLIENT span; stock can never go
+//!   negative.
+//! - `error.rs`: the service's error type → JSON response + span status.
+//! - `main.rs`: starts telemetry, runs [`Application`], flushes spans.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod routes;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use service_kit::postgres::{Database, DatabaseConfig};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+use error::ApiError;
+
+/// The name faults and spans know this service by.
+pub const SERVICE_NAME: &str = "inventory-service";
+
+/// Schema and seed data, embedded at compile time (no database needed to
+/// build).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Database,
+}
+
+impl AppState {
+    /// 503 until the database is created and migrated.
+    pub fn require_ready(&self) -> Result<(), ApiError> {
+        if self.db.is_ready() {
+            Ok(())
+        } else {
+            Err(ApiError::NotReady)
+        }
+    }
+}
+
+/// The service's routes. `/health` is outside the tracing middleware.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/inventory", get(routes::list))
+        .route("/inventory/{sku}", get(routes::get))
+        .route("/inventory/reservations", post(routes::reserve))
+        .route("/inventory/reservations/{id}", delete(routes::release))
+        .with_state(state.clone());
+    service_kit::router::instrument(api).route("/health", get(health).with_state(state))
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    service_kit::health::response(state.db.ping().await, None)
+}
+
+/// A built service: listening, connected (or connecting) to Postgres.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds `0.0.0.0:{port}` and starts preparing the database.
+    pub async fn build(config: &Config) -> std::io::Result<Self> {
+        let db = Database::connect(
+            &DatabaseConfig {
+                url: config.database_url.clone(),
+                max_connections: config.max_connections,
+            },
+            &MIGRATOR,
+        )
+        .map_err(std::io::Error::other)?;
+        let listener = TcpListener::bind(("0.0.0.0", config.port)).await?;
+        Ok(Application {
+            listener,
+            state: AppState { db },
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Waits until the database is ready (tests use it).
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        self.state.db.wait_ready(timeout).await
+    }
+
+    /// Serves until `shutdown` completes, then drains.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        tracing::info!(port = self.port(), "{SERVICE_NAME} listening");
+        service_kit::serve::serve(self.listener, router(self.state), shutdown).await
+    }
+}

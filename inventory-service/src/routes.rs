@@ -1,0 +1,96 @@
+//! HTTP handlers: short, `?`-driven; the work is in `db.rs`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use service_kit::ApiJson;
+use telemetry::fault;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::db::{self, Product, Reservation};
+use crate::error::ApiError;
+use crate::{AppState, SERVICE_NAME};
+
+/// Body of `POST /inventory/reservations`.
+#[derive(Debug, Deserialize)]
+pub struct ReservationRequest {
+    /// A product name (any case) or SKU.
+    pub product: String,
+    pub quantity: i64,
+}
+
+/// `GET /inventory`: every product with its stock.
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Product>>, ApiError> {
+    state.require_ready()?;
+    fault::inject(SERVICE_NAME).await?;
+    Ok(Json(db::list_products(&state.db).await?))
+}
+
+/// `GET /inventory/{sku}`: one product (by SKU or name).
+pub async fn get(
+    State(state): State<AppState>,
+    Path(sku): Path<String>,
+) -> Result<Json<Product>, ApiError> {
+    state.require_ready()?;
+    fault::inject(SERVICE_NAME).await?;
+    tracing::Span::current().set_attribute("product.sku", sku.clone());
+    db::find_product(&state.db, &sku)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::UnknownProduct(sku))
+}
+
+/// `POST /inventory/reservations`: take stock for an order.
+pub async fn reserve(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<ReservationRequest>,
+) -> Result<(StatusCode, Json<Reservation>), ApiError> {
+    state.require_ready()?;
+    // LESSON 08: with `?delay=` the time is spent here, inside this span.
+    fault::inject(SERVICE_NAME).await?;
+    let quantity = valid_quantity(request.quantity)?;
+    let span = tracing::Span::current();
+    span.set_attribute("order.quantity", i64::from(quantity));
+
+    let reservation = db::reserve(&state.db, request.product.trim(), quantity).await?;
+    span.set_attribute("product.sku", reservation.sku.clone());
+    span.set_attribute("reservation.id", reservation.reservation_id);
+    tracing::info!(
+        reservation.id = reservation.reservation_id,
+        product.sku = %reservation.sku,
+        quantity,
+        "stock reserved"
+    );
+    Ok((StatusCode::CREATED, Json(reservation)))
+}
+
+/// `DELETE /inventory/reservations/{id}`: give the stock back.
+pub async fn release(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    state.require_ready()?;
+    fault::inject(SERVICE_NAME).await?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("reservation id must be an integer, got {id:?}")))?;
+    match db::release(&state.db, id).await? {
+        Some((sku, quantity)) => {
+            tracing::info!(reservation.id = id, product.sku = %sku, quantity, "reservation released");
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        None => Err(ApiError::UnknownReservation(id)),
+    }
+}
+
+fn valid_quantity(quantity: i64) -> Result<i32, ApiError> {
+    if (1..=100).contains(&quantity) {
+        Ok(quantity as i32)
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "quantity must be between 1 and 100, got {quantity}"
+        )))
+    }
+}

@@ -1,0 +1,61 @@
+//! Orders in Postgres, each statement in a CLIENT span.
+
+use serde::Serialize;
+use service_kit::postgres::Database;
+use sqlx::FromRow;
+use telemetry::db::{postgres, traced};
+
+/// A stored order, as the API returns it.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Order {
+    pub order_id: i64,
+    #[serde(serialize_with = "as_string")]
+    pub user_id: i64,
+    pub sku: String,
+    pub product: String,
+    pub quantity: i32,
+    pub total_cents: i64,
+    pub status: String,
+}
+
+/// What `save_order` stores.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub user_id: i64,
+    pub sku: String,
+    pub product: String,
+    pub quantity: i32,
+    pub unit_price_cents: i64,
+    pub total_cents: i64,
+    pub reservation_id: i64,
+}
+
+const INSERT: &str = "INSERT INTO orders \
+    (user_id, sku, product, quantity, unit_price_cents, total_cents, reservation_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7) \
+    RETURNING id AS order_id, user_id, sku, product, quantity, total_cents, status";
+const FIND: &str = "SELECT id AS order_id, user_id, sku, product, quantity, total_cents, status \
+    FROM orders WHERE id = $1";
+
+pub async fn insert_order(db: &Database, order: &NewOrder) -> Result<Order, sqlx::Error> {
+    let span = postgres("INSERT", "orders", INSERT, &db.peer);
+    let query = sqlx::query_as(INSERT)
+        .bind(order.user_id)
+        .bind(&order.sku)
+        .bind(&order.product)
+        .bind(order.quantity)
+        .bind(order.unit_price_cents)
+        .bind(order.total_cents)
+        .bind(order.reservation_id)
+        .fetch_one(&db.pool);
+    traced(span, query).await
+}
+
+pub async fn find_order(db: &Database, id: i64) -> Result<Option<Order>, sqlx::Error> {
+    let span = postgres("SELECT", "orders", FIND, &db.peer);
+    traced(span, sqlx::query_as(FIND).bind(id).fetch_optional(&db.pool)).await
+}
+
+fn as_string<S: serde::Serializer>(id: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&id.to_string())
+}

@@ -1,0 +1,117 @@
+//! order-service: takes an order, checks the user, reserves stock, saves it.
+//!
+//! # Layout
+//!
+//! - `config.rs`: settings from the environment.
+//! - `routes.rs`: the HTTP handlers; `create_order` makes the workshop's
+//!   main trace (validate → user → reserve → price → save).
+//! - `clients.rs`: calls to user-service and inventory-service (CLIENT spans).
+//! - `db.rs`: Postgres queries, each in a CLIENT span.
+//! - `error.rs`: the service's error type → JSON response + span status.
+//! - `main.rs`: starts telemetry, runs [`Application`], flushes spans.
+
+pub mod clients;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod routes;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use service_kit::postgres::{Database, DatabaseConfig};
+use telemetry::client::HttpClient;
+use tokio::net::TcpListener;
+
+use clients::Downstream;
+pub use config::Config;
+use error::ApiError;
+
+/// The name faults and spans know this service by.
+pub const SERVICE_NAME: &str = "order-service";
+
+/// Schema, embedded at compile time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Database,
+    pub downstream: Downstream,
+}
+
+impl AppState {
+    /// 503 until the database is created and migrated.
+    pub fn require_ready(&self) -> Result<(), ApiError> {
+        if self.db.is_ready() {
+            Ok(())
+        } else {
+            Err(ApiError::NotReady)
+        }
+    }
+}
+
+/// The service's routes. `/health` is outside the tracing middleware.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/orders", post(routes::create_order))
+        .route("/orders/{id}", get(routes::get_order))
+        .with_state(state.clone());
+    service_kit::router::instrument(api).route("/health", get(health).with_state(state))
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    service_kit::health::response(state.db.ping().await, None)
+}
+
+/// A built service: listening, connected (or connecting) to Postgres.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds `0.0.0.0:{port}` and starts preparing the database.
+    pub async fn build(config: &Config) -> std::io::Result<Self> {
+        let db = Database::connect(
+            &DatabaseConfig {
+                url: config.database_url.clone(),
+                max_connections: config.max_connections,
+            },
+            &MIGRATOR,
+        )
+        .map_err(std::io::Error::other)?;
+        let downstream = Downstream {
+            http: HttpClient::new(),
+            user_service_url: config.user_service_url.trim_end_matches('/').to_string(),
+            inventory_service_url: config.inventory_service_url.trim_end_matches('/').to_string(),
+        };
+        let listener = TcpListener::bind(("0.0.0.0", config.port)).await?;
+        Ok(Application {
+            listener,
+            state: AppState { db, downstream },
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Waits until the database is ready (tests use it).
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        self.state.db.wait_ready(timeout).await
+    }
+
+    /// Serves until `shutdown` completes, then drains.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(port = self.port(), "{SERVICE_NAME} listening");
+        service_kit::serve::serve(self.listener, router(self.state), shutdown).await
+    }
+}

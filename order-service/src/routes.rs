@@ -1,0 +1,205 @@
+//! HTTP handlers. `create_order` is the heart of the workshop's trace: read
+//! it next to the trace in Jaeger, span by span.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use service_kit::ApiJson;
+use telemetry::fault;
+use tracing::{info_span, Instrument};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::db::{self, NewOrder, Order};
+use crate::error::ApiError;
+use crate::{AppState, SERVICE_NAME};
+
+/// Body of `POST /orders`. Fields are read as raw JSON so that every
+/// mistake gets its own clear sentence (see [`validate`]).
+#[derive(Debug, Deserialize)]
+pub struct CreateOrder {
+    #[serde(default)]
+    pub user_id: Value,
+    #[serde(default)]
+    pub product: Value,
+    #[serde(default)]
+    pub quantity: Value,
+}
+
+/// A request that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidOrder {
+    pub user_id: i64,
+    pub product: String,
+    pub quantity: i32,
+}
+
+/// An order plus the trace it was made in.
+#[derive(Debug, Serialize)]
+pub struct OrderResponse {
+    #[serde(flatten)]
+    pub order: Order,
+    pub trace_id: String,
+}
+
+/// `POST /orders`: validate, look up the user, reserve stock, price, save.
+pub async fn create_order(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateOrder>,
+) -> Result<(StatusCode, Json<OrderResponse>), ApiError> {
+    state.require_ready()?;
+    // `?fail=order-service` fails in `save_order`, after the reservation, to
+    // show the compensation there; a delay happens here, at the start.
+    let plan = fault::FaultPlan::current();
+    plan.delay(SERVICE_NAME).await;
+    let span = tracing::Span::current();
+
+    // INTERNAL spans for the steps: in Jaeger they show where time goes.
+    let order = info_span!("validate_order").in_scope(|| validate(&body))?;
+    span.set_attribute("user.id", order.user_id);
+    span.set_attribute("order.quantity", i64::from(order.quantity));
+
+    let user = state.downstream.get_user(order.user_id).await?;
+    let reservation = state
+        .downstream
+        .reserve(&order.product, order.quantity)
+        .await?;
+    span.set_attribute("product.sku", reservation.sku.clone());
+
+    let total_cents = info_span!("calculate_total", order.total_cents = tracing::field::Empty)
+        .in_scope(|| {
+            let total = reservation.price_cents * i64::from(reservation.quantity);
+            tracing::Span::current().record("order.total_cents", total);
+            total
+        });
+
+    let new_order = NewOrder {
+        user_id: order.user_id,
+        sku: reservation.sku.clone(),
+        product: reservation.name.clone(),
+        quantity: reservation.quantity,
+        unit_price_cents: reservation.price_cents,
+        total_cents,
+        reservation_id: reservation.reservation_id,
+    };
+    let saved = save_order(&state, &new_order, &plan)
+        .instrument(info_span!("save_order", order.id = tracing::field::Empty))
+        .await?;
+
+    span.set_attribute("order.id", saved.order_id);
+    tracing::info!(
+        order.id = saved.order_id,
+        order.total_cents = saved.total_cents,
+        user.tier = %user.tier,
+        "order.confirmed"
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(OrderResponse {
+            order: saved,
+            trace_id: telemetry::current_trace_id(),
+        }),
+    ))
+}
+
+/// Stores the order. If that fails, the stock reserved for it is released
+/// again: nothing is left half done.
+// LESSON 04: an error, its status and its exception event.
+async fn save_order(
+    state: &AppState,
+    order: &NewOrder,
+    plan: &fault::FaultPlan,
+) -> Result<Order, ApiError> {
+    let result = match plan.fail(SERVICE_NAME) {
+        Err(injected) => Err(ApiError::from(injected)),
+        Ok(()) => db::insert_order(&state.db, order).await.map_err(ApiError::from),
+    };
+    match result {
+        Ok(saved) => {
+            tracing::Span::current().record("order.id", saved.order_id);
+            Ok(saved)
+        }
+        Err(error) => {
+            telemetry::errors::record_exception(
+                &tracing::Span::current(),
+                "SaveFailed",
+                &error.to_string(),
+            );
+            if let Err(release_error) = state.downstream.release(order.reservation_id).await {
+                tracing::error!(
+                    reservation.id = order.reservation_id,
+                    error = %release_error,
+                    "could not release the reservation of an unsaved order"
+                );
+            } else {
+                tracing::info!(reservation.id = order.reservation_id, "reservation released");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// `GET /orders/{id}`.
+pub async fn get_order(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+) -> Result<Json<OrderResponse>, ApiError> {
+    state.require_ready()?;
+    fault::inject(SERVICE_NAME).await?;
+    let id: i64 = raw_id
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::Invalid(format!("order id must be an integer, got {raw_id:?}")))?;
+    tracing::Span::current().set_attribute("order.id", id);
+    let order = db::find_order(&state.db, id)
+        .await?
+        .ok_or(ApiError::UnknownOrder(id))?;
+    Ok(Json(OrderResponse {
+        order,
+        trace_id: telemetry::current_trace_id(),
+    }))
+}
+
+/// Checks the body of `POST /orders`, one clear sentence per mistake.
+pub fn validate(body: &CreateOrder) -> Result<ValidOrder, ApiError> {
+    let user_id = match &body.user_id {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }
+    .filter(|id| *id > 0)
+    .ok_or_else(|| {
+        ApiError::Invalid(format!(
+            "user_id must be a positive integer or a string of digits, got {}",
+            body.user_id
+        ))
+    })?;
+
+    let product = match &body.product {
+        Value::String(s) if !s.trim().is_empty() && s.len() <= 100 => s.trim().to_string(),
+        _ => {
+            return Err(ApiError::Invalid(
+                "product must be a product name or SKU (a non-empty string of at most 100 characters)"
+                    .to_string(),
+            ))
+        }
+    };
+
+    let quantity = body
+        .quantity
+        .as_i64()
+        .filter(|q| (1..=100).contains(q))
+        .ok_or_else(|| {
+            ApiError::Invalid(format!(
+                "quantity must be a whole number from 1 to 100, got {}",
+                body.quantity
+            ))
+        })? as i32;
+
+    Ok(ValidOrder {
+        user_id,
+        product,
+        quantity,
+    })
+}

@@ -1,0 +1,44 @@
+//! `/health`: can this service serve right now?
+//!
+//! 200 `{"status":"ok"}` when Postgres answers, 503 when it does not.
+//! A cache (Redis) being down is not fatal: user-service answers 200
+//! `{"status":"degraded"}` and serves from Postgres. Health checks are
+//! mounted outside the tracing middleware: a probe every few seconds would
+//! drown the interesting traces.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// The answer to `GET /health` given what is reachable.
+pub fn response(postgres_ok: bool, cache_ok: Option<bool>) -> Response {
+    match (postgres_ok, cache_ok) {
+        (false, _) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "unavailable", "postgres": "unreachable"})),
+        )
+            .into_response(),
+        (true, Some(false)) => (
+            StatusCode::OK,
+            axum::Json(json!({"status": "degraded", "redis": "unreachable"})),
+        )
+            .into_response(),
+        (true, _) => (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response(),
+    }
+}
+
+/// `<binary> --health`: asks the local service for `/health` and returns
+/// whether it answered 200. Container images have no curl; the binary
+/// itself is the healthcheck.
+pub async fn probe(port: u16) -> bool {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build();
+    let Ok(client) = client else { return false };
+    match client.get(format!("http://127.0.0.1:{port}/health")).send().await {
+        Ok(response) => response.status() == StatusCode::OK,
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,100 @@
+//! JSON in, JSON out, including when the input is wrong.
+//!
+//! axum's own `Json` extractor answers bad input with a plain-text body.
+//! Learners (and outside checks) expect every error as
+//! `{"error": "<a sentence>", "trace_id": "<32 hex>"}`, so [`ApiJson`] wraps
+//! it and turns each rejection into that shape with the right status.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub trace_id: String,
+}
+
+/// An error response: `status` with `{"error": message, "trace_id": ...}`.
+/// The trace id is the current request's (its SERVER span is current here).
+pub fn error_response(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = ErrorBody {
+        error: message.into(),
+        trace_id: telemetry::current_trace_id(),
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// `axum::Json`, but rejections are JSON errors too.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(rejection_response(rejection)),
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+fn rejection_response(rejection: JsonRejection) -> Response {
+    let (status, message) = match &rejection {
+        JsonRejection::MissingJsonContentType(_) => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as JSON with the header Content-Type: application/json".to_string(),
+        ),
+        JsonRejection::JsonSyntaxError(_) => (
+            StatusCode::BAD_REQUEST,
+            format!("the body is not valid JSON: {}", rejection.body_text()),
+        ),
+        JsonRejection::JsonDataError(_) => (
+            StatusCode::BAD_REQUEST,
+            format!("the JSON does not have the expected fields: {}", rejection.body_text()),
+        ),
+        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is too large".to_string(),
+        ),
+        _ => (
+            StatusCode::BAD_REQUEST,
+            format!("could not read the request body: {}", rejection.body_text()),
+        ),
+    };
+    tracing::info!(status = i64::from(status.as_u16()), %message, "rejected request body");
+    error_response(status, message)
+}
+
+/// Records an error that is about to become a response of `status`, on the
+/// current (SERVER) span and in the log.
+///
+/// 5xx: the span gets status ERROR and an `exception` event whose
+/// `exception.type` is `error_type` and whose message is `detail` (internal
+/// text is fine here: it goes to the span and the log, never the client),
+/// plus an ERROR log line. 4xx: only an INFO log line; per the HTTP
+/// conventions a client's mistake is not a server failure.
+pub fn record_error(status: StatusCode, error_type: &str, detail: &str) {
+    let status_code = i64::from(status.as_u16());
+    if status.is_server_error() {
+        telemetry::errors::record_exception(&tracing::Span::current(), error_type, detail);
+        tracing::error!(status = status_code, error.type = error_type, error = detail, "request failed");
+    } else {
+        tracing::info!(status = status_code, error.type = error_type, error = detail, "request rejected");
+    }
+}

@@ -1,0 +1,103 @@
+//! The `OTEL_*` environment variables this workshop reads, checked up front.
+//!
+//! The OpenTelemetry SDK reads some of these itself and quietly ignores
+//! values it does not understand. A learner who typed
+//! `OTEL_EXPORTER_OTLP_PROTOCOL=grcp` deserves an error that says so, so we
+//! parse them here and fail at start-up with a sentence.
+
+use std::env;
+
+/// How spans leave the process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP over HTTP with protobuf bodies, port 4318. The robust default: it
+    /// runs on the batch processor's own thread with a blocking client.
+    HttpProtobuf,
+    /// OTLP over gRPC (tonic), port 4317.
+    Grpc,
+}
+
+/// Telemetry settings of one service.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `service.name` on every span: `OTEL_SERVICE_NAME`, else the crate name.
+    pub service_name: String,
+    /// `OTEL_SDK_DISABLED=true`: no exporter, nothing recorded. Trace ids are
+    /// still generated and propagated, so responses keep their `trace_id`.
+    pub sdk_disabled: bool,
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL` (or the `_TRACES_` variant).
+    pub protocol: Protocol,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` as given, for the start-up log line.
+    pub endpoint: Option<String>,
+    /// `RUST_LOG`, default `info`.
+    pub log_filter: String,
+}
+
+/// A variable that was set to something we cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    #[error(transparent)]
+    Sampler(#[from] crate::sampler::SamplerError),
+    #[error("could not build the OTLP exporter: {0}")]
+    Exporter(String),
+}
+
+impl Settings {
+    /// Reads the environment. `default_service_name` is used when
+    /// `OTEL_SERVICE_NAME` is not set.
+    pub fn from_env(default_service_name: &str) -> Result<Self, SettingsError> {
+        Ok(Settings {
+            service_name: non_empty("OTEL_SERVICE_NAME")
+                .unwrap_or_else(|| default_service_name.to_string()),
+            sdk_disabled: parse_bool("OTEL_SDK_DISABLED")?,
+            protocol: parse_protocol()?,
+            endpoint: non_empty("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                .or_else(|| non_empty("OTEL_EXPORTER_OTLP_ENDPOINT")),
+            log_filter: non_empty("RUST_LOG").unwrap_or_else(|| "info".to_string()),
+        })
+    }
+}
+
+fn non_empty(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_bool(name: &'static str) -> Result<bool, SettingsError> {
+    match non_empty(name) {
+        None => Ok(false),
+        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(SettingsError::Invalid {
+                name,
+                value: v,
+                reason: "use true or false",
+            }),
+        },
+    }
+}
+
+fn parse_protocol() -> Result<Protocol, SettingsError> {
+    let (name, value) = match non_empty("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
+        Some(v) => ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", v),
+        None => match non_empty("OTEL_EXPORTER_OTLP_PROTOCOL") {
+            Some(v) => ("OTEL_EXPORTER_OTLP_PROTOCOL", v),
+            None => return Ok(Protocol::HttpProtobuf),
+        },
+    };
+    match value.trim() {
+        "http/protobuf" => Ok(Protocol::HttpProtobuf),
+        "grpc" => Ok(Protocol::Grpc),
+        _ => Err(SettingsError::Invalid {
+            name,
+            value,
+            reason: "use http/protobuf (port 4318) or grpc (port 4317)",
+        }),
+    }
+}
