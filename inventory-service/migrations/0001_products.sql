@@ -23,4 +23,4 @@ INSERT INTO products (sku, name, price_cents, stock) VALUES
     ('KEYBOARD-001', 'Keyboard',                7900, 1000000),
     ('MONITOR-001',  'Monitor',                34900, 1000000),
     ('HEADSET-001',  'Headset',                 8900, 1000000),
-    ('CAMERA-001',   'Limited Edition Camera', 249900, 5);
+    ('CAMERA-001',   'Camera',                249900, 5);

@@ -7,6 +7,9 @@
 
 use std::env;
 
+/// Log filter when `RUST_LOG` is not set.
+pub const DEFAULT_LOG_FILTER: &str = "info,opentelemetry_sdk=off,opentelemetry_otlp=off";
+
 /// How spans leave the process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
@@ -29,7 +32,8 @@ pub struct Settings {
     pub protocol: Protocol,
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` as given, for the start-up log line.
     pub endpoint: Option<String>,
-    /// `RUST_LOG`, default `info`.
+    /// `RUST_LOG`. The default hides the SDK's own per-export error lines:
+    /// [`crate::export::CountingExporter`] reports failed exports, rate-limited.
     pub log_filter: String,
 }
 
@@ -59,7 +63,7 @@ impl Settings {
             protocol: parse_protocol()?,
             endpoint: non_empty("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
                 .or_else(|| non_empty("OTEL_EXPORTER_OTLP_ENDPOINT")),
-            log_filter: non_empty("RUST_LOG").unwrap_or_else(|| "info".to_string()),
+            log_filter: non_empty("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_string()),
         })
     }
 }
