@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The one test command: finds (or starts) Postgres and Redis, then runs the
+# whole test suite against them.
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh -p order-service  # extra arguments go to `cargo test`
+#
+# Uses DATABASE_URL / REDIS_URL (or 127.0.0.1:5432 / :6379) when something
+# answers there; otherwise starts throwaway servers (installing postgresql /
+# redis-server with apt-get if needed) and removes them afterwards.
+# WORKSHOP_THROWAWAY=1 forces throwaway servers. TEST_LOG=1 shows service logs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/backing-services.sh
+
+trap stop_backing_services EXIT
+ensure_backing_services
+
+export TEST_DATABASE_URL="$WORKSHOP_PG_URL"
+export TEST_REDIS_URL="$WORKSHOP_REDIS_URL"
+# The tests build the services' release binaries only where they need them;
+# everything else runs in the test processes.
+log "cargo test (Postgres $TEST_DATABASE_URL, Redis $TEST_REDIS_URL)"
+cargo test --workspace --locked "$@"
