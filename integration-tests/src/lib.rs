@@ -19,4 +19,6 @@ mod spans;
 mod stack;
 
 pub use spans::{attr, event, has_event, CollectedSpan, TraceView};
-pub use stack::{unique_name, ServiceName, StackOptions, TestStack, GATEWAY, INVENTORY, ORDER, USER};
+pub use stack::{
+    unique_name, ServiceName, StackOptions, TestStack, GATEWAY, INVENTORY, ORDER, USER,
+};

@@ -108,14 +108,24 @@ impl TestStack {
             database_url: db_url("inventory"),
             max_connections: 10,
         };
-        let inventory = spawn(INVENTORY, follow(), &logs, move |port_tx, stop| async move {
-            let app = inventory_service::Application::build(&inventory_config)
-                .await
-                .expect("inventory-service builds");
-            assert!(app.wait_ready(Duration::from_secs(60)).await, "inventory db ready");
-            let _ = port_tx.send(app.port());
-            app.run_until(wait(stop)).await.expect("inventory-service runs");
-        });
+        let inventory = spawn(
+            INVENTORY,
+            follow(),
+            &logs,
+            move |port_tx, stop| async move {
+                let app = inventory_service::Application::build(&inventory_config)
+                    .await
+                    .expect("inventory-service builds");
+                assert!(
+                    app.wait_ready(Duration::from_secs(60)).await,
+                    "inventory db ready"
+                );
+                let _ = port_tx.send(app.port());
+                app.run_until(wait(stop))
+                    .await
+                    .expect("inventory-service runs");
+            },
+        );
 
         let redis_prefix = format!("{name}:");
         let user_config = user_service::Config {
@@ -130,7 +140,10 @@ impl TestStack {
             let app = user_service::Application::build(&user_config)
                 .await
                 .expect("user-service builds");
-            assert!(app.wait_ready(Duration::from_secs(60)).await, "users db ready");
+            assert!(
+                app.wait_ready(Duration::from_secs(60)).await,
+                "users db ready"
+            );
             let _ = port_tx.send(app.port());
             app.run_until(wait(stop)).await.expect("user-service runs");
         });
@@ -152,7 +165,10 @@ impl TestStack {
             let app = order_service::Application::build(&order_config)
                 .await
                 .expect("order-service builds");
-            assert!(app.wait_ready(Duration::from_secs(60)).await, "orders db ready");
+            assert!(
+                app.wait_ready(Duration::from_secs(60)).await,
+                "orders db ready"
+            );
             let _ = port_tx.send(app.port());
             app.run_until(wait(stop)).await.expect("order-service runs");
         });
@@ -201,7 +217,11 @@ impl TestStack {
     }
 
     /// `POST {gateway}{path}` with a JSON body.
-    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value, reqwest::header::HeaderMap) {
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
         let response = self
             .client
             .post(format!("{}{path}", self.url(GATEWAY)))
@@ -272,7 +292,15 @@ impl TestStack {
     pub fn span_counts(&self) -> Vec<(ServiceName, usize)> {
         self.services
             .iter()
-            .map(|s| (s.name, s.exporter.get_finished_spans().map(|v| v.len()).unwrap_or(0)))
+            .map(|s| {
+                (
+                    s.name,
+                    s.exporter
+                        .get_finished_spans()
+                        .map(|v| v.len())
+                        .unwrap_or(0),
+                )
+            })
             .collect()
     }
 
@@ -316,7 +344,10 @@ impl Drop for TestStack {
 }
 
 fn drop_databases(databases: Vec<String>) {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
         return;
     };
     runtime.block_on(async {

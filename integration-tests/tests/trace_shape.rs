@@ -11,9 +11,11 @@ use serde_json::json;
 const WAIT: Duration = Duration::from_secs(10);
 
 fn is_hex_id(value: &serde_json::Value) -> bool {
-    value
-        .as_str()
-        .is_some_and(|s| s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+    value.as_str().is_some_and(|s| {
+        s.len() == 32
+            && s.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,7 +23,16 @@ async fn post_orders_makes_one_trace_across_all_four_services() {
     let stack = TestStack::start().await;
     let (status, body) = stack.order("Laptop").await;
     assert_eq!(status, 201, "{body}");
-    for key in ["order_id", "user_id", "sku", "product", "quantity", "total_cents", "status", "trace_id"] {
+    for key in [
+        "order_id",
+        "user_id",
+        "sku",
+        "product",
+        "quantity",
+        "total_cents",
+        "status",
+        "trace_id",
+    ] {
         assert!(body.get(key).is_some(), "response lacks {key}: {body}");
     }
     assert!(body["order_id"].is_i64());
@@ -57,12 +68,24 @@ async fn post_orders_makes_one_trace_across_all_four_services() {
         assert_eq!(parent.service, caller, "{name} parent service");
         assert_eq!(parent.kind(), &SpanKind::Client, "{name} parent kind");
         assert!(matches!(parent.attr("url.full"), Some(Value::String(_))));
-        assert!(matches!(parent.attr("server.address"), Some(Value::String(_))));
-        assert!(matches!(parent.attr("http.response.status_code"), Some(Value::I64(200 | 201))));
+        assert!(matches!(
+            parent.attr("server.address"),
+            Some(Value::String(_))
+        ));
+        assert!(matches!(
+            parent.attr("http.response.status_code"),
+            Some(Value::I64(200 | 201))
+        ));
         // Integers are integers, not strings.
-        assert!(matches!(server.attr("http.response.status_code"), Some(Value::I64(_))));
+        assert!(matches!(
+            server.attr("http.response.status_code"),
+            Some(Value::I64(_))
+        ));
         assert!(matches!(server.attr("http.route"), Some(Value::String(_))));
-        assert!(matches!(server.attr("http.request.method"), Some(Value::String(_))));
+        assert!(matches!(
+            server.attr("http.request.method"),
+            Some(Value::String(_))
+        ));
     }
 
     // Internal spans with business attributes.
@@ -71,7 +94,10 @@ async fn post_orders_makes_one_trace_across_all_four_services() {
     assert_eq!(trace.parent_of(validate).unwrap().name(), "POST /orders");
     trace.one(ORDER, "calculate_total");
     let calculate = trace.one(ORDER, "calculate_total");
-    assert!(matches!(calculate.attr("order.total_cents"), Some(Value::I64(129900))));
+    assert!(matches!(
+        calculate.attr("order.total_cents"),
+        Some(Value::I64(129900))
+    ));
     let save = trace.one(ORDER, "save_order");
     assert!(matches!(save.attr("order.id"), Some(Value::I64(_))));
     trace.one(GATEWAY, "format_response");
@@ -85,43 +111,91 @@ async fn post_orders_makes_one_trace_across_all_four_services() {
         (USER, "GET", "redis", "GET /users/{id}"),
         (USER, "SELECT users", "postgresql", "GET /users/{id}"),
         (USER, "SET", "redis", "GET /users/{id}"),
-        (INVENTORY, "UPDATE products", "postgresql", "POST /inventory/reservations"),
+        (
+            INVENTORY,
+            "UPDATE products",
+            "postgresql",
+            "POST /inventory/reservations",
+        ),
         (ORDER, "INSERT orders", "postgresql", "save_order"),
     ];
     for (service, name, system, parent_name) in db_spans {
         let span = trace.one(service, name);
         assert_eq!(span.kind(), &SpanKind::Client, "{name}");
-        assert_eq!(span.attr("db.system.name"), Some(&Value::from(system)), "{name}");
-        for key in ["db.operation.name", "db.collection.name", "db.query.text", "server.address"] {
-            assert!(matches!(span.attr(key), Some(Value::String(_))), "{name} lacks {key}");
+        assert_eq!(
+            span.attr("db.system.name"),
+            Some(&Value::from(system)),
+            "{name}"
+        );
+        for key in [
+            "db.operation.name",
+            "db.collection.name",
+            "db.query.text",
+            "server.address",
+        ] {
+            assert!(
+                matches!(span.attr(key), Some(Value::String(_))),
+                "{name} lacks {key}"
+            );
         }
-        assert!(matches!(span.attr("server.port"), Some(Value::I64(_))), "{name} server.port");
-        assert_eq!(trace.parent_of(span).unwrap().name(), parent_name, "{name} parent");
+        assert!(
+            matches!(span.attr("server.port"), Some(Value::I64(_))),
+            "{name} server.port"
+        );
+        assert_eq!(
+            trace.parent_of(span).unwrap().name(),
+            parent_name,
+            "{name} parent"
+        );
     }
     let user_server = trace.one(USER, "GET /users/{id}");
     assert!(has_event(&user_server.data, "cache.miss"));
     assert_eq!(user_server.attr("cache.hit"), Some(&Value::Bool(false)));
-    assert!(matches!(user_server.attr("user.email"), Some(Value::String(_))));
+    assert!(matches!(
+        user_server.attr("user.email"),
+        Some(Value::String(_))
+    ));
 
     // No secrets: no connection URL with credentials anywhere.
     for span in &trace.spans {
         for kv in &span.data.attributes {
             let text = kv.value.as_str();
-            assert!(!text.contains("postgres://"), "{} has a connection URL", span.name());
-            assert!(!text.contains("redis://"), "{} has a connection URL", span.name());
+            assert!(
+                !text.contains("postgres://"),
+                "{} has a connection URL",
+                span.name()
+            );
+            assert!(
+                !text.contains("redis://"),
+                "{} has a connection URL",
+                span.name()
+            );
         }
     }
 
     // Nothing is an error on the happy path.
-    assert!(trace.spans.iter().all(|s| !s.is_error()), "{}", trace.describe());
+    assert!(
+        trace.spans.iter().all(|s| !s.is_error()),
+        "{}",
+        trace.describe()
+    );
 
     // A second order by the same user is served from the cache.
     let (status, body) = stack.order("Mouse").await;
     assert_eq!(status, 201);
-    let trace = stack.wait_for_trace(body["trace_id"].as_str().unwrap(), WAIT).await;
+    let trace = stack
+        .wait_for_trace(body["trace_id"].as_str().unwrap(), WAIT)
+        .await;
     let user_server = trace.one(USER, "GET /users/{id}");
-    assert!(has_event(&user_server.data, "cache.hit"), "{:?}", user_server.data.events);
-    assert!(trace.find(USER, "SELECT users").is_empty(), "cache hit skips Postgres");
+    assert!(
+        has_event(&user_server.data, "cache.hit"),
+        "{:?}",
+        user_server.data.events
+    );
+    assert!(
+        trace.find(USER, "SELECT users").is_empty(),
+        "cache hit skips Postgres"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,8 +212,14 @@ async fn an_incoming_traceparent_is_continued() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
-    let traceresponse = response.headers()["traceresponse"].to_str().unwrap().to_string();
-    assert!(traceresponse.starts_with(&format!("00-{trace_id}-")), "{traceresponse}");
+    let traceresponse = response.headers()["traceresponse"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        traceresponse.starts_with(&format!("00-{trace_id}-")),
+        "{traceresponse}"
+    );
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["trace_id"], trace_id);
 
@@ -154,7 +234,11 @@ async fn an_incoming_traceparent_is_continued() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_garbage_traceparent_starts_a_new_trace() {
     let stack = TestStack::start().await;
-    for garbage in ["nonsense", "00-zzzz-0000-01", "00-00000000000000000000000000000000-0000000000000000-01"] {
+    for garbage in [
+        "nonsense",
+        "00-zzzz-0000-01",
+        "00-00000000000000000000000000000000-0000000000000000-01",
+    ] {
         let response = stack
             .client
             .post(format!("{}/orders", stack.url(GATEWAY)))
@@ -170,7 +254,11 @@ async fn a_garbage_traceparent_starts_a_new_trace() {
         let trace = stack.wait_for_trace(&trace_id, WAIT).await;
         let roots = trace.roots();
         assert_eq!(roots.len(), 1);
-        assert_eq!(roots[0].parent_id(), opentelemetry::trace::SpanId::INVALID, "{garbage}");
+        assert_eq!(
+            roots[0].parent_id(),
+            opentelemetry::trace::SpanId::INVALID,
+            "{garbage}"
+        );
     }
 }
 
@@ -178,17 +266,31 @@ async fn a_garbage_traceparent_starts_a_new_trace() {
 async fn an_injected_failure_marks_the_failing_span_and_propagates() {
     let stack = TestStack::start().await;
     let body = json!({"user_id": "1", "product": "Laptop", "quantity": 1});
-    let (status, body, headers) = stack.post_json("/orders?fail=inventory-service", &body).await;
+    let (status, body, headers) = stack
+        .post_json("/orders?fail=inventory-service", &body)
+        .await;
     assert_eq!(status, 502, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("inventory-service"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("inventory-service"),
+        "{body}"
+    );
     assert!(headers.contains_key("traceresponse"));
-    let trace = stack.wait_for_trace(body["trace_id"].as_str().unwrap(), WAIT).await;
+    let trace = stack
+        .wait_for_trace(body["trace_id"].as_str().unwrap(), WAIT)
+        .await;
 
     let inventory = trace.one(INVENTORY, "POST /inventory/reservations");
     assert!(inventory.is_error());
-    assert!(matches!(inventory.attr("http.response.status_code"), Some(Value::I64(500))));
+    assert!(matches!(
+        inventory.attr("http.response.status_code"),
+        Some(Value::I64(500))
+    ));
     assert!(has_event(&inventory.data, "fault.failure_injected"));
-    let exception = integration_tests::event(&inventory.data, "exception").expect("exception event");
+    let exception =
+        integration_tests::event(&inventory.data, "exception").expect("exception event");
     let exception_type = exception
         .attributes
         .iter()
@@ -212,10 +314,18 @@ async fn a_4xx_is_not_an_error_on_the_server_but_is_on_the_client() {
     let body = json!({"user_id": "999", "product": "Laptop", "quantity": 1});
     let (status, body, _) = stack.post_json("/orders", &body).await;
     assert_eq!(status, 404, "{body}");
-    let trace = stack.wait_for_trace(body["trace_id"].as_str().unwrap(), WAIT).await;
+    let trace = stack
+        .wait_for_trace(body["trace_id"].as_str().unwrap(), WAIT)
+        .await;
     let user_server = trace.one(USER, "GET /users/{id}");
-    assert!(!user_server.is_error(), "404 on a SERVER span is not an error");
-    assert!(matches!(user_server.attr("http.response.status_code"), Some(Value::I64(404))));
+    assert!(
+        !user_server.is_error(),
+        "404 on a SERVER span is not an error"
+    );
+    assert!(matches!(
+        user_server.attr("http.response.status_code"),
+        Some(Value::I64(404))
+    ));
     let client = trace.parent_of(user_server).unwrap();
     assert!(client.is_error(), "404 on a CLIENT span is an error");
     assert!(!trace.one(GATEWAY, "POST /orders").is_error());
@@ -233,9 +343,15 @@ async fn every_request_log_line_carries_its_trace_and_span_id() {
         .iter()
         .filter(|l| l["message"] == "request finished" && l["trace_id"] == trace_id)
         .collect();
-    let services: std::collections::BTreeSet<_> =
-        finished.iter().map(|l| l["service"].as_str().unwrap()).collect();
-    assert_eq!(services.len(), 4, "an INFO line with the trace id from each service: {finished:?}");
+    let services: std::collections::BTreeSet<_> = finished
+        .iter()
+        .map(|l| l["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        services.len(),
+        4,
+        "an INFO line with the trace id from each service: {finished:?}"
+    );
     for line in finished {
         assert_eq!(line["level"], "INFO");
         assert_eq!(line["span_id"].as_str().map(str::len), Some(16), "{line}");

@@ -1,0 +1,202 @@
+//! When a dependency is down: the service says so clearly, records it on the
+//! right span, and recovers by itself when the dependency returns.
+
+use std::time::Duration;
+
+use integration_tests::{event, unique_name, StackOptions, TestStack, GATEWAY, ORDER, USER};
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A port nothing listens on (bound once, then released).
+async fn dead_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_user_service_serves_from_postgres() {
+    let port = dead_port().await;
+    let stack = TestStack::start_with(StackOptions {
+        redis_url: Some(format!("redis://127.0.0.1:{port}")),
+        ..StackOptions::default()
+    })
+    .await;
+    let (status, body) = stack.order("Laptop").await;
+    assert_eq!(status, 201, "{body}");
+    let trace = stack
+        .wait_for_trace(body["trace_id"].as_str().unwrap(), Duration::from_secs(10))
+        .await;
+    let redis_get = trace.one(USER, "GET");
+    assert!(
+        redis_get.is_error(),
+        "the cache failure is on the Redis span"
+    );
+    assert!(event(&redis_get.data, "exception").is_some());
+    let server = trace.one(USER, "GET /users/{id}");
+    assert!(!server.is_error(), "the request itself succeeded");
+    trace.one(USER, "SELECT users");
+
+    let (status, health, _) = stack.get(&format!("{}/health", stack.url(USER))).await;
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "degraded", "{health}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_downstream_service_down_gives_json_errors_and_an_error_client_span() {
+    let port = dead_port().await;
+    let stack = TestStack::start_with(StackOptions {
+        user_service_url: Some(format!("http://127.0.0.1:{port}")),
+        ..StackOptions::default()
+    })
+    .await;
+    let (status, body) = stack.order("Laptop").await;
+    // order-service answers 503 (user-service unreachable); the gateway
+    // passes that on as 502 naming both.
+    assert_eq!(status, 502, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("user-service is unreachable"), "{error}");
+    let trace = stack
+        .wait_for_trace(body["trace_id"].as_str().unwrap(), Duration::from_secs(10))
+        .await;
+    let order_server = trace.one(ORDER, "POST /orders");
+    assert!(order_server.is_error());
+    let client = trace
+        .spans
+        .iter()
+        .find(|s| s.service == ORDER && s.name() == "GET")
+        .expect("the CLIENT span to user-service");
+    assert!(client.is_error());
+    assert!(
+        event(&client.data, "exception").is_some(),
+        "{:?}",
+        client.data.events
+    );
+    assert!(trace.one(GATEWAY, "POST /orders").is_error());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_answers_503_when_order_service_is_unreachable() {
+    let port = dead_port().await;
+    let app = api_gateway::Application::build(&api_gateway::Config {
+        port: 0,
+        order_service_url: format!("http://127.0.0.1:{port}"),
+    })
+    .await
+    .unwrap();
+    let url = format!("http://127.0.0.1:{}/orders", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&json!({"user_id": "1", "product": "Laptop", "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "order-service is unreachable");
+    assert_eq!(body["trace_id"].as_str().map(str::len), Some(32));
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+/// Postgres is "down" (nothing listens where the service looks), then comes
+/// back (a proxy to the real server starts listening there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_down_at_start_up_then_back() {
+    let proxy_port = dead_port().await;
+    let database = unique_name("ws_outage");
+    let app = inventory_service::Application::build(&inventory_service::Config {
+        port: 0,
+        database_url: format!("postgres://postgres@127.0.0.1:{proxy_port}/{database}"),
+        max_connections: 2,
+    })
+    .await
+    .expect("starts without Postgres");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+
+    let health = client.get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(health.status(), 503);
+    let response = client
+        .get(format!("{base}/inventory"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach its database"),
+        "{body}"
+    );
+
+    // Postgres "returns": forward the port to the real server.
+    let real = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let real_addr = real
+        .rsplit('@')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let proxy = tokio::spawn(forward(proxy_port, real_addr));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let health = client.get(format!("{base}/health")).send().await.unwrap();
+        if health.status() == 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "service did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let response = client
+        .get(format!("{base}/inventory"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    proxy.abort();
+    drop_database(&real, &database).await;
+}
+
+/// A TCP forwarder from `127.0.0.1:port` to `target` (host:port).
+async fn forward(port: u16, target: String) {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    loop {
+        let Ok((mut inbound, _)) = listener.accept().await else {
+            return;
+        };
+        let target = target.clone();
+        tokio::spawn(async move {
+            if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+}
+
+async fn drop_database(server: &str, name: &str) {
+    if let Ok(pool) =
+        sqlx::PgPool::connect(&format!("{}/postgres", server.trim_end_matches('/'))).await
+    {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&pool)
+            .await;
+    }
+}
