@@ -18,7 +18,16 @@ ensure_backing_services
 
 export TEST_DATABASE_URL="$WORKSHOP_PG_URL"
 export TEST_REDIS_URL="$WORKSHOP_REDIS_URL"
-# The tests build the services' release binaries only where they need them;
-# everything else runs in the test processes.
+# The compose file is validated statically by stack-check; where Debian's
+# docker-compose can be installed, its `config -q` runs too (best effort).
+if ! command -v docker-compose >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+   && [ "$(id -u)" -eq 0 ] && [ "${WORKSHOP_SKIP_COMPOSE_INSTALL:-0}" != 1 ]; then
+  apt_install docker-compose || log "docker-compose could not be installed; its check will be skipped"
+fi
+
+# The service binaries, for the tests that run them as separate processes.
+log "cargo build (service binaries)"
+cargo build --workspace --bins --locked
+
 log "cargo test (Postgres $TEST_DATABASE_URL, Redis $TEST_REDIS_URL)"
 cargo test --workspace --locked "$@"

@@ -54,10 +54,9 @@ pub async fn get_order(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let plan = fault_plan(query.as_deref(), "order-service")?;
-    let id: i64 = raw_id
-        .trim()
-        .parse()
-        .map_err(|_| ApiError::BadRequest(format!("order id must be an integer, got {raw_id:?}")))?;
+    let id: i64 = raw_id.trim().parse().map_err(|_| {
+        ApiError::BadRequest(format!("order id must be an integer, got {raw_id:?}"))
+    })?;
     plan.delay(SERVICE_NAME).await;
     plan.fail(SERVICE_NAME)?;
 
@@ -105,7 +104,12 @@ fn format_response(order: &Value) -> Value {
     info_span!("format_response").in_scope(|| {
         let mut body: Map<String, Value> = ORDER_KEYS
             .iter()
-            .map(|key| (key.to_string(), order.get(*key).cloned().unwrap_or(Value::Null)))
+            .map(|key| {
+                (
+                    key.to_string(),
+                    order.get(*key).cloned().unwrap_or(Value::Null),
+                )
+            })
             .collect();
         body.insert("trace_id".into(), telemetry::current_trace_id().into());
         Value::Object(body)

@@ -93,7 +93,10 @@ pub async fn reserve(db: &Database, product: &str, quantity: i32) -> Result<Rese
 }
 
 /// Gives a reservation's quantity back to stock. `None` if it does not exist.
-pub async fn release(db: &Database, reservation_id: i64) -> Result<Option<(String, i32)>, ApiError> {
+pub async fn release(
+    db: &Database,
+    reservation_id: i64,
+) -> Result<Option<(String, i32)>, ApiError> {
     let mut tx = db.pool.begin().await?;
     let span = postgres("DELETE", "reservations", DELETE_RESERVATION, &db.peer);
     let query = sqlx::query_as::<_, (String, i32)>(DELETE_RESERVATION)
@@ -103,7 +106,10 @@ pub async fn release(db: &Database, reservation_id: i64) -> Result<Option<(Strin
         return Ok(None);
     };
     let span = postgres("UPDATE", "products", RETURN_STOCK, &db.peer);
-    let query = sqlx::query(RETURN_STOCK).bind(&sku).bind(quantity).execute(&mut *tx);
+    let query = sqlx::query(RETURN_STOCK)
+        .bind(&sku)
+        .bind(quantity)
+        .execute(&mut *tx);
     traced(span, query).await?;
     tx.commit().await?;
     Ok(Some((sku, quantity)))

@@ -100,7 +100,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then drains.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         tracing::info!(port = self.port(), "{SERVICE_NAME} listening");
         service_kit::serve::serve(self.listener, router(self.state), shutdown).await
     }

@@ -8,7 +8,9 @@ use inventory_service::{Application, Config, SERVICE_NAME};
 async fn main() -> ExitCode {
     service_kit::lifecycle::run(SERVICE_NAME, 8083, |shutdown| async move {
         let config = Config::from_env()?;
-        let app = Application::build(&config).await.map_err(|e| e.to_string())?;
+        let app = Application::build(&config)
+            .await
+            .map_err(|e| e.to_string())?;
         app.run_until(shutdown).await.map_err(|e| e.to_string())
     })
     .await

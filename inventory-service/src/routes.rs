@@ -73,9 +73,9 @@ pub async fn release(
 ) -> Result<Response, ApiError> {
     state.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::BadRequest(format!("reservation id must be an integer, got {id:?}")))?;
+    let id: i64 = id.parse().map_err(|_| {
+        ApiError::BadRequest(format!("reservation id must be an integer, got {id:?}"))
+    })?;
     match db::release(&state.db, id).await? {
         Some((sku, quantity)) => {
             tracing::info!(reservation.id = id, product.sku = %sku, quantity, "reservation released");

@@ -65,10 +65,13 @@ impl Downstream {
             self.inventory_service_url
         );
         let request = self.http.reqwest().delete(url).build();
-        let response = self.send(request).await.map_err(|error| CallError::Unreachable {
-            service: "inventory-service",
-            detail: error.to_string(),
-        })?;
+        let response = self
+            .send(request)
+            .await
+            .map_err(|error| CallError::Unreachable {
+                service: "inventory-service",
+                detail: error.to_string(),
+            })?;
         if response.status().is_success() {
             Ok(())
         } else {

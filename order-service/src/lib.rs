@@ -88,7 +88,10 @@ impl Application {
         let downstream = Downstream {
             http: HttpClient::new(),
             user_service_url: config.user_service_url.trim_end_matches('/').to_string(),
-            inventory_service_url: config.inventory_service_url.trim_end_matches('/').to_string(),
+            inventory_service_url: config
+                .inventory_service_url
+                .trim_end_matches('/')
+                .to_string(),
         };
         let listener = TcpListener::bind(("0.0.0.0", config.port)).await?;
         Ok(Application {

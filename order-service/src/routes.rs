@@ -113,7 +113,9 @@ async fn save_order(
 ) -> Result<Order, ApiError> {
     let result = match plan.fail(SERVICE_NAME) {
         Err(injected) => Err(ApiError::from(injected)),
-        Ok(()) => db::insert_order(&state.db, order).await.map_err(ApiError::from),
+        Ok(()) => db::insert_order(&state.db, order)
+            .await
+            .map_err(ApiError::from),
     };
     match result {
         Ok(saved) => {
@@ -133,7 +135,10 @@ async fn save_order(
                     "could not release the reservation of an unsaved order"
                 );
             } else {
-                tracing::info!(reservation.id = order.reservation_id, "reservation released");
+                tracing::info!(
+                    reservation.id = order.reservation_id,
+                    "reservation released"
+                );
             }
             Err(error)
         }
@@ -178,12 +183,10 @@ pub fn validate(body: &CreateOrder) -> Result<ValidOrder, ApiError> {
 
     let product = match &body.product {
         Value::String(s) if !s.trim().is_empty() && s.len() <= 100 => s.trim().to_string(),
-        _ => {
-            return Err(ApiError::Invalid(
-                "product must be a product name or SKU (a non-empty string of at most 100 characters)"
-                    .to_string(),
-            ))
-        }
+        _ => return Err(ApiError::Invalid(
+            "product must be a product name or SKU (a non-empty string of at most 100 characters)"
+                .to_string(),
+        )),
     };
 
     let quantity = body

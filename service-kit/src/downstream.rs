@@ -76,10 +76,13 @@ pub async fn read_json<T: DeserializeOwned>(
         detail: error.to_string(),
     })?;
     let status = response.status();
-    let bytes = response.bytes().await.map_err(|error| CallError::Unreachable {
-        service,
-        detail: error.to_string(),
-    })?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|error| CallError::Unreachable {
+            service,
+            detail: error.to_string(),
+        })?;
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|error| CallError::Failed {
             service,

@@ -37,7 +37,11 @@ pub async fn probe(port: u16) -> bool {
         .timeout(Duration::from_secs(3))
         .build();
     let Ok(client) = client else { return false };
-    match client.get(format!("http://127.0.0.1:{port}/health")).send().await {
+    match client
+        .get(format!("http://127.0.0.1:{port}/health"))
+        .send()
+        .await
+    {
         Ok(response) => response.status() == StatusCode::OK,
         Err(_) => false,
     }

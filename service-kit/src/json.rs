@@ -66,12 +66,17 @@ fn rejection_response(rejection: JsonRejection) -> Response {
         ),
         JsonRejection::JsonDataError(_) => (
             StatusCode::BAD_REQUEST,
-            format!("the JSON does not have the expected fields: {}", rejection.body_text()),
+            format!(
+                "the JSON does not have the expected fields: {}",
+                rejection.body_text()
+            ),
         ),
-        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "the body is too large".to_string(),
-        ),
+        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the body is too large".to_string(),
+            )
+        }
         _ => (
             StatusCode::BAD_REQUEST,
             format!("could not read the request body: {}", rejection.body_text()),

@@ -37,7 +37,10 @@ pub struct DatabaseConfig {
 
 impl Database {
     /// Starts connecting in the background; see the module docs.
-    pub fn connect(config: &DatabaseConfig, migrator: &'static Migrator) -> Result<Self, sqlx::Error> {
+    pub fn connect(
+        config: &DatabaseConfig,
+        migrator: &'static Migrator,
+    ) -> Result<Self, sqlx::Error> {
         let options = PgConnectOptions::from_str(&config.url)?
             .log_statements(tracing::log::LevelFilter::Debug);
         let pool = PgPoolOptions::new()
@@ -96,7 +99,10 @@ async fn prepare_until_ready(
     loop {
         match prepare(&options, migrator).await {
             Ok(()) => {
-                tracing::info!(database, "database ready (created if missing, migrations applied)");
+                tracing::info!(
+                    database,
+                    "database ready (created if missing, migrations applied)"
+                );
                 ready.store(true, Ordering::Release);
                 return;
             }

@@ -51,7 +51,10 @@ impl HttpClient {
 
     /// Sends `request` inside a CLIENT span, with the current trace context
     /// (and its baggage) in the headers.
-    pub async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, reqwest::Error> {
+    pub async fn send(
+        &self,
+        request: reqwest::Request,
+    ) -> Result<reqwest::Response, reqwest::Error> {
         self.send_with_baggage(request, Vec::new()).await
     }
 

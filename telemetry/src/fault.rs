@@ -156,7 +156,10 @@ impl FaultPlan {
     pub async fn delay(&self, service: &str) {
         if self.delay_ms > 0 && self.delay_at.as_deref() == Some(service) {
             // The message becomes the span event's name; the field its attribute.
-            tracing::info!(fault.delay_ms = self.delay_ms as i64, "fault.delay_injected");
+            tracing::info!(
+                fault.delay_ms = self.delay_ms as i64,
+                "fault.delay_injected"
+            );
             tokio::time::sleep(Duration::from_millis(self.delay_ms)).await;
         }
     }

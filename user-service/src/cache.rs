@@ -59,10 +59,8 @@ impl UserCache {
     pub async fn get(&self, id: i64) -> redis::RedisResult<Option<User>> {
         let span = redis_span("GET", "user", &self.peer);
         let key = self.key(id);
-        let cached: Option<String> = traced(span, async {
-            self.connection().await?.get(&key).await
-        })
-        .await?;
+        let cached: Option<String> =
+            traced(span, async { self.connection().await?.get(&key).await }).await?;
         // A value we cannot parse is treated as a miss (and overwritten).
         Ok(cached.and_then(|json| serde_json::from_str(&json).ok()))
     }
@@ -85,7 +83,9 @@ impl UserCache {
     pub async fn ping(&self) -> bool {
         let ping = async {
             let mut connection = self.connection().await?;
-            redis::cmd("PING").query_async::<String>(&mut connection).await
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
         };
         matches!(
             tokio::time::timeout(Duration::from_secs(1), ping).await,

@@ -1,0 +1,241 @@
+//! The four service binaries, as a learner runs them: configured only
+//! through the environment, exporting OTLP (http/protobuf and grpc) to a
+//! real receiver (`lab sink`), and flushing every span on SIGTERM.
+//!
+//! Each service is its own process here, so `service.name` per span is the
+//! real thing. The binaries come from `target/<profile>/`; if one is missing
+//! the test builds it (scripts/test.sh builds them up front).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use integration_tests::unique_name;
+use lab::sink::{SinkConfig, RunningSink};
+use serde_json::{json, Value};
+
+const SERVICES: [&str; 4] = ["inventory-service", "user-service", "order-service", "api-gateway"];
+
+fn binary(name: &str) -> PathBuf {
+    // target/<profile>/deps/binaries-xxxx → target/<profile>/<name>
+    let dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
+    let path = dir.join(name);
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--bin", name, "-p", name])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building {name}");
+    }
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Processes {
+    children: Vec<(&'static str, Child)>,
+    ports: BTreeMap<&'static str, u16>,
+    database: String,
+}
+
+impl Processes {
+    fn start(otlp_endpoint: &str, protocol: &str) -> Processes {
+        let ports: BTreeMap<_, _> = SERVICES.iter().map(|s| (*s, free_port())).collect();
+        let database = unique_name("ws_bin");
+        let server = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let url = |s: &str| format!("http://127.0.0.1:{}", ports[s]);
+        let mut children = Vec::new();
+        for service in SERVICES {
+            let db = match service {
+                "order-service" => "orders",
+                "user-service" => "users",
+                _ => "inventory",
+            };
+            let mut command = Command::new(binary(service));
+            command
+                .env_clear()
+                .env("PORT", ports[service].to_string())
+                .env("DATABASE_URL", format!("{server}/{database}_{db}"))
+                .env("REDIS_URL", &redis)
+                .env("REDIS_KEY_PREFIX", format!("{database}:"))
+                .env("ORDER_SERVICE_URL", url("order-service"))
+                .env("USER_SERVICE_URL", url("user-service"))
+                .env("INVENTORY_SERVICE_URL", url("inventory-service"))
+                .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_endpoint)
+                .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+                // A long batch delay: spans reach the receiver before it
+                // only if shutdown flushes them.
+                .env("OTEL_BSP_SCHEDULE_DELAY", "60000")
+                .stdout(if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
+                .stderr(Stdio::inherit());
+            children.push((service, command.spawn().expect("service starts")));
+        }
+        Processes { children, ports, database }
+    }
+
+    fn url(&self, service: &str) -> String {
+        format!("http://127.0.0.1:{}", self.ports[service])
+    }
+
+    async fn wait_healthy(&self, client: &reqwest::Client) {
+        for service in SERVICES {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let health = client.get(format!("{}/health", self.url(service))).send().await;
+                if health.is_ok_and(|r| r.status() == 200) {
+                    break;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{service} never became healthy");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    /// SIGTERM to every service; each must exit 0 within `limit`.
+    fn terminate(&mut self, limit: Duration) {
+        for (_, child) in &self.children {
+            let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+            assert!(status.success());
+        }
+        let deadline = std::time::Instant::now() + limit;
+        for (service, child) in &mut self.children {
+            loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    assert!(status.success(), "{service} exited with {status}");
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "{service} still running after SIGTERM");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let database = self.database.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let server = std::env::var("TEST_DATABASE_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+                if let Ok(pool) = sqlx::PgPool::connect(&format!("{server}/postgres")).await {
+                    for db in ["orders", "users", "inventory"] {
+                        let sql = format!("DROP DATABASE IF EXISTS \"{database}_{db}\" WITH (FORCE)");
+                        let _ = sqlx::query(&sql).execute(&pool).await;
+                    }
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Waits until the sink holds `trace_id` with spans from all four services
+/// and at least `min_spans` spans; returns (service → span names).
+async fn wait_for_trace(sink: &RunningSink, trace_id: &str, min_spans: usize) -> BTreeMap<String, Vec<String>> {
+    let url = format!("http://{}/api/traces/{trace_id}", sink.query_addr);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut last = String::new();
+    loop {
+        if let Ok(response) = reqwest::get(&url).await {
+            if response.status() == 200 {
+                let body: Value = response.json().await.unwrap();
+                let trace = &body["data"][0];
+                let mut by_service: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for span in trace["spans"].as_array().unwrap() {
+                    let process = span["processID"].as_str().unwrap();
+                    let service = trace["processes"][process]["serviceName"].as_str().unwrap().to_string();
+                    by_service
+                        .entry(service)
+                        .or_default()
+                        .push(span["operationName"].as_str().unwrap().to_string());
+                }
+                let total: usize = by_service.values().map(Vec::len).sum();
+                if by_service.len() == 4 && total >= min_spans {
+                    return by_service;
+                }
+                last = format!("{by_service:?}");
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "trace {trace_id} incomplete in the sink: {last}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn full_trace_per_order_and_flush_on_sigterm(protocol: &str) {
+    let sink = lab::sink::start(SinkConfig {
+        grpc_port: 0,
+        http_port: 0,
+        query_port: 0,
+        ..SinkConfig::default()
+    })
+    .await
+    .unwrap();
+    let endpoint = match protocol {
+        "grpc" => format!("http://{}", sink.grpc_addr),
+        _ => format!("http://{}", sink.http_addr),
+    };
+    let mut processes = Processes::start(&endpoint, protocol);
+    let client = reqwest::Client::new();
+    processes.wait_healthy(&client).await;
+
+    let mut trace_ids = Vec::new();
+    for product in ["Laptop", "Mouse"] {
+        let response = client
+            .post(format!("{}/orders", processes.url("api-gateway")))
+            .json(&json!({"user_id": "7", "product": product, "quantity": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        trace_ids.push(body["trace_id"].as_str().unwrap().to_string());
+    }
+
+    // Answered, not yet exported (the batch delay is a minute): SIGTERM must
+    // flush them.
+    processes.terminate(Duration::from_secs(10));
+
+    let first = wait_for_trace(&sink, &trace_ids[0], 16).await;
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        ["api-gateway", "inventory-service", "order-service", "user-service"]
+    );
+    for (service, name) in [
+        ("api-gateway", "POST /orders"),
+        ("api-gateway", "format_response"),
+        ("order-service", "POST /orders"),
+        ("order-service", "save_order"),
+        ("order-service", "INSERT orders"),
+        ("user-service", "GET /users/{id}"),
+        ("user-service", "SELECT users"),
+        ("inventory-service", "POST /inventory/reservations"),
+        ("inventory-service", "UPDATE products"),
+    ] {
+        assert!(first[service].iter().any(|n| n == name), "{service} {name} missing: {first:?}");
+    }
+    // The second order (a cache hit) is complete too.
+    let second = wait_for_trace(&sink, &trace_ids[1], 14).await;
+    assert!(second["user-service"].iter().any(|n| n == "GET"));
+    sink.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binaries_export_complete_traces_over_http_protobuf() {
+    full_trace_per_order_and_flush_on_sigterm("http/protobuf").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binaries_export_complete_traces_over_grpc() {
+    full_trace_per_order_and_flush_on_sigterm("grpc").await;
+}
