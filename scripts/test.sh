@@ -25,9 +25,5 @@ if ! command -v docker-compose >/dev/null 2>&1 && command -v apt-get >/dev/null 
   apt_install docker-compose || log "docker-compose could not be installed; its check will be skipped"
 fi
 
-# The service binaries, for the tests that run them as separate processes.
-log "cargo build (service binaries)"
-cargo build --workspace --bins --locked
-
 log "cargo test (Postgres $TEST_DATABASE_URL, Redis $TEST_REDIS_URL)"
 cargo test --workspace --locked "$@"

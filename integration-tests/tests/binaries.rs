@@ -12,27 +12,46 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use integration_tests::unique_name;
-use lab::sink::{SinkConfig, RunningSink};
+use lab::sink::{RunningSink, SinkConfig};
 use serde_json::{json, Value};
 
-const SERVICES: [&str; 4] = ["inventory-service", "user-service", "order-service", "api-gateway"];
+const SERVICES: [&str; 4] = [
+    "inventory-service",
+    "user-service",
+    "order-service",
+    "api-gateway",
+];
 
+/// The path of a service binary, built (or brought up to date) once per
+/// test run: a stale binary would test old code.
 fn binary(name: &str) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let mut command = Command::new(env!("CARGO"));
+        command.args(["build", "--quiet", "--bins"]);
+        for service in SERVICES {
+            command.args(["-p", service]);
+        }
+        let status = command.status().expect("cargo runs");
+        assert!(status.success(), "building the service binaries");
+    });
     // target/<profile>/deps/binaries-xxxx → target/<profile>/<name>
-    let dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
-    let path = dir.join(name);
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--bin", name, "-p", name])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building {name}");
-    }
-    path
+    let dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    dir.join(name)
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Processes {
@@ -47,7 +66,8 @@ impl Processes {
         let database = unique_name("ws_bin");
         let server = std::env::var("TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let redis =
+            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let url = |s: &str| format!("http://127.0.0.1:{}", ports[s]);
         let mut children = Vec::new();
         for service in SERVICES {
@@ -71,11 +91,19 @@ impl Processes {
                 // A long batch delay: spans reach the receiver before it
                 // only if shutdown flushes them.
                 .env("OTEL_BSP_SCHEDULE_DELAY", "60000")
-                .stdout(if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
+                .stdout(if std::env::var_os("TEST_LOG").is_some() {
+                    Stdio::inherit()
+                } else {
+                    Stdio::null()
+                })
                 .stderr(Stdio::inherit());
             children.push((service, command.spawn().expect("service starts")));
         }
-        Processes { children, ports, database }
+        Processes {
+            children,
+            ports,
+            database,
+        }
     }
 
     fn url(&self, service: &str) -> String {
@@ -86,11 +114,17 @@ impl Processes {
         for service in SERVICES {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
             loop {
-                let health = client.get(format!("{}/health", self.url(service))).send().await;
+                let health = client
+                    .get(format!("{}/health", self.url(service)))
+                    .send()
+                    .await;
                 if health.is_ok_and(|r| r.status() == 200) {
                     break;
                 }
-                assert!(tokio::time::Instant::now() < deadline, "{service} never became healthy");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{service} never became healthy"
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -99,7 +133,10 @@ impl Processes {
     /// SIGTERM to every service; each must exit 0 within `limit`.
     fn terminate(&mut self, limit: Duration) {
         for (_, child) in &self.children {
-            let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+            let status = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .unwrap();
             assert!(status.success());
         }
         let deadline = std::time::Instant::now() + limit;
@@ -109,7 +146,10 @@ impl Processes {
                     assert!(status.success(), "{service} exited with {status}");
                     break;
                 }
-                assert!(std::time::Instant::now() < deadline, "{service} still running after SIGTERM");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{service} still running after SIGTERM"
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -124,13 +164,17 @@ impl Drop for Processes {
         }
         let database = self.database.clone();
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async {
                 let server = std::env::var("TEST_DATABASE_URL")
                     .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
                 if let Ok(pool) = sqlx::PgPool::connect(&format!("{server}/postgres")).await {
                     for db in ["orders", "users", "inventory"] {
-                        let sql = format!("DROP DATABASE IF EXISTS \"{database}_{db}\" WITH (FORCE)");
+                        let sql =
+                            format!("DROP DATABASE IF EXISTS \"{database}_{db}\" WITH (FORCE)");
                         let _ = sqlx::query(&sql).execute(&pool).await;
                     }
                 }
@@ -142,7 +186,11 @@ impl Drop for Processes {
 
 /// Waits until the sink holds `trace_id` with spans from all four services
 /// and at least `min_spans` spans; returns (service → span names).
-async fn wait_for_trace(sink: &RunningSink, trace_id: &str, min_spans: usize) -> BTreeMap<String, Vec<String>> {
+async fn wait_for_trace(
+    sink: &RunningSink,
+    trace_id: &str,
+    min_spans: usize,
+) -> BTreeMap<String, Vec<String>> {
     let url = format!("http://{}/api/traces/{trace_id}", sink.query_addr);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut last = String::new();
@@ -154,7 +202,10 @@ async fn wait_for_trace(sink: &RunningSink, trace_id: &str, min_spans: usize) ->
                 let mut by_service: BTreeMap<String, Vec<String>> = BTreeMap::new();
                 for span in trace["spans"].as_array().unwrap() {
                     let process = span["processID"].as_str().unwrap();
-                    let service = trace["processes"][process]["serviceName"].as_str().unwrap().to_string();
+                    let service = trace["processes"][process]["serviceName"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
                     by_service
                         .entry(service)
                         .or_default()
@@ -167,12 +218,20 @@ async fn wait_for_trace(sink: &RunningSink, trace_id: &str, min_spans: usize) ->
                 last = format!("{by_service:?}");
             }
         }
-        assert!(tokio::time::Instant::now() < deadline, "trace {trace_id} incomplete in the sink: {last}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "trace {trace_id} incomplete in the sink: {last}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
+/// The tests here pick free ports and hand them to child processes; running
+/// them one at a time keeps two tests from being handed the same port.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn full_trace_per_order_and_flush_on_sigterm(protocol: &str) {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let sink = lab::sink::start(SinkConfig {
         grpc_port: 0,
         http_port: 0,
@@ -197,8 +256,9 @@ async fn full_trace_per_order_and_flush_on_sigterm(protocol: &str) {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 201);
+        let status = response.status();
         let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "{body}");
         trace_ids.push(body["trace_id"].as_str().unwrap().to_string());
     }
 
@@ -209,7 +269,12 @@ async fn full_trace_per_order_and_flush_on_sigterm(protocol: &str) {
     let first = wait_for_trace(&sink, &trace_ids[0], 16).await;
     assert_eq!(
         first.keys().collect::<Vec<_>>(),
-        ["api-gateway", "inventory-service", "order-service", "user-service"]
+        [
+            "api-gateway",
+            "inventory-service",
+            "order-service",
+            "user-service"
+        ]
     );
     for (service, name) in [
         ("api-gateway", "POST /orders"),
@@ -222,7 +287,10 @@ async fn full_trace_per_order_and_flush_on_sigterm(protocol: &str) {
         ("inventory-service", "POST /inventory/reservations"),
         ("inventory-service", "UPDATE products"),
     ] {
-        assert!(first[service].iter().any(|n| n == name), "{service} {name} missing: {first:?}");
+        assert!(
+            first[service].iter().any(|n| n == name),
+            "{service} {name} missing: {first:?}"
+        );
     }
     // The second order (a cache hit) is complete too.
     let second = wait_for_trace(&sink, &trace_ids[1], 14).await;

@@ -92,6 +92,12 @@ async fn post_orders_makes_one_trace_across_all_four_services() {
     let validate = trace.one(ORDER, "validate_order");
     assert_eq!(validate.kind(), &SpanKind::Internal);
     assert_eq!(trace.parent_of(validate).unwrap().name(), "POST /orders");
+    assert!(matches!(validate.attr("user.id"), Some(Value::I64(1))));
+    assert!(matches!(
+        validate.attr("order.quantity"),
+        Some(Value::I64(1))
+    ));
+    assert_eq!(validate.attr("product.name"), Some(&Value::from("Laptop")));
     trace.one(ORDER, "calculate_total");
     let calculate = trace.one(ORDER, "calculate_total");
     assert!(matches!(

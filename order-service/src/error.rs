@@ -4,7 +4,6 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use service_kit::downstream::CallError;
-use service_kit::error_response;
 use telemetry::fault::InjectedFailure;
 
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +57,6 @@ impl IntoResponse for ApiError {
             ApiError::Downstream(error) => error.detail(),
             other => other.to_string(),
         };
-        service_kit::record_error(status, self.kind(), &detail);
-        error_response(status, message)
+        service_kit::failure_response(status, self.kind(), &detail, message)
     }
 }

@@ -55,8 +55,19 @@ pub async fn create_order(
     plan.delay(SERVICE_NAME).await;
     let span = tracing::Span::current();
 
-    // INTERNAL spans for the steps: in Jaeger they show where time goes.
-    let order = info_span!("validate_order").in_scope(|| validate(&body))?;
+    // INTERNAL spans for the steps: in Jaeger they show where time goes,
+    // and their attributes say what each step worked on.
+    // LESSON 02: a manual span with business attributes.
+    let validate_span = info_span!(
+        "validate_order",
+        user.id = tracing::field::Empty,
+        order.quantity = tracing::field::Empty,
+        product.name = tracing::field::Empty,
+    );
+    let order = validate_span.in_scope(|| validate(&body))?;
+    validate_span.record("user.id", order.user_id);
+    validate_span.record("order.quantity", i64::from(order.quantity));
+    validate_span.record("product.name", order.product.as_str());
     span.set_attribute("user.id", order.user_id);
     span.set_attribute("order.quantity", i64::from(order.quantity));
 
@@ -88,6 +99,7 @@ pub async fn create_order(
         .await?;
 
     span.set_attribute("order.id", saved.order_id);
+    // LESSON 03: an event marks a milestone inside a span.
     tracing::info!(
         order.id = saved.order_id,
         order.total_cents = saved.total_cents,

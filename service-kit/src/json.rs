@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use telemetry::server::ErrorRecorded;
 
 /// The body of every error response.
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -86,20 +87,30 @@ fn rejection_response(rejection: JsonRejection) -> Response {
     error_response(status, message)
 }
 
-/// Records an error that is about to become a response of `status`, on the
-/// current (SERVER) span and in the log.
+/// The response for a failed request: records the error (see below), then
+/// answers `status` with `{"error": message, "trace_id": ...}`.
 ///
-/// 5xx: the span gets status ERROR and an `exception` event whose
-/// `exception.type` is `error_type` and whose message is `detail` (internal
-/// text is fine here: it goes to the span and the log, never the client),
-/// plus an ERROR log line. 4xx: only an INFO log line; per the HTTP
-/// conventions a client's mistake is not a server failure.
-pub fn record_error(status: StatusCode, error_type: &str, detail: &str) {
+/// Recording: on a 5xx the current (SERVER) span gets status ERROR and an
+/// `exception` event whose `exception.type` is `error_type` and whose
+/// message is `detail` (internal text is fine there: it goes to the span and
+/// the log, never to the client), plus an ERROR log line. On a 4xx only an
+/// INFO log line: per the HTTP conventions a client's mistake is not a
+/// server failure.
+pub fn failure_response(
+    status: StatusCode,
+    error_type: &str,
+    detail: &str,
+    message: impl Into<String>,
+) -> Response {
     let status_code = i64::from(status.as_u16());
+    let mut response = error_response(status, message);
     if status.is_server_error() {
         telemetry::errors::record_exception(&tracing::Span::current(), error_type, detail);
         tracing::error!(status = status_code, error.type = error_type, error = detail, "request failed");
+        // Tells the server middleware the span already says why.
+        response.extensions_mut().insert(ErrorRecorded);
     } else {
         tracing::info!(status = status_code, error.type = error_type, error = detail, "request rejected");
     }
+    response
 }

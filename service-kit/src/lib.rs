@@ -24,4 +24,4 @@ pub mod postgres;
 pub mod router;
 pub mod serve;
 
-pub use json::{error_response, record_error, ApiJson};
+pub use json::{error_response, failure_response, ApiJson};

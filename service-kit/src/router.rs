@@ -2,7 +2,7 @@
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{middleware, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -43,6 +43,10 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("panic");
-    crate::record_error(StatusCode::INTERNAL_SERVER_ERROR, "panic", detail);
-    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+    crate::failure_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "panic",
+        detail,
+        "internal error",
+    )
 }

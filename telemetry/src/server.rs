@@ -31,6 +31,11 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{errors, propagation};
 
+/// Put in a response's extensions by code that has already recorded the
+/// error on the SERVER span, so [`trace_requests`] does not overwrite it.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorRecorded;
+
 /// axum middleware: one SERVER span per request (see the module docs).
 // LESSON 05: context propagation, the receiving side.
 pub async fn trace_requests(request: Request, next: Next) -> Response {
@@ -43,10 +48,11 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
     // Status codes are integers in OTel: cast to i64 (u64 would be recorded
     // as a string by the tracing bridge).
     span.record(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
-    if status.is_server_error() {
-        // The handler has usually recorded an `exception` already; this makes
-        // sure that any 5xx, however produced, marks the span.
-        errors::record_error_status(&span, status.as_str(), "server error");
+    // 5xx is a failure of this server. The service's error type usually
+    // recorded why already (status + `exception`) and says so with an
+    // `ErrorRecorded` marker; any other 5xx still marks the span.
+    if status.is_server_error() && response.extensions().get::<ErrorRecorded>().is_none() {
+        errors::record_error_status(&span, status.as_str(), &format!("HTTP {}", status.as_u16()));
     }
     let span_context = span.context().span().span_context().clone();
     if let Some(value) = propagation::traceresponse(&span_context) {

@@ -15,7 +15,10 @@ use telemetry::export::{CountingExporter, ExportStats};
 async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !condition() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -60,7 +63,10 @@ async fn exports_fail_while_the_collector_is_down_and_resume_when_it_returns() {
     assert_eq!(stats.exported.load(Ordering::Relaxed), 0);
     // At most a queue's worth (plus one batch in flight) can have been tried.
     let failed = stats.failed.load(Ordering::Relaxed) as usize;
-    assert!(failed <= queue_size * 2, "{failed} spans tried: the queue is bounded");
+    assert!(
+        failed <= queue_size * 2,
+        "{failed} spans tried: the queue is bounded"
+    );
 
     // The collector comes back on the same port.
     let received = Arc::new(AtomicUsize::new(0));
@@ -76,7 +82,9 @@ async fn exports_fail_while_the_collector_is_down_and_resume_when_it_returns() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let mut n = 0;

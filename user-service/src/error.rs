@@ -3,7 +3,6 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use service_kit::error_response;
 use telemetry::fault::InjectedFailure;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +48,6 @@ impl IntoResponse for ApiError {
                 "user-service failed unexpectedly".to_string(),
             ),
         };
-        service_kit::record_error(status, self.kind(), &self.to_string());
-        error_response(status, message)
+        service_kit::failure_response(status, self.kind(), &self.to_string(), message)
     }
 }

@@ -12,10 +12,9 @@
 //! and start attributes (`http.route`, `http.request.method`); status and
 //! duration do not exist yet (that is tail sampling's job).
 //!
-//! Hot reload: a thread checks the file's modification time and length every
-//! poll interval; new rules that parse replace the old ones, invalid ones are
-//! refused with a warning. Polling, not inotify: editors save by renaming a
-//! new file over the old one, and Docker bind mounts may deliver no events.
+//! Hot reload: [`RulesSampler::watch`] starts a thread ([`super::watch`])
+//! that notices when the file changes; new rules that parse replace the old
+//! ones, invalid ones are refused with a warning and the old ones stay.
 //!
 //! To change what a rule can match on, edit `Condition::matches`; to change
 //! how a decision is made, edit [`Rules::decide`] (both marked `LESSON 10`).
@@ -24,8 +23,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LockResult, Mutex, PoisonError, RwLock, Weak};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, LockResult, Mutex, PoisonError, RwLock};
+use std::time::Duration;
 
 use opentelemetry::trace::{Link, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue};
@@ -34,7 +33,9 @@ use regex::Regex;
 use serde::de::{self, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::SamplerError;
+use super::{watch, SamplerError};
+
+pub use super::watch::WatchStatus;
 
 /// Attribute naming the rule that kept the span (`"default"` if none matched).
 pub const RULE_ATTRIBUTE: &str = "sampling.rule";
@@ -237,27 +238,19 @@ struct Shared {
     status: Mutex<WatchStatus>,
 }
 
-/// What the file watcher has done so far.
-#[derive(Clone, Debug, Default)]
-pub struct WatchStatus {
-    /// Changes of the file noticed since start-up (valid or not).
-    pub changes_seen: u64,
-    /// Why the last change was rejected; `None` if it was loaded.
-    pub last_error: Option<String>,
-}
-
 impl RulesSampler {
     /// Loads `path` (an invalid file is an error) and starts a thread that
     /// re-reads it when it changes, checking every `poll`.
     pub fn watch(path: &Path, poll: Duration) -> Result<RulesSampler, SamplerError> {
-        let stamp = stamp(path);
+        let stamp = watch::stamp(path);
         let rules = Rules::load(path)?;
         tracing::info!(path = %path.display(), rules = rules.rules.len(), "sampling rules loaded");
         let shared = Arc::new(Shared {
             current: RwLock::new(Arc::new(rules)),
             status: Mutex::new(WatchStatus::default()),
         });
-        spawn_watcher(path.to_path_buf(), poll, Arc::downgrade(&shared), stamp);
+        let owner = Arc::downgrade(&shared);
+        watch::spawn(path.to_path_buf(), poll, stamp, owner, Shared::reload);
         Ok(RulesSampler { shared })
     }
 
@@ -298,41 +291,6 @@ impl Shared {
 /// so the data inside is still good: use it rather than panic in turn.
 fn unpoison<G>(result: LockResult<G>) -> G {
     result.unwrap_or_else(PoisonError::into_inner)
-}
-
-/// What tells us the file changed: modification time and length. `None`
-/// while the file cannot be read (an editor may be replacing it).
-type Stamp = Option<(SystemTime, u64)>;
-
-fn stamp(path: &Path) -> Stamp {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
-}
-
-/// Polls the file. A change is loaded once the stamp has stayed the same for
-/// one more poll, so a file still being written is not read half-way. The
-/// thread holds only a `Weak` reference, so it stops by itself once the last
-/// clone of the sampler is dropped.
-fn spawn_watcher(path: PathBuf, poll: Duration, shared: Weak<Shared>, mut loaded: Stamp) {
-    let mut seen = loaded;
-    let watcher = move || loop {
-        std::thread::sleep(poll);
-        let Some(shared) = shared.upgrade() else {
-            return;
-        };
-        let now = stamp(&path);
-        if now == seen && now != loaded {
-            loaded = now;
-            shared.reload(&path);
-        }
-        seen = now;
-    };
-    let spawned = std::thread::Builder::new()
-        .name("sampling-rules-watcher".into())
-        .spawn(watcher);
-    if let Err(error) = spawned {
-        tracing::warn!("cannot watch the sampling rules file ({error}): edits need a restart");
-    }
 }
 
 impl ShouldSample for RulesSampler {
