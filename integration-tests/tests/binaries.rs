@@ -62,6 +62,15 @@ struct Processes {
 
 impl Processes {
     fn start(otlp_endpoint: &str, protocol: &str) -> Processes {
+        Self::start_with_env(otlp_endpoint, protocol, &[])
+    }
+
+    /// Starts the four services; `extra_env` is given to all of them.
+    fn start_with_env(
+        otlp_endpoint: &str,
+        protocol: &str,
+        extra_env: &[(&str, &str)],
+    ) -> Processes {
         let ports: BTreeMap<_, _> = SERVICES.iter().map(|s| (*s, free_port())).collect();
         let database = unique_name("ws_bin");
         let server = std::env::var("TEST_DATABASE_URL")
@@ -96,7 +105,8 @@ impl Processes {
                 } else {
                     Stdio::null()
                 })
-                .stderr(Stdio::inherit());
+                .stderr(Stdio::inherit())
+                .envs(extra_env.iter().copied());
             children.push((service, command.spawn().expect("service starts")));
         }
         Processes {
@@ -230,16 +240,34 @@ async fn wait_for_trace(
 /// them one at a time keeps two tests from being handed the same port.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn full_trace_per_order_and_flush_on_sigterm(protocol: &str) {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let sink = lab::sink::start(SinkConfig {
+async fn start_sink() -> RunningSink {
+    lab::sink::start(SinkConfig {
         grpc_port: 0,
         http_port: 0,
         query_port: 0,
         ..SinkConfig::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// `POST /orders` at the gateway; returns the trace id.
+async fn post_order(processes: &Processes, client: &reqwest::Client, product: &str) -> String {
+    let response = client
+        .post(format!("{}/orders", processes.url("api-gateway")))
+        .json(&json!({"user_id": "7", "product": product, "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    body["trace_id"].as_str().unwrap().to_string()
+}
+
+async fn full_trace_per_order_and_flush_on_sigterm(protocol: &str) {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sink = start_sink().await;
     let endpoint = match protocol {
         "grpc" => format!("http://{}", sink.grpc_addr),
         _ => format!("http://{}", sink.http_addr),
@@ -250,16 +278,7 @@ async fn full_trace_per_order_and_flush_on_sigterm(protocol: &str) {
 
     let mut trace_ids = Vec::new();
     for product in ["Laptop", "Mouse"] {
-        let response = client
-            .post(format!("{}/orders", processes.url("api-gateway")))
-            .json(&json!({"user_id": "7", "product": product, "quantity": 1}))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(status, 201, "{body}");
-        trace_ids.push(body["trace_id"].as_str().unwrap().to_string());
+        trace_ids.push(post_order(&processes, &client, product).await);
     }
 
     // Answered, not yet exported (the batch delay is a minute): SIGTERM must
@@ -306,4 +325,122 @@ async fn binaries_export_complete_traces_over_http_protobuf() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binaries_export_complete_traces_over_grpc() {
     full_trace_per_order_and_flush_on_sigterm("grpc").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_sdk_disabled_nothing_is_exported_but_trace_ids_still_flow() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sink = start_sink().await;
+    let endpoint = format!("http://{}", sink.http_addr);
+    let mut processes =
+        Processes::start_with_env(&endpoint, "http/protobuf", &[("OTEL_SDK_DISABLED", "true")]);
+    let client = reqwest::Client::new();
+    processes.wait_healthy(&client).await;
+    let response = client
+        .post(format!("{}/orders", processes.url("api-gateway")))
+        .json(&json!({"user_id": "2", "product": "Mouse", "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let traceresponse = response.headers()["traceresponse"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: Value = response.json().await.unwrap();
+    let trace_id = body["trace_id"].as_str().unwrap();
+    assert_eq!(trace_id.len(), 32);
+    assert_ne!(trace_id, "0".repeat(32));
+    assert!(
+        traceresponse.starts_with(&format!("00-{trace_id}-")),
+        "{traceresponse}"
+    );
+    // After a clean shutdown (which would flush anything queued) the sink
+    // has received nothing.
+    processes.terminate(Duration::from_secs(10));
+    let services = reqwest::get(format!("http://{}/api/services", sink.query_addr))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(services["data"], json!([]), "{services}");
+    sink.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_samplers_work_on_the_binaries_from_the_environment() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sink = start_sink().await;
+    let endpoint = format!("http://{}", sink.http_addr);
+    let rules = std::env::temp_dir().join(format!("{}.yaml", unique_name("rules")));
+    std::fs::write(
+        &rules,
+        "default: always_on\nrules:\n  - name: no-new-orders\n    match:\n      span_name: { equals: \"POST /orders\" }\n    sample: always_off\n",
+    )
+    .unwrap();
+    let rules_path = rules.to_str().unwrap().to_string();
+    let mut processes = Processes::start_with_env(
+        &endpoint,
+        "http/protobuf",
+        &[
+            ("OTEL_TRACES_SAMPLER", "rules"),
+            ("OTEL_TRACES_SAMPLER_ARG", &rules_path),
+        ],
+    );
+    let client = reqwest::Client::new();
+    processes.wait_healthy(&client).await;
+
+    let dropped = post_order(&processes, &client, "Keyboard").await;
+    let response = client
+        .get(format!("{}/orders/1", processes.url("api-gateway")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let kept: Value = response.json().await.unwrap();
+    let kept = kept["trace_id"].as_str().unwrap().to_string();
+    processes.terminate(Duration::from_secs(10));
+
+    let url = |id: &str| format!("http://{}/api/traces/{id}", sink.query_addr);
+    let response = reqwest::get(url(&dropped)).await.unwrap();
+    assert_eq!(
+        response.status(),
+        404,
+        "POST /orders is sampled out in every service"
+    );
+    let trace: Value = reqwest::get(url(&kept))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let spans = trace["data"][0]["spans"].as_array().unwrap();
+    let root = spans
+        .iter()
+        .find(|s| s["references"].as_array().is_some_and(|r| r.is_empty()))
+        .expect("a root span");
+    assert_eq!(root["operationName"], "GET /orders/{id}");
+    let rule = root["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["key"] == "sampling.rule");
+    assert_eq!(rule.map(|t| &t["value"]), Some(&json!("default")), "{root}");
+    let _ = std::fs::remove_file(rules);
+    sink.shutdown().await;
+}
+
+#[test]
+fn a_bad_sampler_setting_stops_the_service_with_a_sentence() {
+    let output = Command::new(binary("api-gateway"))
+        .env_clear()
+        .env("PORT", free_port().to_string())
+        .env("OTEL_TRACES_SAMPLER", "traceidratio")
+        .env("OTEL_TRACES_SAMPLER_ARG", "1.5")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("OTEL_TRACES_SAMPLER_ARG"), "{stderr}");
 }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Benchmark: what a dead collector costs a request (it should cost nothing).
+#
+# Runs the four release binaries twice against the same Postgres/Redis:
+#   1. exporting to a live OTLP receiver (`lab sink`),
+#   2. exporting to a port where nothing listens (the collector is "down"),
+# sends the same load with `lab load` each time, and prints the gateway's
+# resident memory before and after, and the load's latency summary.
+# Expected: same median latency; RSS within a few MiB of where it started
+# (the batch queue is bounded: spans are dropped and counted, not kept).
+#
+#   scripts/bench-collector-down.sh [REQUESTS] [RPS]     # default 3000 at 300/s
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/backing-services.sh
+REQUESTS="${1:-3000}"
+RPS="${2:-300}"
+
+LOGS="$WORKSHOP_RUN_DIR/logs"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  stop_backing_services
+}
+trap cleanup EXIT
+ensure_backing_services
+mkdir -p "$LOGS"
+
+log "building release binaries"
+cargo build --release --locked -q -p lab -p api-gateway -p order-service -p user-service -p inventory-service
+BIN=target/release
+
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+wait_healthy() {
+  for _ in $(seq 1 300); do
+    curl -fs "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "port $1 never became healthy" >&2; return 1
+}
+
+run_scenario() {
+  local name="$1" endpoint="$2" db
+  db="bench_$$_$name"
+  local gw=$(free_port) order=$(free_port) user=$(free_port) inv=$(free_port)
+  local common=(OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf RUST_LOG=warn)
+  env "${common[@]}" PORT=$inv DATABASE_URL="$WORKSHOP_PG_URL/${db}_inventory" "$BIN/inventory-service" >"$LOGS/$name-inventory.log" 2>&1 & PIDS+=($!)
+  env "${common[@]}" PORT=$user DATABASE_URL="$WORKSHOP_PG_URL/${db}_users" REDIS_URL="$WORKSHOP_REDIS_URL" \
+      REDIS_KEY_PREFIX="$db:" "$BIN/user-service" >"$LOGS/$name-user.log" 2>&1 & PIDS+=($!)
+  env "${common[@]}" PORT=$order DATABASE_URL="$WORKSHOP_PG_URL/${db}_orders" \
+      USER_SERVICE_URL="http://127.0.0.1:$user" INVENTORY_SERVICE_URL="http://127.0.0.1:$inv" \
+      "$BIN/order-service" >"$LOGS/$name-order.log" 2>&1 & PIDS+=($!)
+  env "${common[@]}" PORT=$gw ORDER_SERVICE_URL="http://127.0.0.1:$order" \
+      "$BIN/api-gateway" >"$LOGS/$name-gateway.log" 2>&1 & local gw_pid=$!; PIDS+=($gw_pid)
+  for port in $inv $user $order $gw; do wait_healthy "$port"; done
+
+  "$BIN/lab" load --gateway "http://127.0.0.1:$gw" --rps "$RPS" --requests 300 >/dev/null   # warm-up
+  local before after
+  before=$(rss_kib "$gw_pid")
+  log "$name: $REQUESTS requests at $RPS/s"
+  "$BIN/lab" load --gateway "http://127.0.0.1:$gw" --rps "$RPS" --requests "$REQUESTS"
+  after=$(rss_kib "$gw_pid")
+  printf '%s: gateway RSS %s KiB before, %s KiB after (%+d KiB)\n' "$name" "$before" "$after" $((after - before)) \
+    | tee -a "$WORKSHOP_RUN_DIR/summary"
+  grep -h "span export failed" "$LOGS/$name-gateway.log" | tail -1 || true
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  PIDS=()
+  psql "$WORKSHOP_PG_URL/postgres" -qc "DROP DATABASE IF EXISTS ${db}_inventory WITH (FORCE)" \
+    -c "DROP DATABASE IF EXISTS ${db}_users WITH (FORCE)" -c "DROP DATABASE IF EXISTS ${db}_orders WITH (FORCE)" >/dev/null 2>&1 || true
+}
+
+sink_grpc=$(free_port) sink_http=$(free_port) sink_query=$(free_port)
+"$BIN/lab" sink --grpc-port "$sink_grpc" --http-port "$sink_http" --query-port "$sink_query" >"$LOGS/sink.log" 2>&1 &
+SINK_PID=$!
+sleep 0.5
+run_scenario collector-up "http://127.0.0.1:$sink_http"
+kill "$SINK_PID" 2>/dev/null || true
+run_scenario collector-down "http://127.0.0.1:$(free_port)"
+
+echo
+cat "$WORKSHOP_RUN_DIR/summary"
