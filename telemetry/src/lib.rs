@@ -53,7 +53,13 @@ pub use settings::Settings;
 pub fn init(default_service_name: &str) -> Result<Telemetry, settings::SettingsError> {
     let settings = Settings::from_env(default_service_name)?;
     propagation::install_propagators();
-    let telemetry = Telemetry::from_settings(&settings)?;
+    // Building the provider reads the sampler settings, which logs what it
+    // found; the real subscriber needs the provider, so log through a
+    // temporary one meanwhile.
+    let telemetry =
+        tracing::dispatcher::with_default(&logging::startup_dispatch(&settings), || {
+            Telemetry::from_settings(&settings)
+        })?;
     logging::install(&settings, &telemetry);
     telemetry.log_startup(&settings);
     Ok(telemetry)

@@ -56,6 +56,24 @@ pub fn dispatch<W>(service_name: &str, log_filter: &str, tracer: SdkTracer, writ
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    build(service_name, log_filter, Some(tracer), writer)
+}
+
+/// Log lines only, no spans: for the start-up code that runs before the
+/// tracer provider exists (reading the sampler settings logs what it found).
+pub fn startup_dispatch(settings: &Settings) -> Dispatch {
+    build(
+        &settings.service_name,
+        &settings.log_filter,
+        None,
+        std::io::stdout,
+    )
+}
+
+fn build<W>(service_name: &str, log_filter: &str, tracer: Option<SdkTracer>, writer: W) -> Dispatch
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let env_filter = EnvFilter::try_new(log_filter).unwrap_or_else(|error| {
         eprintln!("RUST_LOG={log_filter:?} is not a valid filter ({error}); using \"info\"");
         EnvFilter::new("info")
@@ -63,14 +81,16 @@ where
     let format = JsonWithTraceIds::new(service_name);
     let this_dispatch = format.dispatch.clone();
 
-    let otel_layer = tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        // We record errors ourselves (`crate::errors`): status ERROR and an
-        // `exception` event with `exception.type`. Stop the bridge from also
-        // turning every `error!` log line into a status.
-        .with_error_events_to_status(false)
-        .with_error_events_to_exceptions(false)
-        .with_filter(LevelFilter::INFO);
+    let otel_layer = tracer.map(|tracer| {
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            // We record errors ourselves (`crate::errors`): status ERROR and an
+            // `exception` event with `exception.type`. Stop the bridge from also
+            // turning every `error!` log line into a status.
+            .with_error_events_to_status(false)
+            .with_error_events_to_exceptions(false)
+            .with_filter(LevelFilter::INFO)
+    });
     let fmt_layer = tracing_subscriber::fmt::layer()
         .event_format(format)
         .with_writer(writer)

@@ -23,6 +23,7 @@
 
 pub mod ratelimit;
 pub mod rules;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -12,8 +12,8 @@
 //! and start attributes (`http.route`, `http.request.method`); status and
 //! duration do not exist yet (that is tail sampling's job).
 //!
-//! Hot reload: [`RulesSampler::watch`] starts a thread ([`super::watch`])
-//! that notices when the file changes; new rules that parse replace the old
+//! Hot reload: [`RulesSampler::watch`] starts a thread (in `watch.rs`) that
+//! notices when the file changes; new rules that parse replace the old
 //! ones, invalid ones are refused with a warning and the old ones stay.
 //!
 //! To change what a rule can match on, edit `Condition::matches`; to change
@@ -22,7 +22,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, LockResult, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
