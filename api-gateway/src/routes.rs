@@ -2,12 +2,12 @@
 //! `?delay=` / `?fail=` into baggage, forwards to order-service, and shapes
 //! the answer (with the `trace_id`, so a learner can paste it into Jaeger).
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{Map, Value};
 use service_kit::downstream::read_json;
-use service_kit::ApiJson;
+use service_kit::{ApiJson, ApiPath};
 use telemetry::fault::FaultPlan;
 use tracing::info_span;
 
@@ -50,7 +50,7 @@ pub async fn create_order(
 /// `GET /orders/{id}`: fetch an order from order-service.
 pub async fn get_order(
     State(state): State<AppState>,
-    Path(raw_id): Path<String>,
+    ApiPath(raw_id): ApiPath<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let plan = fault_plan(query.as_deref(), "order-service")?;

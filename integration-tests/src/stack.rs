@@ -33,6 +33,8 @@ pub struct StackOptions {
     pub user_service_url: Option<String>,
     /// Override where order-service finds inventory-service.
     pub inventory_service_url: Option<String>,
+    /// The services' log filter (`RUST_LOG` syntax).
+    pub log_filter: String,
 }
 
 impl Default for StackOptions {
@@ -42,6 +44,7 @@ impl Default for StackOptions {
             redis_url: None,
             user_service_url: None,
             inventory_service_url: None,
+            log_filter: "info".to_string(),
         }
     }
 }
@@ -98,7 +101,7 @@ impl TestStack {
         let name = unique_name("ws");
         let server = database_server_url();
         let db_url = |service: &str| format!("{server}/{name}_{service}");
-        let logs = CapturedLogs::default();
+        let logs = CapturedLogs::new(&options.log_filter);
         let follow = || -> Box<dyn ShouldSample> {
             Box::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
         };
@@ -395,12 +398,14 @@ where
         .build();
     let telemetry = telemetry::Telemetry::from_provider(provider, Default::default());
     let logs = logs.clone();
+    let log_filter = logs.filter.clone();
     let (port_tx, port_rx) = mpsc::channel();
     let (stop_tx, stop_rx) = oneshot::channel();
     let thread = std::thread::Builder::new()
         .name(name.to_string())
         .spawn(move || {
-            let dispatch = telemetry::logging::dispatch(name, "info", telemetry.tracer(), logs);
+            let dispatch =
+                telemetry::logging::dispatch(name, &log_filter, telemetry.tracer(), logs);
             let _guard = tracing::dispatcher::set_default(&dispatch);
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -423,12 +428,22 @@ where
 }
 
 /// Log lines of all services, kept for assertions, echoed with `TEST_LOG=1`.
-#[derive(Clone, Default)]
-pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+#[derive(Clone)]
+pub struct CapturedLogs {
+    lines: Arc<Mutex<Vec<u8>>>,
+    filter: String,
+}
 
 impl CapturedLogs {
+    fn new(filter: &str) -> Self {
+        CapturedLogs {
+            lines: Arc::default(),
+            filter: filter.to_string(),
+        }
+    }
+
     fn lines(&self) -> Vec<Value> {
-        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        let bytes = self.lines.lock().map(|b| b.clone()).unwrap_or_default();
         String::from_utf8_lossy(&bytes)
             .lines()
             .filter_map(|line| serde_json::from_str(line).ok())
@@ -441,7 +456,7 @@ impl Write for CapturedLogs {
         if std::env::var_os("TEST_LOG").is_some() {
             let _ = std::io::stdout().write_all(buf);
         }
-        if let Ok(mut bytes) = self.0.lock() {
+        if let Ok(mut bytes) = self.lines.lock() {
             bytes.extend_from_slice(buf);
         }
         Ok(buf.len())

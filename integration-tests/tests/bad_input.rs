@@ -1,7 +1,7 @@
 //! Bad input at every public endpoint: a 4xx JSON error with a sentence and
 //! the trace id; never a panic, a hang, a bare 500 or HTML.
 
-use integration_tests::{TestStack, GATEWAY, INVENTORY, USER};
+use integration_tests::{TestStack, GATEWAY, INVENTORY, ORDER, USER};
 use serde_json::{json, Value};
 
 /// Asserts the error shape and returns the sentence.
@@ -196,6 +196,8 @@ async fn paths_methods_and_ids_get_json_errors_everywhere() {
         (format!("{gateway}/orders/abc"), 400),
         (format!("{gateway}/orders/99999999"), 404),
         (format!("{gateway}/orders/1%27%20OR%201=1"), 400),
+        (format!("{gateway}/orders/%FF"), 400),
+        (format!("{}/users/%FF%FE", stack.url(USER)), 400),
         (format!("{gateway}/nope"), 404),
         (format!("{}/users/abc", stack.url(USER)), 400),
         (format!("{}/users/12345", stack.url(USER)), 404),
@@ -234,13 +236,15 @@ async fn paths_methods_and_ids_get_json_errors_everywhere() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 404);
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert_json_error("DELETE unknown reservation", status, 404, &body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_is_not_traced_and_says_ok() {
     let stack = TestStack::start().await;
-    for service in [GATEWAY, INVENTORY, USER] {
+    for service in [GATEWAY, ORDER, INVENTORY, USER] {
         let (status, body, headers) = stack.get(&format!("{}/health", stack.url(service))).await;
         assert_eq!(status, 200, "{service}");
         assert_eq!(body["status"], "ok", "{service}: {body}");

@@ -128,26 +128,39 @@ async fn bad_fault_parameters_are_rejected_with_a_sentence() {
         assert_eq!(body["trace_id"].as_str().map(str::len), Some(32), "{query}");
         assert!(headers.contains_key("traceresponse"));
     }
-    // The cap itself is accepted.
-    let (status, _, _) = stack
-        .post_json("/orders?delay=0&delay_at=user-service", &order_body())
-        .await;
+    // The cap itself is accepted (aimed at a service that `GET /orders/{id}`
+    // does not reach, so nobody actually waits 10 s).
+    let (status, body, _) = stack.post_json("/orders?delay=0", &order_body()).await;
     assert_eq!(status, 201);
+    let url = format!(
+        "{}/orders/{}?delay=10000&delay_at=user-service",
+        stack.url(GATEWAY),
+        body["order_id"]
+    );
+    let (status, body, _) = stack.get(&url).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_baggage_from_outside_is_dropped_at_the_gateway_only() {
     let stack = TestStack::start().await;
-    // Through the gateway: the forged entry is discarded, the order succeeds.
-    let response = stack
-        .client
-        .post(format!("{}/orders", stack.url(GATEWAY)))
-        .header("baggage", "fault.fail_at=inventory-service,tenant=acme")
-        .json(&order_body())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    // Through the gateway: the forged entry is discarded, the order
+    // succeeds; percent-encoding the key does not sneak it past.
+    for forged in [
+        "fault.fail_at=inventory-service,tenant=acme",
+        "tenant=acme, fault%2Efail_at=inventory-service",
+        "%66ault.fail_at=order-service",
+    ] {
+        let response = stack
+            .client
+            .post(format!("{}/orders", stack.url(GATEWAY)))
+            .header("baggage", forged)
+            .json(&order_body())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{forged}");
+    }
 
     // Straight to a downstream service, baggage is honoured (they trust
     // their callers; the gateway is the boundary).

@@ -7,6 +7,26 @@ use integration_tests::{event, unique_name, StackOptions, TestStack, GATEWAY, OR
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The tests below that run one service directly (not through `TestStack`)
+/// use this process-wide subscriber, so their responses carry real trace ids.
+fn init_tracing() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        telemetry::propagation::install_propagators();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let telemetry = telemetry::Telemetry::from_provider(provider, Default::default());
+        let dispatch =
+            telemetry::logging::dispatch("outage-test", "off", telemetry.tracer(), std::io::sink);
+        let _ = tracing::dispatcher::set_global_default(dispatch);
+    });
+}
+
+fn assert_real_trace_id(body: &Value) {
+    let trace_id = body["trace_id"].as_str().unwrap_or_default();
+    assert_eq!(trace_id.len(), 32, "{body}");
+    assert_ne!(trace_id, "0".repeat(32), "{body}");
+}
+
 /// A port nothing listens on (bound once, then released).
 async fn dead_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -21,6 +41,19 @@ async fn redis_down_user_service_serves_from_postgres() {
         ..StackOptions::default()
     })
     .await;
+    // A dead Redis must not make requests wait: no retries, no reconnect
+    // storm. The bound is far above a normal order; it catches a hang or a
+    // retry loop (seconds per request), not a speed goal.
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let (status, body) = stack.order("Mouse").await;
+        assert_eq!(status, 201, "{body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
     let (status, body) = stack.order("Laptop").await;
     assert_eq!(status, 201, "{body}");
     let trace = stack
@@ -76,6 +109,7 @@ async fn a_downstream_service_down_gives_json_errors_and_an_error_client_span() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_answers_503_when_order_service_is_unreachable() {
+    init_tracing();
     let port = dead_port().await;
     let app = api_gateway::Application::build(&api_gateway::Config {
         port: 0,
@@ -97,7 +131,7 @@ async fn the_gateway_answers_503_when_order_service_is_unreachable() {
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "order-service is unreachable");
-    assert_eq!(body["trace_id"].as_str().map(str::len), Some(32));
+    assert_real_trace_id(&body);
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
@@ -106,6 +140,7 @@ async fn the_gateway_answers_503_when_order_service_is_unreachable() {
 /// back (a proxy to the real server starts listening there).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_down_at_start_up_then_back() {
+    init_tracing();
     let proxy_port = dead_port().await;
     let database = unique_name("ws_outage");
     let app = inventory_service::Application::build(&inventory_service::Config {

@@ -363,3 +363,41 @@ async fn every_request_log_line_carries_its_trace_and_span_id() {
         assert_eq!(line["span_id"].as_str().map(str::len), Some(16), "{line}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lines_carry_trace_ids_even_when_rust_log_hides_the_spans() {
+    // With `warn`, the INFO request spans are filtered out of the logs; the
+    // WARN and ERROR lines written inside them must still name the request.
+    let stack = integration_tests::TestStack::start_with(integration_tests::StackOptions {
+        log_filter: "warn".to_string(),
+        ..Default::default()
+    })
+    .await;
+    let body = json!({"user_id": "1", "product": "Laptop", "quantity": 1});
+    let (status, body, _) = stack
+        .post_json("/orders?fail=inventory-service", &body)
+        .await;
+    assert_eq!(status, 502);
+    let trace_id = body["trace_id"].as_str().unwrap();
+    stack.wait_for_trace(trace_id, WAIT).await;
+    let lines = stack.log_lines();
+    let warned = lines
+        .iter()
+        .find(|l| l["message"] == "fault.failure_injected")
+        .expect("the WARN line of the injected failure");
+    assert_eq!(warned["trace_id"], trace_id, "{warned}");
+    assert_eq!(warned["span_id"].as_str().map(str::len), Some(16));
+    let failed: Vec<_> = lines
+        .iter()
+        .filter(|l| l["message"] == "request failed")
+        .collect();
+    assert!(!failed.is_empty());
+    assert!(
+        failed.iter().all(|l| l["trace_id"] == trace_id),
+        "{failed:?}"
+    );
+    assert!(
+        lines.iter().all(|l| l["level"] != "INFO"),
+        "the filter still applies"
+    );
+}

@@ -1,11 +1,11 @@
 //! HTTP handlers: short, `?`-driven; the work is in `db.rs`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use service_kit::ApiJson;
+use service_kit::{ApiJson, ApiPath};
 use telemetry::fault;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -31,15 +31,17 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Product>>, A
 /// `GET /inventory/{sku}`: one product (by SKU or name).
 pub async fn get(
     State(state): State<AppState>,
-    Path(sku): Path<String>,
+    ApiPath(sku): ApiPath<String>,
 ) -> Result<Json<Product>, ApiError> {
     state.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
-    tracing::Span::current().set_attribute("product.sku", sku.clone());
-    db::find_product(&state.db, &sku)
+    let span = tracing::Span::current();
+    span.set_attribute("product.query", sku.clone());
+    let product = db::find_product(&state.db, &sku)
         .await?
-        .map(Json)
-        .ok_or(ApiError::UnknownProduct(sku))
+        .ok_or(ApiError::UnknownProduct(sku))?;
+    span.set_attribute("product.sku", product.sku.clone());
+    Ok(Json(product))
 }
 
 /// `POST /inventory/reservations`: take stock for an order.
@@ -69,7 +71,7 @@ pub async fn reserve(
 /// `DELETE /inventory/reservations/{id}`: give the stock back.
 pub async fn release(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     state.require_ready()?;
     fault::inject(SERVICE_NAME).await?;

@@ -72,13 +72,14 @@ impl Downstream {
                 service: "inventory-service",
                 detail: error.to_string(),
             })?;
-        if response.status().is_success() {
+        let status = response.status();
+        if status.is_success() {
             Ok(())
         } else {
             Err(CallError::Failed {
                 service: "inventory-service",
-                status: response.status(),
-                message: format!("release answered HTTP {}", response.status().as_u16()),
+                message: "it could not release a reservation".to_string(),
+                detail: format!("DELETE reservation {reservation_id} answered HTTP {status}"),
             })
         }
     }

@@ -20,6 +20,8 @@ pub enum ApiError {
     NotReady,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -32,6 +34,7 @@ impl ApiError {
             ApiError::Injected(_) => "InjectedFailure",
             ApiError::NotReady => "DatabaseNotReady",
             ApiError::Database(_) => "sqlx::Error",
+            ApiError::Internal(_) => "Internal",
         }
     }
 }
@@ -48,7 +51,7 @@ impl IntoResponse for ApiError {
             ApiError::Database(error) if service_kit::postgres::is_unavailable(error) => {
                 (StatusCode::SERVICE_UNAVAILABLE, unreachable.to_string())
             }
-            ApiError::Database(_) => (
+            ApiError::Database(_) | ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "order-service failed unexpectedly".to_string(),
             ),

@@ -1,12 +1,12 @@
 //! HTTP handlers. `create_order` is the heart of the workshop's trace: read
 //! it next to the trace in Jaeger, span by span.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use service_kit::ApiJson;
+use service_kit::{ApiJson, ApiPath};
 use telemetry::fault;
 use tracing::{info_span, Instrument};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -71,6 +71,31 @@ pub async fn create_order(
     span.set_attribute("user.id", order.user_id);
     span.set_attribute("order.quantity", i64::from(order.quantity));
 
+    // From here on, stock gets reserved. If the client hung up half-way,
+    // axum would drop this handler's future and a reservation could stay
+    // behind without its order. A spawned task runs to the end whatever the
+    // client does; `.instrument` keeps it inside this request's span.
+    let saved = tokio::spawn(place_order(state, order, plan).instrument(span))
+        .await
+        .map_err(|error| ApiError::Internal(format!("the order task failed: {error}")))??;
+
+    Ok((
+        StatusCode::CREATED,
+        Json(OrderResponse {
+            order: saved,
+            trace_id: telemetry::current_trace_id(),
+        }),
+    ))
+}
+
+/// The user check, the reservation, the price and the save: everything
+/// after validation.
+async fn place_order(
+    state: AppState,
+    order: ValidOrder,
+    plan: fault::FaultPlan,
+) -> Result<Order, ApiError> {
+    let span = tracing::Span::current();
     let user = state.downstream.get_user(order.user_id).await?;
     let reservation = state
         .downstream
@@ -106,13 +131,7 @@ pub async fn create_order(
         user.tier = %user.tier,
         "order.confirmed"
     );
-    Ok((
-        StatusCode::CREATED,
-        Json(OrderResponse {
-            order: saved,
-            trace_id: telemetry::current_trace_id(),
-        }),
-    ))
+    Ok(saved)
 }
 
 /// Stores the order. If that fails, the stock reserved for it is released
@@ -160,7 +179,7 @@ async fn save_order(
 /// `GET /orders/{id}`.
 pub async fn get_order(
     State(state): State<AppState>,
-    Path(raw_id): Path<String>,
+    ApiPath(raw_id): ApiPath<String>,
 ) -> Result<Json<OrderResponse>, ApiError> {
     state.require_ready()?;
     fault::inject(SERVICE_NAME).await?;

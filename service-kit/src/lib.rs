@@ -8,8 +8,9 @@
 //! - [`downstream`]: reading another service's answer; what its failures become.
 //! - [`postgres`]: create the database if missing, run migrations, keep
 //!   retrying with backoff while Postgres is down.
-//! - [`json`]: the `{"error", "trace_id"}` body and a JSON extractor whose
-//!   rejections (bad JSON, wrong content type, too large) use it.
+//! - [`json`]: the `{"error", "trace_id"}` body, and JSON body and path
+//!   extractors whose rejections (bad JSON, wrong content type, too large,
+//!   undecodable path) use it.
 //! - [`health`]: the `/health` handler shape and the `--health` probe used
 //!   by container healthchecks.
 //! - [`router`]: the layers around every API (tracing, panics, limits, 404s).
@@ -24,4 +25,4 @@ pub mod postgres;
 pub mod router;
 pub mod serve;
 
-pub use json::{error_response, failure_response, ApiJson};
+pub use json::{error_response, failure_response, ApiJson, ApiPath};

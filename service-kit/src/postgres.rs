@@ -106,6 +106,18 @@ async fn prepare_until_ready(
                 ready.store(true, Ordering::Release);
                 return;
             }
+            // A migration that fails will fail again: that is a bug or an
+            // edited migration, not an outage. Say so loudly; keep retrying
+            // (slowly) so a fix to the database is picked up.
+            Err(sqlx::Error::Migrate(error)) => {
+                tracing::error!(
+                    database,
+                    %error,
+                    "a migration failed; fix it (or reset the database) and the service will retry"
+                );
+                backoff = Duration::from_secs(10);
+                tokio::time::sleep(backoff).await;
+            }
             Err(error) => {
                 tracing::warn!(
                     database,

@@ -101,7 +101,8 @@ impl HttpClient {
                 let kind = if error.is_timeout() {
                     "timeout"
                 } else if error.is_connect() {
-                    "connection_refused"
+                    // Refused, unknown host, unreachable network...
+                    "connect_error"
                 } else {
                     "reqwest::Error"
                 };

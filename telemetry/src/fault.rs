@@ -187,13 +187,22 @@ pub fn strip_fault_baggage(headers: &mut HeaderMap) {
     let kept: Vec<&str> = value
         .split(',')
         .map(str::trim)
-        .filter(|member| !member.is_empty() && !member.starts_with("fault."))
+        .filter(|member| !member.is_empty() && !is_fault_member(member))
         .collect();
     if kept.is_empty() {
         headers.remove("baggage");
     } else if let Ok(value) = HeaderValue::from_str(&kept.join(",")) {
         headers.insert("baggage", value);
     }
+}
+
+/// Is this baggage member (`key=value;properties`) a `fault.*` entry?
+/// Keys are percent-decoded first, as the propagator will decode them:
+/// `fault%2Efail_at` is `fault.fail_at` too.
+fn is_fault_member(member: &str) -> bool {
+    let key = member.split('=').next().unwrap_or_default();
+    let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
+    key.trim().starts_with("fault.")
 }
 
 #[cfg(test)]
@@ -233,7 +242,9 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             "baggage",
-            HeaderValue::from_static("fault.fail_at=user-service, tenant=acme,fault.delay_ms=5"),
+            HeaderValue::from_static(
+                "fault.fail_at=user-service, tenant=acme,fault%2Edelay_ms=5,%66ault.delay_at=x",
+            ),
         );
         strip_fault_baggage(&mut headers);
         assert_eq!(headers["baggage"], "tenant=acme");

@@ -16,7 +16,8 @@
 //!
 //! `RUST_LOG` filters only the fmt layer. Filtering the OTel layer with it
 //! would drop spans, and a dropped parent leaves its children orphaned in a
-//! separate trace; the OTel layer always sees every INFO span.
+//! separate trace; the OTel layer always sees every INFO span. And a log
+//! line finds its request's ids even when `RUST_LOG` hides the span itself.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -119,18 +120,28 @@ impl JsonWithTraceIds {
         }
     }
 
-    /// The OTel trace and span id of the span `id`, when it has valid ones.
-    fn trace_ids(&self, id: &tracing::span::Id) -> Option<(String, String)> {
+    /// The current span's name and, when it has valid ones, its OTel trace
+    /// and span id.
+    ///
+    /// Asked of the whole dispatcher, not of the fmt layer's context: that
+    /// context hides spans that `RUST_LOG` filters out for logging, and a
+    /// WARN line inside an INFO span must still say which request it is.
+    fn current_span(&self) -> Option<(&'static str, Option<(String, String)>)> {
         let dispatch = self.dispatch.get()?.upgrade()?;
-        let cx = tracing_opentelemetry::get_otel_context(id, &dispatch)?;
-        let span = cx.span();
-        let span_context = span.span_context();
-        span_context.is_valid().then(|| {
-            (
-                span_context.trace_id().to_string(),
-                span_context.span_id().to_string(),
-            )
-        })
+        let current = dispatch.current_span();
+        let (id, metadata) = (current.id()?, current.metadata()?);
+        let cx = tracing_opentelemetry::get_otel_context(id, &dispatch);
+        let ids = cx.and_then(|cx| {
+            let span = cx.span();
+            let span_context = span.span_context();
+            span_context.is_valid().then(|| {
+                (
+                    span_context.trace_id().to_string(),
+                    span_context.span_id().to_string(),
+                )
+            })
+        });
+        Some((metadata.name(), ids))
     }
 }
 
@@ -141,7 +152,7 @@ where
 {
     fn format_event(
         &self,
-        ctx: &FmtContext<'_, S, N>,
+        _ctx: &FmtContext<'_, S, N>,
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
@@ -155,9 +166,9 @@ where
         line.insert("target".into(), event.metadata().target().into());
         event.record(&mut JsonVisitor(&mut line));
 
-        if let Some(span) = ctx.lookup_current() {
-            line.insert("span".into(), span.name().into());
-            if let Some((trace_id, span_id)) = self.trace_ids(&span.id()) {
+        if let Some((name, ids)) = self.current_span() {
+            line.insert("span".into(), name.into());
+            if let Some((trace_id, span_id)) = ids {
                 line.insert("trace_id".into(), trace_id.into());
                 line.insert("span_id".into(), span_id.into());
             }

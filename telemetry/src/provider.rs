@@ -103,8 +103,8 @@ impl Telemetry {
     }
 }
 
-/// `service.name` and friends. `Resource::builder` also reads
-/// `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
+/// `service.name` and friends. `Resource::builder` also reads the other
+/// `OTEL_RESOURCE_ATTRIBUTES`; the service name is settled in `Settings`.
 fn resource(settings: &Settings) -> Resource {
     Resource::builder()
         .with_service_name(settings.service_name.clone())

@@ -23,7 +23,8 @@ pub enum Protocol {
 /// Telemetry settings of one service.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// `service.name` on every span: `OTEL_SERVICE_NAME`, else the crate name.
+    /// `service.name` on every span: `OTEL_SERVICE_NAME`, else `service.name`
+    /// in `OTEL_RESOURCE_ATTRIBUTES`, else the crate name.
     pub service_name: String,
     /// `OTEL_SDK_DISABLED=true`: no exporter, nothing recorded. Trace ids are
     /// still generated and propagated, so responses keep their `trace_id`.
@@ -58,6 +59,7 @@ impl Settings {
     pub fn from_env(default_service_name: &str) -> Result<Self, SettingsError> {
         Ok(Settings {
             service_name: non_empty("OTEL_SERVICE_NAME")
+                .or_else(service_name_from_resource_attributes)
                 .unwrap_or_else(|| default_service_name.to_string()),
             sdk_disabled: parse_bool("OTEL_SDK_DISABLED")?,
             protocol: parse_protocol()?,
@@ -66,6 +68,17 @@ impl Settings {
             log_filter: non_empty("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_string()),
         })
     }
+}
+
+/// `service.name=...` inside `OTEL_RESOURCE_ATTRIBUTES` (which the spec
+/// ranks above the default, below `OTEL_SERVICE_NAME`).
+fn service_name_from_resource_attributes() -> Option<String> {
+    non_empty("OTEL_RESOURCE_ATTRIBUTES")?
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| key.trim() == "service.name")
+        .map(|(_, value)| value.trim().to_string())
+        .filter(|value| !value.is_empty())
 }
 
 fn non_empty(name: &str) -> Option<String> {

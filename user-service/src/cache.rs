@@ -2,10 +2,12 @@
 //!
 //! Cache-aside: look in Redis first (`GET`); on a miss read Postgres and
 //! store the answer (`SET ... EX ttl`). Redis is only a cache: when it is
-//! down every method here returns an error quickly (short timeouts), the
-//! handler records it and carries on with Postgres.
+//! down every method here returns an error quickly, the handler records it
+//! and carries on with Postgres. "Quickly": short timeouts, no retries, and
+//! after a failed connection attempt we do not try again for
+//! [`RETRY_AFTER`], so a dead Redis costs a request nothing.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
@@ -14,13 +16,24 @@ use tokio::sync::Mutex;
 
 use crate::db::User;
 
+/// After a failed connection attempt, calls fail at once for this long.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// The connection, once made, or when we may try again.
+#[derive(Default)]
+struct Slot {
+    connection: Option<ConnectionManager>,
+    retry_after: Option<Instant>,
+}
+
 /// A Redis cache of users under `{prefix}user:{id}`.
 pub struct UserCache {
     client: redis::Client,
     /// Connected on first use, not at start-up: the service must start even
     /// when Redis is down. `ConnectionManager` reconnects by itself after
-    /// that. A `tokio::sync::Mutex` because connecting awaits.
-    connection: Mutex<Option<ConnectionManager>>,
+    /// that. A `tokio::sync::Mutex` because connecting awaits (at most the
+    /// connection timeout).
+    slot: Mutex<Slot>,
     prefix: String,
     ttl_seconds: u64,
     peer: Peer,
@@ -30,7 +43,7 @@ impl UserCache {
     pub fn new(url: &str, prefix: &str, ttl_seconds: u64) -> Result<Self, redis::RedisError> {
         Ok(UserCache {
             client: redis::Client::open(url)?,
-            connection: Mutex::new(None),
+            slot: Mutex::new(Slot::default()),
             prefix: prefix.to_string(),
             ttl_seconds,
             peer: Peer::from_url(url),
@@ -42,17 +55,30 @@ impl UserCache {
     }
 
     async fn connection(&self) -> redis::RedisResult<ConnectionManager> {
-        let mut slot = self.connection.lock().await;
-        if let Some(connection) = slot.as_ref() {
+        let mut slot = self.slot.lock().await;
+        if let Some(connection) = &slot.connection {
             return Ok(connection.clone());
+        }
+        if slot.retry_after.is_some_and(|at| Instant::now() < at) {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::IoError,
+                "Redis was unreachable moments ago; not trying again yet",
+            )));
         }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_millis(500))
             .set_response_timeout(Duration::from_millis(500))
-            .set_number_of_retries(1);
-        let connection = ConnectionManager::new_with_config(self.client.clone(), config).await?;
-        *slot = Some(connection.clone());
-        Ok(connection)
+            .set_number_of_retries(0);
+        match ConnectionManager::new_with_config(self.client.clone(), config).await {
+            Ok(connection) => {
+                slot.connection = Some(connection.clone());
+                Ok(connection)
+            }
+            Err(error) => {
+                slot.retry_after = Some(Instant::now() + RETRY_AFTER);
+                Err(error)
+            }
+        }
     }
 
     /// The cached user, `Ok(None)` on a miss.

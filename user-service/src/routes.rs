@@ -1,7 +1,8 @@
 //! HTTP handlers: short, `?`-driven; data access is in `db.rs` / `cache.rs`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
+use service_kit::ApiPath;
 use telemetry::fault;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -13,7 +14,7 @@ use crate::{AppState, SERVICE_NAME};
 // LESSON 07: the three CLIENT spans under this SERVER span.
 pub async fn get_user(
     State(state): State<AppState>,
-    Path(raw_id): Path<String>,
+    ApiPath(raw_id): ApiPath<String>,
 ) -> Result<Json<User>, ApiError> {
     state.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
@@ -26,6 +27,7 @@ pub async fn get_user(
     let span = tracing::Span::current();
     span.set_attribute("user.id", id);
 
+    let mut cache_up = true;
     match state.cache.get(id).await {
         Ok(Some(user)) => {
             span.set_attribute("cache.hit", true);
@@ -41,6 +43,7 @@ pub async fn get_user(
         Err(error) => {
             // Redis is down or slow: the GET span already holds the error.
             // Serve from Postgres; the request still succeeds.
+            cache_up = false;
             span.set_attribute("cache.hit", false);
             tracing::warn!(user.id = id, %error, "cache.unavailable");
         }
@@ -49,8 +52,10 @@ pub async fn get_user(
     let user = db::find_user(&state.db, id)
         .await?
         .ok_or(ApiError::UnknownUser(id))?;
-    if let Err(error) = state.cache.put(&user).await {
-        tracing::warn!(user.id = id, %error, "could not store the user in the cache");
+    if cache_up {
+        if let Err(error) = state.cache.put(&user).await {
+            tracing::warn!(user.id = id, %error, "could not store the user in the cache");
+        }
     }
     record_user(&span, &user);
     Ok(Json(user))

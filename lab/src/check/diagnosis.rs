@@ -1,0 +1,201 @@
+//! For each kind of mismatch: its likely cause and the fix, in the words a
+//! learner needs. The engine decides *which* [`Cause`] applies; this file
+//! only explains it.
+
+/// Why a check failed, as far as the evidence tells.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// The gateway did not answer at all.
+    GatewayDown,
+    /// The gateway answered with an unexpected status.
+    BadStatus {
+        status: u16,
+    },
+    /// The gateway answered with a trace id other than the one we sent.
+    NotContinued,
+    /// Not a single span of the trace reached the backend.
+    NoSpans,
+    /// A service's spans exist, but under another trace id.
+    SplitTrace {
+        service: String,
+    },
+    /// No spans at all from this service.
+    ServiceMissing {
+        service: String,
+    },
+    SpanMissing,
+    WrongKind,
+    /// A span expected to be the root has a parent in the trace.
+    NotRoot,
+    WrongParent,
+    AttributeMissing,
+    /// An int64 attribute arrived as a string.
+    IntAsString,
+    WrongType,
+    WrongValue,
+    EventMissing,
+    WrongStatus,
+    /// Shorter than the lesson's minimum duration.
+    TooShort,
+    /// A span whose parent never arrived.
+    Orphan,
+    /// Sampling: a trace without its root span (a downstream service sampled on its own).
+    Fragment,
+    SampledEverything,
+    SampledNothing,
+    WrongRatio,
+}
+
+/// A likely cause and what to do about it.
+pub struct Diagnosis {
+    pub likely: String,
+    pub fix: String,
+}
+
+fn diagnosis(likely: &str, fix: &str) -> Diagnosis {
+    Diagnosis {
+        likely: likely.to_string(),
+        fix: fix.to_string(),
+    }
+}
+
+pub fn explain(cause: &Cause) -> Diagnosis {
+    match cause {
+        Cause::GatewayDown => diagnosis(
+            "the services are not running, or not at this address.",
+            "start them (`docker compose up --build -d`, or `scripts/dev-up.sh` without Docker), \
+             check `curl localhost:8080/health`, or pass --gateway.",
+        ),
+        Cause::BadStatus { status } if *status >= 500 => diagnosis(
+            "a service failed or could not reach a dependency; the error sentence names it.",
+            "read that service's log (`docker compose logs <service>` or `.lab/logs/<service>.log`) \
+             and its ERROR span: `cargo lab trace <trace id> --events`.",
+        ),
+        Cause::BadStatus { .. } => diagnosis(
+            "the request was rejected (validation, unknown user or product, stock).",
+            "compare the request of this check with the API in the README; did seed data change?",
+        ),
+        Cause::NotContinued => diagnosis(
+            "the gateway started a new trace instead of continuing the one in our `traceparent` \
+             header: the incoming context is not extracted, or not made the parent of the server span.",
+            "in the server layer, extract the context with the global propagator and call \
+             `span.set_parent(cx)` before the span is first entered.",
+        ),
+        Cause::NoSpans => diagnosis(
+            "nothing reached the trace backend. Usual suspects: (1) the exporter endpoint or \
+             protocol is wrong (http/protobuf → port 4318, grpc → 4317; inside compose the host is \
+             otel-collector, not localhost); (2) spans were still queued when the process exited \
+             (no flush on shutdown); (3) the sampler drops everything (always_off, ratio 0); \
+             (4) the collector's OTLP receiver listens on localhost inside its container.",
+            "read each service's start-up log line (endpoint, protocol, sampler) and look for \
+             \"span export failed\" warnings; make sure shutdown calls `Telemetry::shutdown()`; \
+             bind the collector's receivers to 0.0.0.0.",
+        ),
+        Cause::SplitTrace { service } => Diagnosis {
+            likely: format!(
+                "propagation is broken on the way into {service}: the caller did not inject \
+                 `traceparent` into the request headers, or {service} did not extract it, so it \
+                 started a trace of its own."
+            ),
+            fix: "client side: inject the current context into the outgoing headers \
+                  (`propagator.inject_context`); server side: extract it and `set_parent` before \
+                  entering the server span. Look for the `// LESSON 05` markers."
+                .to_string(),
+        },
+        Cause::ServiceMissing { service } => Diagnosis {
+            likely: format!(
+                "{service} exports nothing to this backend (or never got the request): its \
+                 OTEL_* environment or its exporter setup differs from the other services."
+            ),
+            fix: format!(
+                "compare {service}'s OTEL_EXPORTER_OTLP_ENDPOINT / _PROTOCOL, OTEL_SDK_DISABLED and \
+                 OTEL_TRACES_SAMPLER with a working service, and look in its log for \
+                 \"span export failed\"."
+            ),
+        },
+        Cause::SpanMissing => diagnosis(
+            "the span is not created (instrumentation missing) or has another name.",
+            "create it with the name the lesson asks for; the list shows what the service emits.",
+        ),
+        Cause::WrongKind => diagnosis(
+            "the span was created with another kind.",
+            "set the `otel.kind` field (\"server\", \"client\", \"internal\") when the span is created.",
+        ),
+        Cause::NotRoot | Cause::WrongParent => diagnosis(
+            "the span was started while another span was current: `set_parent` was called after \
+             the span was entered (tracing-opentelemetry starts the OTel span at its first enter, \
+             so a later `set_parent` changes nothing), a future ran without `.instrument(span)`, \
+             or the client span was not current when the request was sent.",
+            "call `span.set_parent(cx)` right after creating the span, before entering it; wrap \
+             async work in `.instrument(span)`; create child spans inside their parent's scope.",
+        ),
+        Cause::AttributeMissing => diagnosis(
+            "the attribute is never recorded: `span.record(\"key\", ..)` is silently ignored unless \
+             the field was declared when the span was created; or it is set on another span.",
+            "declare it at creation (`key = tracing::field::Empty`) and record it later, or set it \
+             with `OpenTelemetrySpanExt::set_attribute`.",
+        ),
+        Cause::IntAsString => diagnosis(
+            "the number went through a string: it is a u64 or usize field (tracing-opentelemetry \
+             has no u64 attribute type and records those with their Debug text), or it was \
+             formatted with `%value` / `?value` / `.to_string()`.",
+            "record it as a signed integer: `key = value as i64`, without `%` or `?`.",
+        ),
+        Cause::WrongType => diagnosis(
+            "the attribute has another type than the conventions give it.",
+            "record integers as i64, flags as bool and text as &str.",
+        ),
+        Cause::WrongValue => diagnosis(
+            "the value differs: recorded before it was known, or from the wrong variable.",
+            "record it once the value is final (e.g. the status code after the response).",
+        ),
+        Cause::EventMissing => diagnosis(
+            "the event is not emitted, or lands on another span: an event belongs to the span \
+             that is current when it is emitted.",
+            "emit it inside this span's scope (`tracing::info!(name: \"..\", ..)` while the span is \
+             entered, or `span.add_event(..)`).",
+        ),
+        Cause::WrongStatus => diagnosis(
+            "the status is not recorded as the conventions say: on a SERVER span only 5xx is an \
+             error; on a CLIENT span 4xx and 5xx are.",
+            "record errors through the service's error type (error.rs): status ERROR plus an \
+             `exception` event.",
+        ),
+        Cause::TooShort => diagnosis(
+            "the injected delay did not happen inside this span: the `fault.*` baggage did not \
+             arrive (baggage not propagated), or the sleep runs outside the handler span.",
+            "make every hop inject `baggage` along with `traceparent`, and sleep inside the span.",
+        ),
+        Cause::Orphan => diagnosis(
+            "the parent span was never exported: its service dropped it (export queue full, export \
+             failed) or exited without flushing, or the parent context came from a span that is \
+             not recorded.",
+            "look for \"span export failed\" in the log of the service that owns the parent, and \
+             make sure the parent span is created (and sampled) before its children.",
+        ),
+        Cause::Fragment => diagnosis(
+            "a downstream service made its own sampling decision instead of following its parent, \
+             so it kept parts of traces the gateway dropped.",
+            "use a parent-based sampler everywhere (`parentbased_traceidratio`, not \
+             `traceidratio`); only the gateway decides.",
+        ),
+        Cause::SampledEverything => diagnosis(
+            "every request was traced: the gateway's sampler is still always_on (the default), or \
+             its ratio is 1.",
+            "set OTEL_TRACES_SAMPLER=parentbased_traceidratio and OTEL_TRACES_SAMPLER_ARG to this \
+             lesson's ratio for api-gateway (docker-compose.yml, or .lab/api-gateway.env with \
+             scripts/dev-up.sh), then restart it.",
+        ),
+        Cause::SampledNothing => diagnosis(
+            "no request was traced: the sampler is off (always_off, ratio 0), or no span is \
+             exported at all.",
+            "check OTEL_TRACES_SAMPLER / _ARG of api-gateway; if they are right, run \
+             `cargo lab check 01` to test the export path.",
+        ),
+        Cause::WrongRatio => diagnosis(
+            "the share of traced requests is off: the ratio is not this lesson's, or several \
+             services sample by ratio (their ratios multiply).",
+            "set the lesson's ratio on api-gateway and parent-based samplers downstream.",
+        ),
+    }
+}

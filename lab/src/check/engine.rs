@@ -1,0 +1,302 @@
+//! Compares what a lesson expects ([`Spec`]) with what happened
+//! ([`Observation`]s: responses and fetched traces) and lists every
+//! mismatch as a [`Finding`] with its [`Cause`].
+//!
+//! Pure functions on in-memory data, no network: the tests build broken
+//! traces by hand and assert which cause the engine names.
+
+use crate::model::{Trace, TraceId};
+
+use super::diagnosis::Cause;
+use super::matching::{check_span, pick_candidate, SpanOutcome};
+use super::spec::{SpanSpec, Spec};
+use super::whole_trace;
+
+/// What happened to one request of the scenario.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    /// `POST /orders`, for messages.
+    pub request: String,
+    pub expected_status: Option<u16>,
+    pub response: Outcome,
+    /// The trace id `lab check` put in its `traceparent` (none for sampling lessons).
+    pub sent_trace_id: Option<TraceId>,
+    /// The trace fetched for this request, if the backend had it.
+    pub trace: Option<Trace>,
+    /// Other recent traces with spans of services missing from `trace`:
+    /// where their spans went when propagation broke.
+    pub elsewhere: Vec<Trace>,
+}
+
+/// The gateway's answer.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// No answer at all (connection refused, timeout).
+    Unreachable(String),
+    Answered {
+        status: u16,
+        /// `trace_id` from the JSON body.
+        trace_id: Option<TraceId>,
+        /// `error` from the JSON body.
+        error: Option<String>,
+    },
+}
+
+/// One mismatch: what differs, on which span, and why it probably does.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The expected span it concerns, e.g. `order-service POST /orders (server)`.
+    pub span: Option<String>,
+    /// Expected vs actual, in one line.
+    pub problem: String,
+    pub cause: Cause,
+    /// In how many of the requests it happened.
+    pub count: usize,
+}
+
+/// How one expected span fared in the displayed trace (for the side-by-side view).
+#[derive(Clone, Debug)]
+pub struct SpanRow {
+    pub label: String,
+    /// Depth in the expected tree (from the `parent` links).
+    pub depth: usize,
+    pub state: RowState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowState {
+    Ok,
+    Problem,
+    Missing,
+    /// An optional span that was not there.
+    Absent,
+}
+
+/// The result of a check.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub rows: Vec<SpanRow>,
+    /// The trace shown beside the expectations (the first one with a problem).
+    pub shown: Option<Trace>,
+    /// Sampling lessons: traces found / requests answered.
+    pub sampled: Option<(usize, usize)>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    pub(super) fn add(&mut self, span: Option<String>, problem: String, cause: Cause) {
+        // The same mismatch in many requests is one finding with a count
+        // (compared without trace ids, which differ from request to request).
+        let key = without_ids(&problem);
+        match self
+            .findings
+            .iter_mut()
+            .find(|f| f.span == span && f.cause == cause && without_ids(&f.problem) == key)
+        {
+            Some(existing) => existing.count += 1,
+            None => self.findings.push(Finding {
+                span,
+                problem,
+                cause,
+                count: 1,
+            }),
+        }
+    }
+}
+
+/// Checks all observations against the spec.
+pub fn evaluate(spec: &Spec, observations: &[Observation]) -> Report {
+    let mut report = Report::default();
+    let mut shown: Option<(Trace, Vec<SpanRow>, bool)> = None;
+    for observation in observations {
+        let before = report.findings.iter().map(|f| f.count).sum::<usize>();
+        let rows = check_observation(spec, observation, &mut report);
+        let had_problem = report.findings.iter().map(|f| f.count).sum::<usize>() > before;
+        if let Some(trace) = &observation.trace {
+            // Show the first trace with a problem, else the first trace.
+            let replace = match &shown {
+                None => true,
+                Some((_, _, problem)) => !problem && had_problem,
+            };
+            if replace {
+                shown = Some((trace.clone(), rows, had_problem));
+            }
+        }
+    }
+    if let Some(sampling) = &spec.sampling {
+        super::sampling::check_sampling(sampling, observations, &mut report);
+    }
+    if let Some((trace, rows, _)) = shown {
+        report.shown = Some(trace);
+        report.rows = rows;
+    } else {
+        report.rows = expected_rows(spec, |_| RowState::Missing);
+    }
+    report
+}
+
+fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec<SpanRow> {
+    let missing_rows = || expected_rows(spec, |_| RowState::Missing);
+    let sampling = spec.sampling.is_some();
+    match &obs.response {
+        Outcome::Unreachable(error) => {
+            let problem = format!("{}: no answer from the gateway ({error})", obs.request);
+            report.add(None, problem, Cause::GatewayDown);
+            return missing_rows();
+        }
+        Outcome::Answered {
+            status,
+            trace_id,
+            error,
+        } => {
+            if let Some(expected) = obs.expected_status.filter(|e| e != status) {
+                let mut problem =
+                    format!("{}: expected status {expected}, got {status}", obs.request);
+                if let Some(error) = error {
+                    problem.push_str(&format!(" ({error})"));
+                }
+                report.add(None, problem, Cause::BadStatus { status: *status });
+            }
+            if let (Some(sent), Some(got)) = (&obs.sent_trace_id, trace_id) {
+                if sent != got {
+                    let problem = format!(
+                        "{}: we sent trace id {sent}, the response carries {got}",
+                        obs.request
+                    );
+                    report.add(None, problem, Cause::NotContinued);
+                }
+            }
+        }
+    }
+    let Some(trace) = &obs.trace else {
+        if !sampling {
+            let id = obs
+                .sent_trace_id
+                .as_ref()
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            let problem = format!("{}: no spans arrived for trace {id}", obs.request);
+            report.add(None, problem, Cause::NoSpans);
+        }
+        return missing_rows();
+    };
+
+    // A sampled trace must be whole; a fragment says more than its parts.
+    if sampling && super::sampling::is_fragment(spec, trace) {
+        let services = trace.services().join(", ");
+        let problem = format!(
+            "trace {} has spans of {services} but no root span",
+            trace.trace_id
+        );
+        report.add(None, problem, Cause::Fragment);
+        return missing_rows();
+    }
+
+    // Services first: a missing service explains all of its missing spans.
+    let absent_services = whole_trace::check_services(spec, obs, trace, report);
+    if absent_services.is_empty() {
+        whole_trace::check_orphans(spec, trace, report);
+    }
+
+    let states = spec
+        .trace
+        .spans
+        .iter()
+        .map(|expected| {
+            if absent_services.contains(&expected.service.as_str()) {
+                return RowState::Missing;
+            }
+            match pick_candidate(expected, trace) {
+                None if expected.optional => RowState::Absent,
+                None => {
+                    report.add(
+                        Some(expected.label()),
+                        missing_problem(expected, trace),
+                        Cause::SpanMissing,
+                    );
+                    RowState::Missing
+                }
+                Some(span) => match check_span(expected, span, trace) {
+                    SpanOutcome::Ok => RowState::Ok,
+                    SpanOutcome::Problems(problems) => {
+                        for (problem, cause) in problems {
+                            report.add(Some(expected.label()), problem, cause);
+                        }
+                        RowState::Problem
+                    }
+                },
+            }
+        })
+        .collect::<Vec<_>>();
+    expected_rows(spec, |i| states[i])
+}
+
+fn missing_problem(expected: &SpanSpec, trace: &Trace) -> String {
+    let names: Vec<&str> = trace
+        .spans
+        .iter()
+        .filter(|s| s.service() == expected.service)
+        .map(|s| s.name.as_str())
+        .collect();
+    format!(
+        "span not found; {}'s spans in this trace: {}",
+        expected.service,
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    )
+}
+
+/// The expected spans with their depth in the expected tree.
+fn expected_rows(spec: &Spec, state: impl Fn(usize) -> RowState) -> Vec<SpanRow> {
+    let spans = &spec.trace.spans;
+    let depth_of = |index: usize| {
+        let mut depth = 0;
+        let mut current = &spans[index];
+        // Bounded walk: a cycle in a check file must not hang the tool.
+        while let Some(parent) = &current.parent {
+            let found = spans.iter().find(|s| {
+                s.service == parent.service
+                    && s.name == parent.name
+                    && (parent.kind.is_none() || s.kind == parent.kind)
+            });
+            match found {
+                Some(p) if depth < spans.len() => {
+                    depth += 1;
+                    current = p;
+                }
+                _ => break,
+            }
+        }
+        depth
+    };
+    (0..spans.len())
+        .map(|i| SpanRow {
+            label: spans[i].label(),
+            depth: depth_of(i),
+            state: state(i),
+        })
+        .collect()
+}
+
+/// `problem` with every 32-hex-digit trace id replaced by `…`.
+fn without_ids(problem: &str) -> String {
+    problem
+        .split(' ')
+        .map(|word| {
+            let hex = word.trim_matches(|c: char| !c.is_ascii_hexdigit());
+            if hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                word.replace(hex, "…")
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

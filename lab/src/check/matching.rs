@@ -1,0 +1,231 @@
+//! Matching one expected span against the spans of a trace: which actual
+//! span it is, and what differs (kind, parent, attributes, events, status,
+//! duration).
+
+use serde_json::Value as Json;
+
+use crate::model::{Attribute, Span, SpanKind, Status, Trace, Value};
+
+use super::diagnosis::Cause;
+use super::spec::{AttributeSpec, SpanRef, SpanSpec, TypeSpec};
+use crate::style::duration;
+
+/// A problem: expected vs actual in words, and its cause.
+pub type Problem = (String, Cause);
+
+pub enum SpanOutcome {
+    Ok,
+    Problems(Vec<Problem>),
+}
+
+/// Among the spans with the expected service and name (a trace can hold
+/// several `GET` client spans), the one that matches best.
+pub fn pick_candidate<'a>(expected: &SpanSpec, trace: &'a Trace) -> Option<&'a Span> {
+    trace
+        .spans
+        .iter()
+        .filter(|s| s.service() == expected.service && s.name == expected.name)
+        .min_by_key(|s| problems(expected, s, trace).len())
+}
+
+pub fn check_span(expected: &SpanSpec, span: &Span, trace: &Trace) -> SpanOutcome {
+    let problems = problems(expected, span, trace);
+    if problems.is_empty() {
+        SpanOutcome::Ok
+    } else {
+        SpanOutcome::Problems(problems)
+    }
+}
+
+fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
+    let mut found = Vec::new();
+    if let Some(kind) = expected.kind.map(SpanKind::from) {
+        if span.kind != kind {
+            found.push((
+                format!(
+                    "kind: expected {}, found {}",
+                    kind.as_str(),
+                    kind_name(span.kind)
+                ),
+                Cause::WrongKind,
+            ));
+        }
+    }
+    let parent = trace.parent_of(span);
+    if expected.root {
+        if let Some(parent) = parent {
+            found.push((
+                format!(
+                    "expected no parent (the trace's root), found parent {}",
+                    describe(parent)
+                ),
+                Cause::NotRoot,
+            ));
+        }
+    }
+    if let Some(want) = &expected.parent {
+        match parent {
+            Some(actual) if matches_ref(want, actual) => {}
+            Some(actual) => found.push((
+                format!(
+                    "parent: expected {}, found {}",
+                    want.label(),
+                    describe(actual)
+                ),
+                Cause::WrongParent,
+            )),
+            None => found.push((
+                format!(
+                    "parent: expected {}, found none (a root span)",
+                    want.label()
+                ),
+                Cause::WrongParent,
+            )),
+        }
+    }
+    for attribute in &expected.attributes {
+        found.extend(check_attribute(attribute, &span.attributes, "attribute"));
+    }
+    for event in &expected.events {
+        match span.events.iter().find(|e| e.name == event.name) {
+            None => {
+                let seen: Vec<&str> = span.events.iter().map(|e| e.name.as_str()).collect();
+                let seen = if seen.is_empty() {
+                    "none".to_string()
+                } else {
+                    seen.join(", ")
+                };
+                found.push((
+                    format!(
+                        "event {} not found; events on this span: {seen}",
+                        event.name
+                    ),
+                    Cause::EventMissing,
+                ));
+            }
+            Some(actual) => {
+                let context = format!("event {} attribute", event.name);
+                for attribute in &event.attributes {
+                    found.extend(check_attribute(attribute, &actual.attributes, &context));
+                }
+            }
+        }
+    }
+    if let Some(status) = expected.status.map(crate::model::Status::from) {
+        if span.status != status {
+            found.push((
+                format!(
+                    "status: expected {}, found {}",
+                    status_name(status),
+                    status_name(span.status)
+                ),
+                Cause::WrongStatus,
+            ));
+        }
+    }
+    if let Some(min_ms) = expected.min_duration_ms {
+        if span.duration_us < min_ms * 1_000 {
+            found.push((
+                format!(
+                    "duration: expected at least {min_ms} ms, found {}",
+                    duration(span.duration_us)
+                ),
+                Cause::TooShort,
+            ));
+        }
+    }
+    found
+}
+
+fn matches_ref(want: &SpanRef, actual: &Span) -> bool {
+    actual.service() == want.service
+        && actual.name == want.name
+        && want.kind.is_none_or(|k| SpanKind::from(k) == actual.kind)
+}
+
+/// `api-gateway POST /orders (server)`.
+pub fn describe(span: &Span) -> String {
+    format!(
+        "{} {} ({})",
+        span.service(),
+        span.name,
+        kind_name(span.kind)
+    )
+}
+
+fn kind_name(kind: SpanKind) -> &'static str {
+    match kind {
+        SpanKind::Unspecified => "unspecified",
+        other => other.as_str(),
+    }
+}
+
+/// Checks one expected attribute among `actual` attributes.
+pub fn check_attribute(
+    spec: &AttributeSpec,
+    actual: &[Attribute],
+    context: &str,
+) -> Option<Problem> {
+    let key = &spec.key;
+    let Some(value) = actual.iter().find(|a| &a.key == key).map(|a| &a.value) else {
+        let mut problem = format!("{context} {key} is missing");
+        if let Some(v) = &spec.value {
+            problem.push_str(&format!(" (expected {v})"));
+        }
+        return Some((problem, Cause::AttributeMissing));
+    };
+    let expected_type = spec
+        .value_type
+        .or_else(|| spec.value.as_ref().and_then(type_of));
+    if let Some(want) = expected_type {
+        if value.type_name() != want.name() {
+            let cause = match (want, value) {
+                (TypeSpec::Int64, Value::Str(_)) => Cause::IntAsString,
+                _ => Cause::WrongType,
+            };
+            let problem = format!(
+                "{context} {key}: expected type {}, found {} {value}",
+                want.name(),
+                value.type_name()
+            );
+            return Some((problem, cause));
+        }
+    }
+    match &spec.value {
+        Some(want) if !equal(want, value) => Some((
+            format!("{context} {key}: expected {want}, found {value}"),
+            Cause::WrongValue,
+        )),
+        _ => None,
+    }
+}
+
+/// The type a YAML value implies: `201` → int64, `"201"` → string.
+fn type_of(value: &Json) -> Option<TypeSpec> {
+    match value {
+        Json::String(_) => Some(TypeSpec::String),
+        Json::Bool(_) => Some(TypeSpec::Bool),
+        Json::Number(n) if n.is_i64() || n.is_u64() => Some(TypeSpec::Int64),
+        Json::Number(_) => Some(TypeSpec::Float64),
+        _ => None,
+    }
+}
+
+fn equal(want: &Json, actual: &Value) -> bool {
+    match actual {
+        Value::Str(s) => want.as_str() == Some(s),
+        Value::Bool(b) => want.as_bool() == Some(*b),
+        Value::Int(i) => want.as_i64() == Some(*i),
+        Value::Float(x) => want.as_f64().is_some_and(|w| (w - x).abs() < 1e-9),
+        Value::Binary(_) => false,
+    }
+}
+
+/// `unset`, `ok` or `error`, as check files write it.
+pub fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Unset => "unset",
+        Status::Ok => "ok",
+        Status::Error => "error",
+    }
+}

@@ -1,0 +1,163 @@
+//! Prints a check's result: expected and actual trees side by side, then
+//! each problem with its likely cause and fix.
+//!
+//! ```text
+//! expected                                  │ actual: trace 4bf92f35…
+//! ✓ api-gateway POST /orders (server)       │ api-gateway POST /orders server 12.1 ms
+//! ✓   api-gateway POST (client)             │ ├─ api-gateway POST client 11.0 ms
+//! ✗     order-service POST /orders (server) │ │  └─ order-service POST /orders server 10.2 ms
+//! ```
+
+use super::diagnosis::explain;
+use super::engine::{Report, RowState};
+use crate::style::{self, Style};
+use crate::tree;
+
+/// Longest expected line before it is cut, so the actual column stays visible.
+const LEFT_MAX: usize = 60;
+
+/// Renders the whole report.
+pub fn render(report: &Report, style: Style) -> String {
+    let mut out = String::new();
+    if let Some((found, sent)) = report.sampled {
+        out.push_str(&format!("{found} of {sent} requests produced a trace\n\n"));
+    }
+    out.push_str(&side_by_side(report, style));
+    out.push('\n');
+    if report.passed() {
+        out.push_str(&style.green("✓ passed"));
+        out.push('\n');
+        return out;
+    }
+    let n = report.findings.len();
+    let noun = if n == 1 { "problem" } else { "problems" };
+    out.push_str(&style.red(&format!("✗ {n} {noun}")));
+    out.push_str("\n\n");
+    for (i, finding) in report.findings.iter().enumerate() {
+        let diagnosis = explain(&finding.cause);
+        let mut problem = finding.problem.clone();
+        if finding.count > 1 {
+            problem.push_str(&format!(" (in {} requests)", finding.count));
+        }
+        let number = format!("{}. ", i + 1);
+        match &finding.span {
+            Some(span) => {
+                out.push_str(&style.bold(&format!("{number}{span}")));
+                out.push('\n');
+                out.push_str(&wrap("   ", &problem, "   "));
+            }
+            // No span to name: the problem itself is the heading.
+            None => out.push_str(&wrap(&style.bold(&number), &problem, "   ")),
+        }
+        let likely = format!("   {}", style.yellow("likely cause: "));
+        out.push_str(&wrap(&likely, &diagnosis.likely, "   "));
+        out.push_str(&wrap(
+            &format!("   {}", style.cyan("fix: ")),
+            &diagnosis.fix,
+            "   ",
+        ));
+        out.push('\n');
+    }
+    out
+}
+
+fn side_by_side(report: &Report, style: Style) -> String {
+    let left: Vec<(String, String)> = report
+        .rows
+        .iter()
+        .map(|row| {
+            let (mark, painted_mark) = match row.state {
+                RowState::Ok => ("✓", style.green("✓")),
+                RowState::Problem | RowState::Missing => ("✗", style.red("✗")),
+                RowState::Absent => ("-", style.dim("-")),
+            };
+            let mut text = format!("{}{}", "  ".repeat(row.depth), row.label);
+            match row.state {
+                RowState::Missing => text.push_str(" — missing"),
+                RowState::Absent => text.push_str(" — not present (optional)"),
+                _ => {}
+            }
+            let text = cut(&text, LEFT_MAX - 2);
+            (format!("{mark} {text}"), format!("{painted_mark} {text}"))
+        })
+        .collect();
+    let right: Vec<String> = match &report.shown {
+        Some(trace) => tree::outline(trace),
+        None => vec!["(no trace found)".to_string()],
+    };
+    let right_title = match &report.shown {
+        Some(trace) => format!("actual: trace {}", trace.trace_id),
+        None => "actual".to_string(),
+    };
+    let width = left
+        .iter()
+        .map(|(plain, _)| style::width(plain))
+        .chain([style::width("expected")])
+        .max()
+        .unwrap_or(0);
+    let mut out = format!(
+        "{} │ {}\n",
+        style.bold(&style::pad("expected", 8, width)),
+        style.bold(&right_title)
+    );
+    for i in 0..left.len().max(right.len()) {
+        let (plain, painted) = left.get(i).cloned().unwrap_or_default();
+        let cell = style::pad(&painted, style::width(&plain), width);
+        let actual = right.get(i).map(String::as_str).unwrap_or("");
+        out.push_str(format!("{cell} │ {actual}").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn cut(text: &str, max: usize) -> String {
+    if style::width(text) <= max {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(max.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
+/// Word-wraps `text` at ~96 columns. The first line starts with `first`
+/// (which may be coloured), the others with `indent`.
+fn wrap(first: &str, text: &str, indent: &str) -> String {
+    const WIDTH: usize = 96;
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut len = strip_width(first);
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && len + 1 + style::width(word) > WIDTH {
+            out.push_str(&line);
+            out.push('\n');
+            line = indent.to_string();
+            len = indent.len();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+            len += 1;
+        }
+        line.push_str(word);
+        len += style::width(word);
+        empty = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+/// Visible width of a possibly coloured label.
+fn strip_width(text: &str) -> usize {
+    let mut width = 0;
+    let mut in_escape = false;
+    for c in text.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (false, _) => width += 1,
+            _ => {}
+        }
+    }
+    width
+}

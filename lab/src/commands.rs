@@ -1,0 +1,125 @@
+//! The small commands: `list`, `hint` and `trace`. Each returns the text
+//! to print, so tests can call them without a terminal.
+
+use std::path::Path;
+
+use crate::client::JaegerClient;
+use crate::lessons;
+use crate::model::{Trace, TraceId};
+use crate::progress::Progress;
+use crate::style::Style;
+use crate::tree::{self, TreeOptions};
+
+/// `cargo lab list`: every lesson, done or not.
+pub fn list(root: &Path, style: Style) -> anyhow::Result<String> {
+    let lessons = lessons::all(root);
+    if lessons.is_empty() {
+        anyhow::bail!("no lessons found under {}", root.join("lessons").display());
+    }
+    let progress = Progress::load(root)?;
+    let mut out = String::new();
+    let mut next = None;
+    for lesson in &lessons {
+        let done = progress.is_done(&lesson.slug);
+        let mark = if done {
+            style.green("✓")
+        } else {
+            style.dim("·")
+        };
+        let mut line = format!("{mark} {:02}  {}", lesson.number, lesson.title());
+        if !lesson.has_check() {
+            line.push_str(&style.dim("  (no automatic check)"));
+        } else if !done && next.is_none() {
+            next = Some(lesson.number);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let checks = lessons.iter().filter(|l| l.has_check()).count();
+    let passed = lessons
+        .iter()
+        .filter(|l| l.has_check() && progress.is_done(&l.slug))
+        .count();
+    out.push_str(&format!("\n{passed} of {checks} checks passed."));
+    if let Some(n) = next {
+        out.push_str(&format!(" Next: cargo lab check {n:02}"));
+    }
+    out.push('\n');
+    Ok(out)
+}
+
+/// `cargo lab hint N`: the next hint not yet shown (remembered).
+pub fn hint(root: &Path, which: &str, reset: bool) -> anyhow::Result<String> {
+    let lesson = lessons::find(root, which)?;
+    let mut progress = Progress::load(root)?;
+    if reset {
+        progress.reset_hints(&lesson.slug);
+        progress.save(root)?;
+        return Ok(format!(
+            "Hints of lesson {:02} start over.\n",
+            lesson.number
+        ));
+    }
+    let hints = lesson.hints();
+    let Some(index) = progress.next_hint(&lesson.slug, hints.len()) else {
+        return Ok(format!("Lesson {:02} has no hints.\n", lesson.number));
+    };
+    progress.save(root)?;
+    let mut out = format!(
+        "Hint {} of {} for lesson {:02} ({}):\n\n{}\n\n",
+        index + 1,
+        hints.len(),
+        lesson.number,
+        lesson.title(),
+        hints[index]
+    );
+    if index + 1 < hints.len() {
+        out.push_str(&format!(
+            "Run `cargo lab hint {}` again for the next one.\n",
+            lesson.number
+        ));
+    } else {
+        out.push_str(&format!(
+            "That was the last hint. `cargo lab hint {} --reset` starts over.\n",
+            lesson.number
+        ));
+    }
+    Ok(out)
+}
+
+/// `cargo lab trace <id|latest>`: fetches and renders one trace.
+pub async fn trace(
+    jaeger: &str,
+    which: &str,
+    service: &str,
+    options: &TreeOptions,
+    style: Style,
+) -> anyhow::Result<String> {
+    let client = JaegerClient::new(jaeger);
+    let trace = fetch(&client, which, service).await?;
+    Ok(tree::render(&trace, options, style))
+}
+
+async fn fetch(client: &JaegerClient, which: &str, service: &str) -> anyhow::Result<Trace> {
+    if which == "latest" {
+        let newest = client.find(service, 20, None).await?.into_iter().next();
+        return newest.ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} has no traces of {service} yet. Send a request first:\n  \
+                 curl -X POST localhost:8080/orders -H 'content-type: application/json' \
+                 -d '{{\"user_id\":\"1\",\"product\":\"Laptop\",\"quantity\":1}}'\n\
+                 Spans arrive a few seconds later (they are exported in batches).",
+                client.base()
+            )
+        });
+    }
+    let id = TraceId::parse(which)?;
+    client.trace(&id).await?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "trace {id} is not (yet) at {}. Spans arrive a few seconds after the request \
+             (batch export): try again. If it never shows up, `cargo lab check 01` diagnoses \
+             the export path.",
+            client.base()
+        )
+    })
+}

@@ -1,0 +1,37 @@
+//! `lab`: the learner's command-line tool for the tracing workshop
+//! (`cargo lab <command>`, a cargo alias for this binary).
+//!
+//! # Layout
+//!
+//! - [`model`]: the trace model (spans, attributes, events) every command
+//!   works on, and its Jaeger JSON form.
+//! - [`sink`]: `lab sink`, an OTLP receiver that keeps traces in memory and
+//!   answers Jaeger's query API: the no-Docker trace backend.
+//! - [`client`]: reads traces back from Jaeger (or the sink) over its API.
+//! - [`tree`]: prints a trace as an indented tree with a timeline (`lab trace`).
+//! - [`check`]: `lab check N`: runs a lesson's scenario, compares the traces
+//!   with the lesson's expected shape and explains each mismatch.
+//! - [`lessons`] and [`progress`]: lesson directories, hints, and what the
+//!   learner has done (`.lab/progress.json`).
+//! - [`load`]: `lab load`: steady traffic and a latency summary.
+//! - [`commands`]: the glue behind `list`, `hint` and `trace`.
+//! - [`style`]: colour when writing to a terminal, plain text otherwise.
+
+pub mod check;
+pub mod client;
+pub mod commands;
+pub mod lessons;
+pub mod load;
+pub mod model;
+pub mod progress;
+pub mod sink;
+pub mod style;
+pub mod tree;
+
+/// Microseconds since the Unix epoch (Jaeger's unit of time).
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,311 @@
+//! The check engine on hand-built traces: the shipped lesson checks pass on
+//! a healthy trace, and each way of breaking it is diagnosed by name.
+
+mod common;
+
+use common::*;
+use lab::check::diagnosis::Cause;
+use lab::check::engine::{evaluate, Observation, Outcome, Report};
+use lab::check::sampling::sampling_band;
+use lab::check::spec::{SamplingSpec, Spec};
+use lab::check::whole_trace::looks_complete;
+use lab::model::{SpanKind, Status, Trace, TraceId, Value};
+
+fn lesson(slug: &str) -> Spec {
+    let path = format!(
+        "{}/../lessons/{slug}/check.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Spec::load(std::path::Path::new(&path)).unwrap()
+}
+
+/// One request that answered 201 with our trace id, and its trace.
+fn observed(trace: Option<Trace>) -> Observation {
+    Observation {
+        request: "POST /orders".to_string(),
+        expected_status: Some(201),
+        response: Outcome::Answered {
+            status: 201,
+            trace_id: Some(trace_id(TRACE_ID)),
+            error: None,
+        },
+        sent_trace_id: Some(trace_id(TRACE_ID)),
+        trace,
+        elsewhere: Vec::new(),
+    }
+}
+
+fn causes(report: &Report) -> Vec<Cause> {
+    report.findings.iter().map(|f| f.cause.clone()).collect()
+}
+
+fn check(slug: &str, observation: Observation) -> Report {
+    evaluate(&lesson(slug), &[observation])
+}
+
+#[test]
+fn every_shipped_lesson_check_parses() {
+    let dir = format!("{}/../lessons", env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for lesson in lab::lessons::all(std::path::Path::new(&dir).parent().unwrap()) {
+        if lesson.has_check() {
+            Spec::load(&lesson.check_file()).unwrap();
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5);
+}
+
+#[test]
+fn healthy_trace_passes_the_trace_shape_lessons() {
+    for slug in [
+        "01-first-trace",
+        "05-context-propagation",
+        "07-database-and-cache-spans",
+    ] {
+        let report = check(slug, observed(Some(healthy_order())));
+        assert!(report.passed(), "{slug}: {:#?}", report.findings);
+        assert!(looks_complete(&lesson(slug), &healthy_order()));
+    }
+}
+
+#[test]
+fn delayed_trace_passes_lesson_08_and_healthy_one_fails_it() {
+    let report = check("08-finding-latency", observed(Some(delayed_order())));
+    assert!(report.passed(), "{:#?}", report.findings);
+
+    let report = check("08-finding-latency", observed(Some(healthy_order())));
+    let found = causes(&report);
+    assert!(found.contains(&Cause::TooShort), "{found:?}");
+    assert!(found.contains(&Cause::EventMissing), "{found:?}");
+}
+
+#[test]
+fn no_trace_at_all_points_at_export() {
+    let report = check("01-first-trace", observed(None));
+    assert_eq!(causes(&report), vec![Cause::NoSpans]);
+}
+
+#[test]
+fn downstream_spans_in_another_trace_mean_broken_propagation() {
+    let healthy = healthy_order();
+    let downstream = ["order-service", "user-service", "inventory-service"];
+    let mut upstream = healthy.clone();
+    upstream
+        .spans
+        .retain(|s| !downstream.contains(&s.service()));
+    // order-service started its own trace: its server span has no parent.
+    let mut split = Trace {
+        trace_id: trace_id("7a3f000000000000000000000000beef"),
+        spans: healthy
+            .spans
+            .into_iter()
+            .filter(|s| downstream.contains(&s.service()))
+            .collect(),
+    };
+    split
+        .spans
+        .iter_mut()
+        .for_each(|s| s.trace_id = split.trace_id.clone());
+    find_mut(&mut split, "order-service", "POST /orders").parent_span_id = None;
+
+    let mut observation = observed(Some(upstream));
+    observation.elsewhere = vec![split];
+    let report = check("05-context-propagation", observation);
+    // One finding for the hop that broke, not one per downstream service.
+    assert_eq!(
+        causes(&report),
+        vec![Cause::SplitTrace {
+            service: "order-service".to_string()
+        }]
+    );
+    assert!(report.findings[0].problem.contains("went along with it"));
+}
+
+#[test]
+fn one_service_missing_points_at_its_exporter() {
+    let mut trace = healthy_order();
+    trace.spans.retain(|s| s.service() != "user-service");
+    let report = check("01-first-trace", observed(Some(trace)));
+    assert_eq!(
+        causes(&report),
+        vec![Cause::ServiceMissing {
+            service: "user-service".to_string()
+        }]
+    );
+}
+
+#[test]
+fn server_span_under_the_wrong_parent_is_diagnosed() {
+    let mut trace = healthy_order();
+    // order-service's server span hangs off the gateway's SERVER span, not
+    // its CLIENT span (the context was taken before the client span existed).
+    find_mut(&mut trace, "order-service", "POST /orders").parent_span_id =
+        Some(format!("{:016x}", 1));
+    let report = check("05-context-propagation", observed(Some(trace)));
+    assert_eq!(causes(&report), vec![Cause::WrongParent]);
+    assert!(report.findings[0]
+        .problem
+        .contains("expected api-gateway POST (client)"));
+}
+
+#[test]
+fn integer_recorded_as_string_is_diagnosed() {
+    let mut trace = healthy_order();
+    let span = find_mut(&mut trace, "api-gateway", "POST /orders");
+    span.attributes
+        .retain(|a| a.key != "http.response.status_code");
+    span.attributes
+        .push(attr("http.response.status_code", s("201")));
+    let report = check("01-first-trace", observed(Some(trace)));
+    assert_eq!(causes(&report), vec![Cause::IntAsString]);
+    let text = lab::check::report::render(&report, lab::style::Style::plain());
+    assert!(text.contains("as i64"), "{text}");
+}
+
+#[test]
+fn gateway_that_ignores_our_traceparent_is_diagnosed() {
+    let mut observation = observed(Some(healthy_order()));
+    observation.sent_trace_id = Some(trace_id("11111111111111111111111111111111"));
+    let report = check("01-first-trace", observation);
+    assert_eq!(causes(&report), vec![Cause::NotContinued]);
+}
+
+#[test]
+fn unreachable_gateway_and_bad_status_are_reported() {
+    let mut observation = observed(None);
+    observation.response = Outcome::Unreachable("connection refused".to_string());
+    assert_eq!(
+        causes(&check("01-first-trace", observation)),
+        vec![Cause::GatewayDown]
+    );
+
+    let mut trace = healthy_order();
+    fail(
+        find_mut(&mut trace, "api-gateway", "POST /orders"),
+        "inventory-service failed",
+    );
+    let mut observation = observed(Some(trace));
+    observation.response = Outcome::Answered {
+        status: 502,
+        trace_id: Some(trace_id(TRACE_ID)),
+        error: Some("inventory-service failed".to_string()),
+    };
+    let report = check("01-first-trace", observation);
+    assert!(causes(&report).contains(&Cause::BadStatus { status: 502 }));
+}
+
+#[test]
+fn attribute_kind_status_and_orphan_problems() {
+    let mut trace = healthy_order();
+    let update = find_mut(&mut trace, "inventory-service", "UPDATE products");
+    update.attributes.retain(|a| a.key != "db.collection.name");
+    update.kind = SpanKind::Internal;
+    find_mut(&mut trace, "user-service", "GET")
+        .attributes
+        .iter_mut()
+        .filter(|a| a.key == "db.system.name")
+        .for_each(|a| a.value = Value::Str("valkey".to_string()));
+    let report = check("07-database-and-cache-spans", observed(Some(trace.clone())));
+    let found = causes(&report);
+    for cause in [Cause::AttributeMissing, Cause::WrongKind, Cause::WrongValue] {
+        assert!(found.contains(&cause), "{cause:?} not in {found:?}");
+    }
+
+    // A span whose parent never arrived.
+    trace.spans.retain(|s| s.name != "save_order");
+    let report = check("01-first-trace", observed(Some(trace)));
+    assert_eq!(causes(&report), vec![Cause::Orphan]);
+}
+
+#[test]
+fn status_is_compared() {
+    let spec = Spec::parse(
+        "title: t\nrequests: [{path: /}]\ntrace:\n  spans:\n    - {service: api-gateway, name: POST /orders, status: error}\n",
+    )
+    .unwrap();
+    let report = evaluate(&spec, &[observed(Some(healthy_order()))]);
+    assert_eq!(causes(&report), vec![Cause::WrongStatus]);
+    let mut trace = healthy_order();
+    find_mut(&mut trace, "api-gateway", "POST /orders").status = Status::Error;
+    assert!(evaluate(&spec, &[observed(Some(trace))]).passed());
+}
+
+/// Sampling lesson: 40 requests without traceparent, `found` of them traced.
+fn sampled(found: usize) -> Vec<Observation> {
+    (0..40)
+        .map(|i| {
+            let id = TraceId::parse(&format!("{:032x}", i + 1)).unwrap();
+            let mut trace = healthy_order();
+            trace.trace_id = id.clone();
+            trace.spans[0].parent_span_id = None;
+            Observation {
+                request: "POST /orders".to_string(),
+                expected_status: Some(201),
+                response: Outcome::Answered {
+                    status: 201,
+                    trace_id: Some(id),
+                    error: None,
+                },
+                sent_trace_id: None,
+                trace: (i < found).then_some(trace),
+                elsewhere: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn sampling_fraction_is_checked_with_a_binomial_band() {
+    let spec = lesson("09-head-sampling");
+    let report = evaluate(&spec, &sampled(10));
+    assert!(report.passed(), "{:#?}", report.findings);
+    assert_eq!(report.sampled, Some((10, 40)));
+    assert_eq!(
+        causes(&evaluate(&spec, &sampled(40))),
+        vec![Cause::SampledEverything]
+    );
+    assert_eq!(
+        causes(&evaluate(&spec, &sampled(0))),
+        vec![Cause::SampledNothing]
+    );
+    assert_eq!(
+        causes(&evaluate(&spec, &sampled(30))),
+        vec![Cause::WrongRatio]
+    );
+
+    let (low, high) = sampling_band(
+        &SamplingSpec {
+            ratio: 0.25,
+            tolerance: None,
+        },
+        40,
+    );
+    assert!(
+        low > 0.0 && low < 2.0 && high > 18.0 && high < 20.0,
+        "{low}..{high}"
+    );
+    let (low, high) = sampling_band(
+        &SamplingSpec {
+            ratio: 0.5,
+            tolerance: Some(0.1),
+        },
+        100,
+    );
+    assert_eq!((low.round(), high.round()), (40.0, 60.0));
+}
+
+#[test]
+fn sampled_fragment_means_downstream_sampled_on_its_own() {
+    let spec = lesson("09-head-sampling");
+    let mut observations = sampled(10);
+    for i in [20, 30] {
+        let fragment = observations[i].trace.insert(healthy_order());
+        fragment.trace_id = TraceId::parse(&format!("{:032x}", i + 1)).unwrap();
+        fragment.spans.retain(|s| s.service() == "user-service");
+    }
+    let report = evaluate(&spec, &observations);
+    // One finding for both fragments: trace ids differ, the problem is the same.
+    assert_eq!(causes(&report), vec![Cause::Fragment]);
+    assert_eq!(report.findings[0].count, 2);
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Stops what scripts/dev-up.sh started: the four services, lab sink, and the
+# throwaway Postgres/Redis (a Postgres or Redis that was already running is
+# left alone).
+#
+#   scripts/dev-down.sh          stop; data is kept for the next dev-up
+#   scripts/dev-down.sh --wipe   also drop the databases orders, users and
+#                                inventory, the cached users in Redis, and the
+#                                throwaway servers' data (like `docker compose down -v`)
+#
+# Logs in .lab/logs/ and your lesson progress (.lab/progress.json) are kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RUN=$ROOT/.lab/run
+
+WIPE=0
+case "${1:-}" in
+  "") ;;
+  --wipe) WIPE=1 ;;
+  *) echo "usage: scripts/dev-down.sh [--wipe]" >&2; exit 2 ;;
+esac
+
+# Bold only on a terminal, so logs stay free of escape codes.
+if [ -t 1 ]; then say() { printf '\033[1m==> %s\033[0m\n' "$*"; }; else say() { printf '==> %s\n' "$*"; }; fi
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+as_user() { # as_user USER CMD...
+  if [ "$(id -un)" = "$1" ]; then shift; "$@"; else local u=$1; shift; runuser -u "$u" -- "$@"; fi
+}
+
+# SIGTERM first: the services drain requests and flush their spans (DESIGN:
+# well under a second when idle); SIGKILL only after 15 s.
+stop_pidfile() {
+  local name=$1 pidfile="$RUN/$1.pid"
+  if alive "$pidfile"; then
+    say "stopping $name (pid $(cat "$pidfile"))"
+    kill -TERM "$(cat "$pidfile")"
+    for _ in $(seq 1 150); do alive "$pidfile" || break; sleep 0.1; done
+    if alive "$pidfile"; then
+      say "$name did not stop within 15 s: killing it"
+      kill -KILL "$(cat "$pidfile")"
+    fi
+  fi
+  rm -f "$pidfile"
+}
+
+[ -d "$RUN" ] || { say "nothing was started by dev-up.sh"; exit 0; }
+
+# The gateway first, so no new requests arrive while the others stop; the
+# sink last, so it receives the spans the services flush on the way out.
+for name in api-gateway order-service user-service inventory-service sink; do
+  stop_pidfile "$name"
+done
+
+if [ "$WIPE" = 1 ] && [ -f "$RUN/backing.env" ]; then
+  # shellcheck disable=SC1091
+  source "$RUN/backing.env"
+  if [ ! -f "$RUN/postgres.throwaway" ]; then
+    if command -v psql >/dev/null 2>&1; then
+      for db in orders users inventory; do
+        say "dropping database $db at $PG_URL"
+        psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
+          || say "could not drop $db; drop it yourself"
+      done
+    else
+      say "psql not found: drop the databases orders, users, inventory at $PG_URL yourself"
+    fi
+  fi
+  if [ ! -f "$RUN/redis.pid" ] && command -v redis-cli >/dev/null 2>&1; then
+    say "removing cached users (keys user:*) from $REDIS"
+    redis-cli -u "$REDIS" --scan --pattern 'user:*' | xargs -r redis-cli -u "$REDIS" del >/dev/null || true
+  fi
+fi
+
+if alive "$RUN/redis.pid"; then
+  say "stopping the throwaway Redis"
+  kill -TERM "$(cat "$RUN/redis.pid")"
+  for _ in $(seq 1 50); do alive "$RUN/redis.pid" || break; sleep 0.1; done
+fi
+rm -f "$RUN/redis.pid"
+
+if [ -f "$RUN/postgres.throwaway" ]; then
+  { read -r bin; read -r user; read -r data; } <"$RUN/postgres.throwaway"
+  if [ -f "$data/postmaster.pid" ]; then
+    say "stopping the throwaway Postgres"
+    as_user "$user" "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null || true
+  fi
+  if [ "$WIPE" = 1 ]; then
+    say "removing the throwaway Postgres data ($data)"
+    rm -rf "$data"
+    rm -f "$RUN/postgres.throwaway"
+  fi
+fi
+
+if [ "$WIPE" = 1 ]; then
+  rm -rf "$RUN"
+  say "wiped: the next scripts/dev-up.sh starts from fresh data"
+else
+  say "stopped (data kept; scripts/dev-down.sh --wipe removes it)"
+fi
