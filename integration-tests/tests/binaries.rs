@@ -444,3 +444,64 @@ fn a_bad_sampler_setting_stops_the_service_with_a_sentence() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("OTEL_TRACES_SAMPLER_ARG"), "{stderr}");
 }
+
+/// `cargo lab check` passes on main for the lessons whose check runs on the
+/// default configuration, and `cargo lab load` drives the real services.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_checks_pass_and_load_runs_against_the_real_services() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sink = start_sink().await;
+    let endpoint = format!("http://{}", sink.http_addr);
+    let processes = Processes::start_with_env(
+        &endpoint,
+        "http/protobuf",
+        &[("OTEL_BSP_SCHEDULE_DELAY", "200")],
+    );
+    let client = reqwest::Client::new();
+    processes.wait_healthy(&client).await;
+
+    // A scratch "repository" holding the real lessons, so the learner's own
+    // progress file is not touched.
+    let root = std::env::temp_dir().join(unique_name("lab-root"));
+    std::fs::create_dir_all(&root).unwrap();
+    let lessons = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lessons");
+    std::os::unix::fs::symlink(lessons.canonicalize().unwrap(), root.join("lessons")).unwrap();
+    let options = lab::check::scenario::CheckOptions {
+        gateway: processes.url("api-gateway"),
+        jaeger: format!("http://{}", sink.query_addr),
+        timeout: Duration::from_secs(20),
+    };
+    for lesson in ["01", "05", "07", "08"] {
+        let passed = lab::check::run(&root, lesson, &options).await.unwrap();
+        assert!(passed, "lesson {lesson}'s check fails on main");
+    }
+    let progress = std::fs::read_to_string(root.join(".lab/progress.json")).unwrap();
+    assert!(progress.contains("08-"), "{progress}");
+
+    let summary = lab::load::run(
+        &lab::load::LoadConfig {
+            gateway: processes.url("api-gateway"),
+            rps: 50.0,
+            stop: lab::load::Stop::Requests(60),
+            mix: lab::load::Mix { orders: 8, get: 2 },
+            delay_ms: None,
+            fail: None,
+            max_in_flight: 8,
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.count, 60, "{}", summary.render());
+    let ok: usize = summary
+        .statuses
+        .iter()
+        .filter(|(status, _)| status.starts_with('2'))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(ok, 60, "every request succeeds: {:?}", summary.statuses);
+    assert_eq!(summary.slowest.len(), 3);
+    assert!(summary.slowest.iter().all(|s| s.trace_id.is_some()));
+    let _ = std::fs::remove_dir_all(&root);
+    sink.shutdown().await;
+}
