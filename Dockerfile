@@ -44,7 +44,6 @@ WORKDIR /app
 COPY config/ /app/config/
 COPY --from=build /out/ /usr/local/bin/
 USER workshop
-ENV RUST_LOG=info
 EXPOSE 8080 8081 8082 8083
 # No HEALTHCHECK here: the image runs four different services; each compose
 # service runs `<its binary> --health` (GET 127.0.0.1:$PORT/health).
