@@ -19,8 +19,7 @@ RPS="${2:-300}"
 LOGS="$WORKSHOP_RUN_DIR/logs"
 PIDS=()
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for pid in "${PIDS[@]}" ${SINK_PID:-}; do kill "$pid" 2>/dev/null || true; done
   stop_backing_services
 }
 trap cleanup EXIT
@@ -66,7 +65,7 @@ run_scenario() {
     | tee -a "$WORKSHOP_RUN_DIR/summary"
   grep -h "span export failed" "$LOGS/$name-gateway.log" | tail -1 || true
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  wait "${PIDS[@]}" 2>/dev/null || true
   PIDS=()
   psql "$WORKSHOP_PG_URL/postgres" -qc "DROP DATABASE IF EXISTS ${db}_inventory WITH (FORCE)" \
     -c "DROP DATABASE IF EXISTS ${db}_users WITH (FORCE)" -c "DROP DATABASE IF EXISTS ${db}_orders WITH (FORCE)" >/dev/null 2>&1 || true
@@ -78,6 +77,8 @@ SINK_PID=$!
 sleep 0.5
 run_scenario collector-up "http://127.0.0.1:$sink_http"
 kill "$SINK_PID" 2>/dev/null || true
+wait "$SINK_PID" 2>/dev/null || true
+SINK_PID=""
 run_scenario collector-down "http://127.0.0.1:$(free_port)"
 
 echo

@@ -22,8 +22,8 @@ use axum::middleware::map_request;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
+use service_kit::serve::Server;
 use telemetry::client::HttpClient;
-use tokio::net::TcpListener;
 
 pub use config::Config;
 
@@ -57,16 +57,16 @@ async fn drop_outside_faults(mut request: Request) -> Request {
 
 /// A built gateway, listening.
 pub struct Application {
-    listener: TcpListener,
+    server: Server,
     state: AppState,
 }
 
 impl Application {
     /// Binds `0.0.0.0:{port}`.
     pub async fn build(config: &Config) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("0.0.0.0", config.port)).await?;
+        let server = Server::bind(config.port, SERVICE_NAME).await?;
         Ok(Application {
-            listener,
+            server,
             state: AppState {
                 http: HttpClient::new(),
                 order_service_url: config.order_service_url.trim_end_matches('/').to_string(),
@@ -75,7 +75,7 @@ impl Application {
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        self.server.port()
     }
 
     /// Serves until `shutdown` completes, then drains.
@@ -83,7 +83,6 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tracing::info!(port = self.port(), "{SERVICE_NAME} listening");
-        service_kit::serve::serve(self.listener, router(self.state), shutdown).await
+        self.server.run_until(router(self.state), shutdown).await
     }
 }

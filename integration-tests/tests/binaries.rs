@@ -241,14 +241,7 @@ async fn wait_for_trace(
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn start_sink() -> RunningSink {
-    lab::sink::start(SinkConfig {
-        grpc_port: 0,
-        http_port: 0,
-        query_port: 0,
-        ..SinkConfig::default()
-    })
-    .await
-    .unwrap()
+    lab::sink::start(SinkConfig::ephemeral()).await.unwrap()
 }
 
 /// `POST /orders` at the gateway; returns the trace id.

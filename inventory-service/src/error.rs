@@ -22,7 +22,7 @@ pub enum ApiError {
     #[error(transparent)]
     Injected(#[from] InjectedFailure),
     #[error("the inventory database is not ready")]
-    NotReady,
+    NotReady(#[from] service_kit::postgres::NotReady),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -36,7 +36,7 @@ impl ApiError {
             ApiError::UnknownReservation(_) => "UnknownReservation",
             ApiError::NotEnoughStock { .. } => "NotEnoughStock",
             ApiError::Injected(_) => "InjectedFailure",
-            ApiError::NotReady => "DatabaseNotReady",
+            ApiError::NotReady(_) => "DatabaseNotReady",
             ApiError::Database(_) => "sqlx::Error",
         }
     }
@@ -51,7 +51,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::NotEnoughStock { .. } => (StatusCode::CONFLICT, self.to_string()),
             ApiError::Injected(_) => (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()),
-            ApiError::NotReady => (
+            ApiError::NotReady(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "inventory-service cannot reach its database; try again shortly".to_string(),
             ),

@@ -23,7 +23,7 @@ pub struct ReservationRequest {
 
 /// `GET /inventory`: every product with its stock.
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Product>>, ApiError> {
-    state.require_ready()?;
+    state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
     Ok(Json(db::list_products(&state.db).await?))
 }
@@ -33,7 +33,7 @@ pub async fn get(
     State(state): State<AppState>,
     ApiPath(sku): ApiPath<String>,
 ) -> Result<Json<Product>, ApiError> {
-    state.require_ready()?;
+    state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
     let span = tracing::Span::current();
     span.set_attribute("product.query", sku.clone());
@@ -49,7 +49,7 @@ pub async fn reserve(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<ReservationRequest>,
 ) -> Result<(StatusCode, Json<Reservation>), ApiError> {
-    state.require_ready()?;
+    state.db.require_ready()?;
     // LESSON 08: with `?delay=` the time is spent here, inside this span.
     fault::inject(SERVICE_NAME).await?;
     let quantity = valid_quantity(request.quantity)?;
@@ -73,7 +73,7 @@ pub async fn release(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    state.require_ready()?;
+    state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
     let id: i64 = id.parse().map_err(|_| {
         ApiError::BadRequest(format!("reservation id must be an integer, got {id:?}"))

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -171,15 +170,7 @@ async fn create_order(
 
 /// Starts a sink and a fake gateway; runs lesson 01's check against them.
 async fn run_lesson_01(mode: Mode) -> lab::check::engine::Report {
-    let sink = start(SinkConfig {
-        bind: IpAddr::from([127, 0, 0, 1]),
-        grpc_port: 0,
-        http_port: 0,
-        query_port: 0,
-        ..SinkConfig::default()
-    })
-    .await
-    .unwrap();
+    let sink = start(SinkConfig::ephemeral()).await.unwrap();
     let fake = Arc::new(Fake {
         mode,
         otlp_url: format!("http://{}/v1/traces", sink.http_addr),

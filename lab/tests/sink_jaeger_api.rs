@@ -2,7 +2,6 @@
 //! Jaeger's tests use must come out as the JSON Jaeger returns for it,
 //! whichever way it arrives (OTLP/JSON, OTLP/HTTP protobuf, OTLP/gRPC).
 
-use std::net::IpAddr;
 
 use lab::model::jaeger::{from_jaeger, to_jaeger, JTrace};
 use lab::model::{SpanKind, Status, Value};
@@ -23,15 +22,7 @@ fn fixture(name: &str) -> String {
 }
 
 async fn sink() -> RunningSink {
-    start(SinkConfig {
-        bind: IpAddr::from([127, 0, 0, 1]),
-        grpc_port: 0,
-        http_port: 0,
-        query_port: 0,
-        ..SinkConfig::default()
-    })
-    .await
-    .unwrap()
+    start(SinkConfig::ephemeral()).await.unwrap()
 }
 
 async fn get(sink: &RunningSink, path: &str) -> (u16, Json) {

@@ -2,7 +2,6 @@
 //! services use), sent to an in-process sink over OTLP http/protobuf and
 //! over gRPC, then read back through the Jaeger query API.
 
-use std::net::IpAddr;
 
 use opentelemetry::trace::{
     Span as _, SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _,
@@ -16,15 +15,7 @@ use serde_json::{json, Value as Json};
 use lab::sink::{start, RunningSink, SinkConfig};
 
 async fn sink() -> RunningSink {
-    start(SinkConfig {
-        bind: IpAddr::from([127, 0, 0, 1]),
-        grpc_port: 0,
-        http_port: 0,
-        query_port: 0,
-        ..SinkConfig::default()
-    })
-    .await
-    .unwrap()
+    start(SinkConfig::ephemeral()).await.unwrap()
 }
 
 /// Records a server span with a failing client child, flushes, and returns

@@ -17,7 +17,7 @@ pub enum ApiError {
     #[error(transparent)]
     Injected(#[from] InjectedFailure),
     #[error("the orders database is not ready")]
-    NotReady,
+    NotReady(#[from] service_kit::postgres::NotReady),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("{0}")]
@@ -32,7 +32,7 @@ impl ApiError {
             ApiError::UnknownOrder(_) => "UnknownOrder",
             ApiError::Downstream(error) => error.kind(),
             ApiError::Injected(_) => "InjectedFailure",
-            ApiError::NotReady => "DatabaseNotReady",
+            ApiError::NotReady(_) => "DatabaseNotReady",
             ApiError::Database(_) => "sqlx::Error",
             ApiError::Internal(_) => "Internal",
         }
@@ -47,7 +47,7 @@ impl IntoResponse for ApiError {
             ApiError::UnknownOrder(_) => (StatusCode::NOT_FOUND, self.to_string()),
             ApiError::Downstream(error) => (error.status(), error.to_string()),
             ApiError::Injected(_) => (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()),
-            ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, unreachable.to_string()),
+            ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, unreachable.to_string()),
             ApiError::Database(error) if service_kit::postgres::is_unavailable(error) => {
                 (StatusCode::SERVICE_UNAVAILABLE, unreachable.to_string())
             }

@@ -48,7 +48,7 @@ pub async fn create_order(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateOrder>,
 ) -> Result<(StatusCode, Json<OrderResponse>), ApiError> {
-    state.require_ready()?;
+    state.db.require_ready()?;
     // `?fail=order-service` fails in `save_order`, after the reservation, to
     // show the compensation there; a delay happens here, at the start.
     let plan = fault::FaultPlan::current();
@@ -181,7 +181,7 @@ pub async fn get_order(
     State(state): State<AppState>,
     ApiPath(raw_id): ApiPath<String>,
 ) -> Result<Json<OrderResponse>, ApiError> {
-    state.require_ready()?;
+    state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
     let id: i64 = raw_id
         .trim()

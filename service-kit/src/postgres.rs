@@ -27,6 +27,12 @@ pub struct Database {
     ready: Arc<AtomicBool>,
 }
 
+/// The database is not created or migrated yet (Postgres is down, or was
+/// at start-up).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the database is not ready")]
+pub struct NotReady;
+
 /// Connection settings for one service.
 #[derive(Clone, Debug)]
 pub struct DatabaseConfig {
@@ -62,6 +68,16 @@ impl Database {
     /// True once the database exists and is migrated.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// `Err(NotReady)` until the database exists and is migrated: handlers
+    /// start with `state.db.require_ready()?` and answer 503 meanwhile.
+    pub fn require_ready(&self) -> Result<(), NotReady> {
+        if self.is_ready() {
+            Ok(())
+        } else {
+            Err(NotReady)
+        }
     }
 
     /// Waits (up to `timeout`) until the database is ready.

@@ -11,6 +11,36 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// A service's listening socket, bound before it serves: tests bind port 0
+/// and ask which port they got.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    name: &'static str,
+}
+
+impl Server {
+    /// Binds `0.0.0.0:{port}` (0 picks a free port).
+    pub async fn bind(port: u16, name: &'static str) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("0.0.0.0", port)).await?;
+        Ok(Server { listener, name })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves `app` until `shutdown` completes, then drains.
+    pub async fn run_until(
+        self,
+        app: Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(port = self.port(), "{} listening", self.name);
+        serve(self.listener, app, shutdown).await
+    }
+}
+
 /// How long in-flight requests get to finish after the stop signal.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 

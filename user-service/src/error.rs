@@ -14,7 +14,7 @@ pub enum ApiError {
     #[error(transparent)]
     Injected(#[from] InjectedFailure),
     #[error("the users database is not ready")]
-    NotReady,
+    NotReady(#[from] service_kit::postgres::NotReady),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -26,7 +26,7 @@ impl ApiError {
             ApiError::BadUserId(_) => "BadUserId",
             ApiError::UnknownUser(_) => "UnknownUser",
             ApiError::Injected(_) => "InjectedFailure",
-            ApiError::NotReady => "DatabaseNotReady",
+            ApiError::NotReady(_) => "DatabaseNotReady",
             ApiError::Database(_) => "sqlx::Error",
         }
     }
@@ -39,7 +39,7 @@ impl IntoResponse for ApiError {
             ApiError::BadUserId(_) => (StatusCode::BAD_REQUEST, self.to_string()),
             ApiError::UnknownUser(_) => (StatusCode::NOT_FOUND, self.to_string()),
             ApiError::Injected(_) => (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()),
-            ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, unreachable.to_string()),
+            ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, unreachable.to_string()),
             ApiError::Database(error) if service_kit::postgres::is_unavailable(error) => {
                 (StatusCode::SERVICE_UNAVAILABLE, unreachable.to_string())
             }

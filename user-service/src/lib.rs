@@ -24,11 +24,10 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use service_kit::postgres::{Database, DatabaseConfig};
-use tokio::net::TcpListener;
+use service_kit::serve::Server;
 
 use cache::UserCache;
 pub use config::Config;
-use error::ApiError;
 
 /// The name faults and spans know this service by.
 pub const SERVICE_NAME: &str = "user-service";
@@ -41,17 +40,6 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct AppState {
     pub db: Database,
     pub cache: Arc<UserCache>,
-}
-
-impl AppState {
-    /// 503 until the database is created and migrated.
-    pub fn require_ready(&self) -> Result<(), ApiError> {
-        if self.db.is_ready() {
-            Ok(())
-        } else {
-            Err(ApiError::NotReady)
-        }
-    }
 }
 
 /// The service's routes. `/health` is outside the tracing middleware.
@@ -69,7 +57,7 @@ async fn health(State(state): State<AppState>) -> Response {
 
 /// A built service: listening, connected (or connecting) to Postgres.
 pub struct Application {
-    listener: TcpListener,
+    server: Server,
     state: AppState,
 }
 
@@ -91,9 +79,9 @@ impl Application {
             config.cache_ttl_seconds,
         )
         .map_err(std::io::Error::other)?;
-        let listener = TcpListener::bind(("0.0.0.0", config.port)).await?;
+        let server = Server::bind(config.port, SERVICE_NAME).await?;
         Ok(Application {
-            listener,
+            server,
             state: AppState {
                 db,
                 cache: Arc::new(cache),
@@ -102,7 +90,7 @@ impl Application {
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        self.server.port()
     }
 
     /// Waits until the database is ready (tests use it).
@@ -115,7 +103,6 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tracing::info!(port = self.port(), "{SERVICE_NAME} listening");
-        service_kit::serve::serve(self.listener, router(self.state), shutdown).await
+        self.server.run_until(router(self.state), shutdown).await
     }
 }

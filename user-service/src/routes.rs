@@ -16,7 +16,7 @@ pub async fn get_user(
     State(state): State<AppState>,
     ApiPath(raw_id): ApiPath<String>,
 ) -> Result<Json<User>, ApiError> {
-    state.require_ready()?;
+    state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
     let id: i64 = raw_id
         .trim()

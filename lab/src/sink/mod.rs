@@ -53,6 +53,18 @@ impl Default for SinkConfig {
     }
 }
 
+impl SinkConfig {
+    /// Free ports on 127.0.0.1 for all three listeners (tests).
+    pub fn ephemeral() -> Self {
+        SinkConfig {
+            grpc_port: 0,
+            http_port: 0,
+            query_port: 0,
+            ..SinkConfig::default()
+        }
+    }
+}
+
 /// A started sink: its addresses and store, and the handle to stop it.
 pub struct RunningSink {
     pub grpc_addr: SocketAddr,
