@@ -50,6 +50,10 @@ async fn post_orders_makes_one_trace_across_all_four_services() {
     assert_eq!(roots[0].service, GATEWAY);
     assert_eq!(roots[0].name(), "POST /orders");
     assert_eq!(roots[0].kind(), &SpanKind::Server);
+    assert!(
+        !has_event(&roots[0].data, "request finished"),
+        "the per-request log line stays out of the trace"
+    );
     assert_eq!(trace.services(), vec![GATEWAY, INVENTORY, ORDER, USER]);
 
     // SERVER spans downstream are children of their caller's CLIENT span.

@@ -2,7 +2,6 @@
 //! Jaeger's tests use must come out as the JSON Jaeger returns for it,
 //! whichever way it arrives (OTLP/JSON, OTLP/HTTP protobuf, OTLP/gRPC).
 
-
 use lab::model::jaeger::{from_jaeger, to_jaeger, JTrace};
 use lab::model::{SpanKind, Status, Value};
 use lab::sink::{start, RunningSink, SinkConfig};

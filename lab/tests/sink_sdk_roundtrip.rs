@@ -2,7 +2,6 @@
 //! services use), sent to an in-process sink over OTLP http/protobuf and
 //! over gRPC, then read back through the Jaeger query API.
 
-
 use opentelemetry::trace::{
     Span as _, SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _,
 };

@@ -58,8 +58,12 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
     if let Some(value) = propagation::traceresponse(&span_context) {
         response.headers_mut().insert("traceresponse", value);
     }
+    // One log line per request, carrying its ids (the formatter finds them
+    // in the current span). `parent: None` keeps it out of the trace: the
+    // span already has the status and the duration.
     span.in_scope(|| {
         tracing::info!(
+            parent: None,
             status = i64::from(status.as_u16()),
             elapsed_ms = started.elapsed().as_millis() as i64,
             "request finished"
