@@ -16,6 +16,7 @@ source scripts/lib/backing-services.sh
 REQUESTS="${1:-3000}"
 RPS="${2:-300}"
 
+run_dir >/dev/null
 LOGS="$WORKSHOP_RUN_DIR/logs"
 PIDS=()
 cleanup() {
@@ -28,7 +29,7 @@ mkdir -p "$LOGS"
 
 log "building release binaries"
 cargo build --release --locked -q -p lab -p api-gateway -p order-service -p user-service -p inventory-service
-BIN=target/release
+BIN="${CARGO_TARGET_DIR:-target}/release"
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
@@ -42,7 +43,7 @@ wait_healthy() {
 
 run_scenario() {
   local name="$1" endpoint="$2" db
-  db="bench_$$_$name"
+  db="bench_$$_${name//-/_}"
   local gw=$(free_port) order=$(free_port) user=$(free_port) inv=$(free_port)
   local common=(OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf RUST_LOG=warn)
   env "${common[@]}" PORT=$inv DATABASE_URL="$WORKSHOP_PG_URL/${db}_inventory" "$BIN/inventory-service" >"$LOGS/$name-inventory.log" 2>&1 & PIDS+=($!)

@@ -47,7 +47,17 @@ url_host() { local r="${1#*://}"; r="${r#*@}"; r="${r%%/*}"; echo "${r%%:*}"; }
 url_port() { local r="${1#*://}"; r="${r#*@}"; r="${r%%/*}"; [[ "$r" == *:* ]] && echo "${r##*:}" || echo "$2"; }
 # The URL without its path: DATABASE_URL may name a database.
 server_url() { local r="${1#*://}"; echo "${1%%://*}://${r%%/*}"; }
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# `alive PIDFILE`: is the process it names still running, and still ours?
+# (A pid file can outlive a reboot; its pid may now belong to anything.)
+alive() {
+  [ -f "$1" ] || return 1
+  local pid name
+  pid=$(cat "$1"); name=$(basename "$1" .pid)
+  kill -0 "$pid" 2>/dev/null || return 1
+  [ -r "/proc/$pid/cmdline" ] || return 0   # no /proc (macOS): trust kill -0
+  case "$name" in sink) name=lab ;; redis) name=redis-server ;; esac
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$name"
+}
 
 # ------------------------------------------------------------------ Postgres
 postgres_bin_dir() {
@@ -219,7 +229,7 @@ wait_healthy() {
 # --------------------------------------------------------------------- main
 find_postgres
 find_redis
-printf 'PG_URL=%s\nREDIS=%s\n' "$PG_URL" "$REDIS" >"$RUN/backing.env"
+printf 'PG_URL=%q\nREDIS=%q\n' "$PG_URL" "$REDIS" >"$RUN/backing.env"
 
 if [ -n "${LAB_BIN_DIR:-}" ]; then
   BIN=$LAB_BIN_DIR

@@ -20,5 +20,5 @@ mod stack;
 
 pub use spans::{attr, event, has_event, CollectedSpan, TraceView};
 pub use stack::{
-    unique_name, ServiceName, StackOptions, TestStack, GATEWAY, INVENTORY, ORDER, USER,
+    show_logs, unique_name, ServiceName, StackOptions, TestStack, GATEWAY, INVENTORY, ORDER, USER,
 };

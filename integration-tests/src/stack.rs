@@ -453,7 +453,7 @@ impl CapturedLogs {
 
 impl Write for CapturedLogs {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if std::env::var_os("TEST_LOG").is_some() {
+        if show_logs() {
             let _ = std::io::stdout().write_all(buf);
         }
         if let Ok(mut bytes) = self.lines.lock() {
@@ -471,4 +471,9 @@ impl<'a> MakeWriter<'a> for CapturedLogs {
     fn make_writer(&'a self) -> Self::Writer {
         self.clone()
     }
+}
+
+/// `TEST_LOG=1` (any value but empty or `0`) echoes the services' logs.
+pub fn show_logs() -> bool {
+    std::env::var("TEST_LOG").is_ok_and(|v| !v.is_empty() && v != "0")
 }

@@ -3,8 +3,8 @@
 //! real receiver (`lab sink`), and flushing every span on SIGTERM.
 //!
 //! Each service is its own process here, so `service.name` per span is the
-//! real thing. The binaries come from `target/<profile>/`; if one is missing
-//! the test builds it (scripts/test.sh builds them up front).
+//! real thing. The first test to need them runs `cargo build` for the four
+//! service binaries (in the test's own profile), so they are never stale.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -29,21 +29,23 @@ fn binary(name: &str) -> PathBuf {
     BUILT.call_once(|| {
         let mut command = Command::new(env!("CARGO"));
         command.args(["build", "--quiet", "--bins"]);
+        if profile_dir().ends_with("release") {
+            command.arg("--release");
+        }
         for service in SERVICES {
             command.args(["-p", service]);
         }
         let status = command.status().expect("cargo runs");
         assert!(status.success(), "building the service binaries");
     });
-    // target/<profile>/deps/binaries-xxxx → target/<profile>/<name>
-    let dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    dir.join(name)
+    profile_dir().join(name)
+}
+
+/// `target/<profile>/`, from this test's own path
+/// (`target/<profile>/deps/binaries-xxxx`).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
 fn free_port() -> u16 {
@@ -100,7 +102,7 @@ impl Processes {
                 // A long batch delay: spans reach the receiver before it
                 // only if shutdown flushes them.
                 .env("OTEL_BSP_SCHEDULE_DELAY", "60000")
-                .stdout(if std::env::var_os("TEST_LOG").is_some() {
+                .stdout(if integration_tests::show_logs() {
                     Stdio::inherit()
                 } else {
                     Stdio::null()
@@ -495,6 +497,39 @@ async fn lab_checks_pass_and_load_runs_against_the_real_services() {
     assert_eq!(ok, 60, "every request succeeds: {:?}", summary.statuses);
     assert_eq!(summary.slowest.len(), 3);
     assert!(summary.slowest.iter().all(|s| s.trace_id.is_some()));
+    let _ = std::fs::remove_dir_all(&root);
+    sink.shutdown().await;
+}
+
+/// Lesson 09 asks the learner to sample a quarter of the traces at the
+/// gateway; with that setting, its check passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lesson_09_passes_with_the_sampler_it_asks_for() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sink = start_sink().await;
+    let endpoint = format!("http://{}", sink.http_addr);
+    let processes = Processes::start_with_env(
+        &endpoint,
+        "http/protobuf",
+        &[
+            ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    processes.wait_healthy(&client).await;
+    let root = std::env::temp_dir().join(unique_name("lab-root"));
+    std::fs::create_dir_all(&root).unwrap();
+    let lessons = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lessons");
+    std::os::unix::fs::symlink(lessons.canonicalize().unwrap(), root.join("lessons")).unwrap();
+    let options = lab::check::scenario::CheckOptions {
+        gateway: processes.url("api-gateway"),
+        jaeger: format!("http://{}", sink.query_addr),
+        timeout: Duration::from_secs(20),
+    };
+    let passed = lab::check::run(&root, "09", &options).await.unwrap();
+    assert!(passed, "lesson 09's check fails with traceidratio 0.25");
     let _ = std::fs::remove_dir_all(&root);
     sink.shutdown().await;
 }

@@ -231,9 +231,9 @@ fn status_is_compared() {
     assert!(evaluate(&spec, &[observed(Some(trace))]).passed());
 }
 
-/// Sampling lesson: 40 requests without traceparent, `found` of them traced.
+/// Sampling lesson: 100 requests without traceparent, `found` of them traced.
 fn sampled(found: usize) -> Vec<Observation> {
-    (0..40)
+    (0..100)
         .map(|i| {
             let id = TraceId::parse(&format!("{:032x}", i + 1)).unwrap();
             let mut trace = healthy_order();
@@ -258,11 +258,11 @@ fn sampled(found: usize) -> Vec<Observation> {
 #[test]
 fn sampling_fraction_is_checked_with_a_binomial_band() {
     let spec = lesson("09-head-sampling");
-    let report = evaluate(&spec, &sampled(10));
+    let report = evaluate(&spec, &sampled(25));
     assert!(report.passed(), "{:#?}", report.findings);
-    assert_eq!(report.sampled, Some((10, 40)));
+    assert_eq!(report.sampled, Some((25, 100)));
     assert_eq!(
-        causes(&evaluate(&spec, &sampled(40))),
+        causes(&evaluate(&spec, &sampled(100))),
         vec![Cause::SampledEverything]
     );
     assert_eq!(
@@ -270,19 +270,21 @@ fn sampling_fraction_is_checked_with_a_binomial_band() {
         vec![Cause::SampledNothing]
     );
     assert_eq!(
-        causes(&evaluate(&spec, &sampled(30))),
+        causes(&evaluate(&spec, &sampled(60))),
         vec![Cause::WrongRatio]
     );
 
+    // 100 requests at 0.25: mean 25, deviation √(100·0.25·0.75) ≈ 4.33,
+    // band 25 ± (4·4.33 + 1) ≈ 6.7..43.3.
     let (low, high) = sampling_band(
         &SamplingSpec {
             ratio: 0.25,
             tolerance: None,
         },
-        40,
+        100,
     );
     assert!(
-        low > 0.0 && low < 2.0 && high > 18.0 && high < 20.0,
+        (6.0..7.0).contains(&low) && (43.0..44.0).contains(&high),
         "{low}..{high}"
     );
     let (low, high) = sampling_band(

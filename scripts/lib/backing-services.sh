@@ -1,23 +1,37 @@
 # shellcheck shell=bash
 # Finds a running Postgres and Redis, or starts throwaway ones.
 #
-# Sourced by scripts/test.sh (and usable by other scripts). After
+# Sourced by scripts/test.sh and scripts/bench-collector-down.sh. After
 # `ensure_backing_services`, these are exported:
 #   WORKSHOP_PG_URL     server URL without a database, e.g. postgres://postgres@127.0.0.1:5432
 #   WORKSHOP_REDIS_URL  e.g. redis://127.0.0.1:6379
-# Throwaway servers live under $WORKSHOP_RUN_DIR and are stopped by
+# Throwaway servers live in a fresh /tmp/workshop-services.* folder
+# ($WORKSHOP_RUN_DIR) and are stopped, and the folder removed, by
 # `stop_backing_services` (call it from an EXIT trap).
 #
 # Set WORKSHOP_THROWAWAY=1 to always start throwaway servers.
 
-WORKSHOP_RUN_DIR="${WORKSHOP_RUN_DIR:-$(mktemp -d /tmp/workshop-services.XXXXXX)}"
+WORKSHOP_RUN_DIR=""   # created when a throwaway server is needed
 _started_pg_data=""
 _started_redis_pid=""
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-# `port_open HOST PORT`: is something listening?
-port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+# `port_open HOST PORT`: is something listening? (2 s at most)
+port_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }
+
+# A private folder for throwaway servers, made on first use.
+run_dir() {
+  [ -n "$WORKSHOP_RUN_DIR" ] || WORKSHOP_RUN_DIR=$(mktemp -d /tmp/workshop-services.XXXXXX)
+  echo "$WORKSHOP_RUN_DIR"
+}
+
+# `pg_login_ok URL`: can we log in (not just connect)? A stock Debian
+# Postgres listens on 5432 but wants a password the tests do not have.
+pg_login_ok() {
+  command -v psql >/dev/null 2>&1 || return 0   # cannot tell: assume yes
+  PGCONNECT_TIMEOUT=3 psql "$1/postgres" -Atqc 'select 1' >/dev/null 2>&1
+}
 
 # A free TCP port on 127.0.0.1.
 free_port() {
@@ -36,12 +50,17 @@ url_port() { local rest="${1#*://}"; rest="${rest#*@}"; rest="${rest%%/*}"; [[ "
 # `server_url URL`: the URL without its path (DATABASE_URL may name a database).
 server_url() { local rest="${1#*://}"; echo "${1%%://*}://${rest%%/*}"; }
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else echo "need root to install packages (no sudo): $*" >&2; return 1
+  fi
+}
 
 apt_install() {
   log "installing $* with apt-get"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 postgres_bin_dir() {
@@ -56,6 +75,7 @@ start_throwaway_postgres() {
   bin=$(postgres_bin_dir) || true
   if [ -z "$bin" ]; then apt_install postgresql; bin=$(postgres_bin_dir); fi
   port=$(free_port)
+  run_dir >/dev/null
   data="$WORKSHOP_RUN_DIR/postgres"
   mkdir -p "$data"
   # initdb refuses to run as root: run the server as an unprivileged user.
@@ -81,11 +101,13 @@ start_throwaway_redis() {
   local port
   command -v redis-server >/dev/null 2>&1 || apt_install redis-server
   port=$(free_port)
+  run_dir >/dev/null
   log "starting a throwaway Redis on 127.0.0.1:$port"
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
     --dir "$WORKSHOP_RUN_DIR" --logfile "$WORKSHOP_RUN_DIR/redis.log" &
   _started_redis_pid=$!
   for _ in $(seq 1 50); do port_open 127.0.0.1 "$port" && break; sleep 0.1; done
+  port_open 127.0.0.1 "$port" || { echo "Redis did not start; see $WORKSHOP_RUN_DIR/redis.log" >&2; return 1; }
   WORKSHOP_REDIS_URL="redis://127.0.0.1:$port"
 }
 
@@ -95,8 +117,13 @@ ensure_backing_services() {
   local redis_url="${REDIS_URL:-redis://127.0.0.1:6379}"
 
   if [ "${WORKSHOP_THROWAWAY:-0}" != 1 ] && port_open "$(url_host "$pg_url")" "$(url_port "$pg_url" 5432)"; then
-    log "using the running Postgres at $(url_host "$pg_url"):$(url_port "$pg_url" 5432)"
-    WORKSHOP_PG_URL="$pg_url"
+    if pg_login_ok "$pg_url"; then
+      log "using the running Postgres at $(url_host "$pg_url"):$(url_port "$pg_url" 5432)"
+      WORKSHOP_PG_URL="$pg_url"
+    else
+      log "a Postgres answers at $(url_host "$pg_url"):$(url_port "$pg_url" 5432) but refuses $pg_url (set DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT); starting a throwaway one instead"
+      start_throwaway_postgres
+    fi
   else
     start_throwaway_postgres
   fi
@@ -118,5 +145,6 @@ stop_backing_services() {
       "$_pg_bin/pg_ctl" -D "$_started_pg_data" -m fast stop >/dev/null 2>&1 || true
     fi
   fi
-  if [ -n "$_started_pg_data$_started_redis_pid" ]; then rm -rf "$WORKSHOP_RUN_DIR"; fi
+  # Only the folder we made ourselves (mktemp) is removed.
+  if [[ "$WORKSHOP_RUN_DIR" == /tmp/workshop-services.* ]]; then rm -rf "$WORKSHOP_RUN_DIR"; fi
 }

@@ -25,7 +25,7 @@
 //!       optional: false           # true: check it only if it is there
 //! sampling:                       # only for sampling lessons (see below)
 //!   ratio: 0.25
-//!   tolerance: 0.1                # optional; default: a binomial 3-sigma band
+//!   tolerance: 0.1                # optional; default: a binomial 4-sigma band
 //! ```
 //!
 //! With `sampling`, requests carry no `traceparent` (a sampled parent would
