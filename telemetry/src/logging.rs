@@ -62,13 +62,14 @@ where
 
 /// Log lines only, no spans: for the start-up code that runs before the
 /// tracer provider exists (reading the sampler settings logs what it found).
+///
+/// The SDK's own log lines are off here whatever `RUST_LOG` says: building
+/// a provider makes the SDK read `OTEL_TRACES_SAMPLER` too, and it would
+/// report our `rules` and `ratelimit` as unknown, "using ParentBased(AlwaysOn)"
+/// (not true: [`crate::sampler`] chose the sampler).
 pub fn startup_dispatch(settings: &Settings) -> Dispatch {
-    build(
-        &settings.service_name,
-        &settings.log_filter,
-        None,
-        std::io::stdout,
-    )
+    let filter = format!("{},opentelemetry_sdk=off", settings.log_filter);
+    build(&settings.service_name, &filter, None, std::io::stdout)
 }
 
 fn build<W>(service_name: &str, log_filter: &str, tracer: Option<SdkTracer>, writer: W) -> Dispatch

@@ -78,10 +78,15 @@ impl Telemetry {
                 "OTEL_SDK_DISABLED=true: spans are not recorded or exported"
             );
         } else {
+            let sampler = std::env::var("OTEL_TRACES_SAMPLER")
+                .unwrap_or_else(|_| "parentbased_always_on".to_string());
+            let sampler_arg = std::env::var("OTEL_TRACES_SAMPLER_ARG").unwrap_or_default();
             tracing::info!(
                 service.name = %settings.service_name,
                 protocol = ?settings.protocol,
                 endpoint = settings.endpoint.as_deref().unwrap_or("(default localhost)"),
+                sampler,
+                sampler_arg,
                 "exporting spans over OTLP"
             );
         }
