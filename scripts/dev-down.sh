@@ -23,17 +23,8 @@ esac
 
 # Bold only on a terminal, so logs stay free of escape codes.
 if [ -t 1 ]; then say() { printf '\033[1m==> %s\033[0m\n' "$*"; }; else say() { printf '==> %s\n' "$*"; }; fi
-# `alive PIDFILE`: is the process it names still running, and still ours?
-# (A pid file can outlive a reboot; its pid may now belong to anything.)
-alive() {
-  [ -f "$1" ] || return 1
-  local pid name
-  pid=$(cat "$1"); name=$(basename "$1" .pid)
-  kill -0 "$pid" 2>/dev/null || return 1
-  [ -r "/proc/$pid/cmdline" ] || return 0   # no /proc (macOS): trust kill -0
-  case "$name" in sink) name=lab ;; redis) name=redis-server ;; esac
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$name"
-}
+# shellcheck source=scripts/lib/pidfiles.sh
+source "$ROOT/scripts/lib/pidfiles.sh"
 as_user() { # as_user USER CMD...
   if [ "$(id -un)" = "$1" ]; then shift; "$@"; else local u=$1; shift; runuser -u "$u" -- "$@"; fi
 }

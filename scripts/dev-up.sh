@@ -47,17 +47,8 @@ url_host() { local r="${1#*://}"; r="${r#*@}"; r="${r%%/*}"; echo "${r%%:*}"; }
 url_port() { local r="${1#*://}"; r="${r#*@}"; r="${r%%/*}"; [[ "$r" == *:* ]] && echo "${r##*:}" || echo "$2"; }
 # The URL without its path: DATABASE_URL may name a database.
 server_url() { local r="${1#*://}"; echo "${1%%://*}://${r%%/*}"; }
-# `alive PIDFILE`: is the process it names still running, and still ours?
-# (A pid file can outlive a reboot; its pid may now belong to anything.)
-alive() {
-  [ -f "$1" ] || return 1
-  local pid name
-  pid=$(cat "$1"); name=$(basename "$1" .pid)
-  kill -0 "$pid" 2>/dev/null || return 1
-  [ -r "/proc/$pid/cmdline" ] || return 0   # no /proc (macOS): trust kill -0
-  case "$name" in sink) name=lab ;; redis) name=redis-server ;; esac
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$name"
-}
+# shellcheck source=scripts/lib/pidfiles.sh
+source "$ROOT/scripts/lib/pidfiles.sh"
 
 # ------------------------------------------------------------------ Postgres
 postgres_bin_dir() {

@@ -440,6 +440,25 @@ fn a_bad_sampler_setting_stops_the_service_with_a_sentence() {
     assert!(stderr.contains("OTEL_TRACES_SAMPLER_ARG"), "{stderr}");
 }
 
+/// A scratch "repository" holding the real lessons (so the learner's own
+/// progress file is not touched), and check options aimed at `processes`
+/// and `sink`.
+fn lab_setup(
+    processes: &Processes,
+    sink: &RunningSink,
+) -> (PathBuf, lab::check::scenario::CheckOptions) {
+    let root = std::env::temp_dir().join(unique_name("lab-root"));
+    std::fs::create_dir_all(&root).unwrap();
+    let lessons = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lessons");
+    std::os::unix::fs::symlink(lessons.canonicalize().unwrap(), root.join("lessons")).unwrap();
+    let options = lab::check::scenario::CheckOptions {
+        gateway: processes.url("api-gateway"),
+        jaeger: format!("http://{}", sink.query_addr),
+        timeout: Duration::from_secs(20),
+    };
+    (root, options)
+}
+
 /// `cargo lab check` passes on main for the lessons whose check runs on the
 /// default configuration, and `cargo lab load` drives the real services.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -455,17 +474,7 @@ async fn lab_checks_pass_and_load_runs_against_the_real_services() {
     let client = reqwest::Client::new();
     processes.wait_healthy(&client).await;
 
-    // A scratch "repository" holding the real lessons, so the learner's own
-    // progress file is not touched.
-    let root = std::env::temp_dir().join(unique_name("lab-root"));
-    std::fs::create_dir_all(&root).unwrap();
-    let lessons = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lessons");
-    std::os::unix::fs::symlink(lessons.canonicalize().unwrap(), root.join("lessons")).unwrap();
-    let options = lab::check::scenario::CheckOptions {
-        gateway: processes.url("api-gateway"),
-        jaeger: format!("http://{}", sink.query_addr),
-        timeout: Duration::from_secs(20),
-    };
+    let (root, options) = lab_setup(&processes, &sink);
     for lesson in ["01", "05", "07", "08"] {
         let passed = lab::check::run(&root, lesson, &options).await.unwrap();
         assert!(passed, "lesson {lesson}'s check fails on main");
@@ -519,15 +528,7 @@ async fn lesson_09_passes_with_the_sampler_it_asks_for() {
     );
     let client = reqwest::Client::new();
     processes.wait_healthy(&client).await;
-    let root = std::env::temp_dir().join(unique_name("lab-root"));
-    std::fs::create_dir_all(&root).unwrap();
-    let lessons = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lessons");
-    std::os::unix::fs::symlink(lessons.canonicalize().unwrap(), root.join("lessons")).unwrap();
-    let options = lab::check::scenario::CheckOptions {
-        gateway: processes.url("api-gateway"),
-        jaeger: format!("http://{}", sink.query_addr),
-        timeout: Duration::from_secs(20),
-    };
+    let (root, options) = lab_setup(&processes, &sink);
     let passed = lab::check::run(&root, "09", &options).await.unwrap();
     assert!(passed, "lesson 09's check fails with traceidratio 0.25");
     let _ = std::fs::remove_dir_all(&root);
