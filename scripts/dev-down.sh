@@ -23,11 +23,8 @@ esac
 
 # Bold only on a terminal, so logs stay free of escape codes.
 if [ -t 1 ]; then say() { printf '\033[1m==> %s\033[0m\n' "$*"; }; else say() { printf '==> %s\n' "$*"; }; fi
-# shellcheck source=scripts/lib/pidfiles.sh
-source "$ROOT/scripts/lib/pidfiles.sh"
-as_user() { # as_user USER CMD...
-  if [ "$(id -un)" = "$1" ]; then shift; "$@"; else local u=$1; shift; runuser -u "$u" -- "$@"; fi
-}
+# shellcheck source=scripts/lib/common.sh
+source "$ROOT/scripts/lib/common.sh"
 
 # SIGTERM first: the services drain requests and flush their spans (DESIGN:
 # well under a second when idle); SIGKILL only after 15 s.

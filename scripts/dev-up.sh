@@ -40,23 +40,10 @@ THROWAWAY_REDIS_PORT=${THROWAWAY_REDIS_PORT:-26379}
 # Bold only on a terminal, so logs stay free of escape codes.
 if [ -t 1 ]; then say() { printf '\033[1m==> %s\033[0m\n' "$*"; }; else say() { printf '==> %s\n' "$*"; }; fi
 die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
-# `port_open HOST PORT`: does something accept connections there?
-port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-# host and port out of scheme://user:pw@host:port/db
-url_host() { local r="${1#*://}"; r="${r#*@}"; r="${r%%/*}"; echo "${r%%:*}"; }
-url_port() { local r="${1#*://}"; r="${r#*@}"; r="${r%%/*}"; [[ "$r" == *:* ]] && echo "${r##*:}" || echo "$2"; }
-# The URL without its path: DATABASE_URL may name a database.
-server_url() { local r="${1#*://}"; echo "${1%%://*}://${r%%/*}"; }
-# shellcheck source=scripts/lib/pidfiles.sh
-source "$ROOT/scripts/lib/pidfiles.sh"
+# shellcheck source=scripts/lib/common.sh
+source "$ROOT/scripts/lib/common.sh"
 
 # ------------------------------------------------------------------ Postgres
-postgres_bin_dir() {
-  local dir
-  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-  if [ -n "$dir" ]; then echo "$dir"; return; fi
-  command -v pg_ctl >/dev/null 2>&1 && dirname "$(command -v pg_ctl)"
-}
 
 # initdb refuses to run as root, so as root the throwaway server runs as an
 # unprivileged user: `postgres` if the package made one, else `workshop`.
@@ -65,10 +52,6 @@ postgres_user() {
   if id postgres >/dev/null 2>&1; then echo postgres; return; fi
   id workshop >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin workshop
   echo workshop
-}
-
-as_user() { # as_user USER CMD...
-  if [ "$(id -un)" = "$1" ]; then shift; "$@"; else local u=$1; shift; runuser -u "$u" -- "$@"; fi
 }
 
 start_throwaway_postgres() {
@@ -113,7 +96,7 @@ find_postgres() {
     start_throwaway_postgres
   elif port_open 127.0.0.1 5432; then
     PG_URL="postgres://postgres@127.0.0.1:5432"
-    if command -v psql >/dev/null 2>&1 && ! psql "$PG_URL/postgres" -tAc 'select 1' >/dev/null 2>&1; then
+    if ! pg_login_ok "$PG_URL"; then
       die "a Postgres answers on 127.0.0.1:5432 but user postgres cannot log in without a password. Set DATABASE_URL=postgres://USER:PASSWORD@127.0.0.1:5432"
     fi
     say "using the Postgres running on 127.0.0.1:5432"

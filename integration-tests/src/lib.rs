@@ -20,5 +20,6 @@ mod stack;
 
 pub use spans::{attr, event, has_event, CollectedSpan, TraceView};
 pub use stack::{
-    show_logs, unique_name, ServiceName, StackOptions, TestStack, GATEWAY, INVENTORY, ORDER, USER,
+    database_server_url, drop_databases, free_port, redis_url, show_logs, unique_name, ServiceName,
+    StackOptions, TestStack, GATEWAY, INVENTORY, ORDER, USER,
 };

@@ -339,31 +339,42 @@ impl Drop for TestStack {
                 let _ = thread.join();
             }
         }
-        // Drop the databases from a thread of our own: we may be inside the
-        // test's runtime, which must not block on another runtime.
-        let databases = std::mem::take(&mut self.databases);
-        let _ = std::thread::spawn(move || drop_databases(databases)).join();
+        drop_databases(std::mem::take(&mut self.databases));
     }
 }
 
-fn drop_databases(databases: Vec<String>) {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return;
-    };
-    runtime.block_on(async {
-        let url = format!("{}/postgres", database_server_url());
-        let Ok(pool) = sqlx::PgPool::connect(&url).await else {
+/// Drops test databases (if they exist). Callable from anywhere, async code
+/// included: the work runs on a thread and runtime of its own, because a
+/// test's runtime must not block on another runtime.
+pub fn drop_databases(databases: Vec<String>) {
+    let _ = std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
             return;
         };
-        for name in databases {
-            let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-            let _ = sqlx::query(&statement).execute(&pool).await;
-        }
-        pool.close().await;
-    });
+        runtime.block_on(async {
+            let url = format!("{}/postgres", database_server_url());
+            let Ok(pool) = sqlx::PgPool::connect(&url).await else {
+                return;
+            };
+            for name in databases {
+                let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                let _ = sqlx::query(&statement).execute(&pool).await;
+            }
+            pool.close().await;
+        });
+    })
+    .join();
+}
+
+/// A port nothing listens on right now (bound once, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port on 127.0.0.1")
 }
 
 async fn wait(stop: oneshot::Receiver<()>) {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use integration_tests::unique_name;
+use integration_tests::{database_server_url, drop_databases, free_port, redis_url, unique_name};
 use lab::sink::{RunningSink, SinkConfig};
 use serde_json::{json, Value};
 
@@ -48,14 +48,6 @@ fn profile_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Processes {
     children: Vec<(&'static str, Child)>,
     ports: BTreeMap<&'static str, u16>,
@@ -63,10 +55,6 @@ struct Processes {
 }
 
 impl Processes {
-    fn start(otlp_endpoint: &str, protocol: &str) -> Processes {
-        Self::start_with_env(otlp_endpoint, protocol, &[])
-    }
-
     /// Starts the four services; `extra_env` is given to all of them.
     fn start_with_env(
         otlp_endpoint: &str,
@@ -75,10 +63,8 @@ impl Processes {
     ) -> Processes {
         let ports: BTreeMap<_, _> = SERVICES.iter().map(|s| (*s, free_port())).collect();
         let database = unique_name("ws_bin");
-        let server = std::env::var("TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let redis =
-            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let server = database_server_url();
+        let redis = redis_url();
         let url = |s: &str| format!("http://127.0.0.1:{}", ports[s]);
         let mut children = Vec::new();
         for service in SERVICES {
@@ -174,25 +160,8 @@ impl Drop for Processes {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let database = self.database.clone();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let server = std::env::var("TEST_DATABASE_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-                if let Ok(pool) = sqlx::PgPool::connect(&format!("{server}/postgres")).await {
-                    for db in ["orders", "users", "inventory"] {
-                        let sql =
-                            format!("DROP DATABASE IF EXISTS \"{database}_{db}\" WITH (FORCE)");
-                        let _ = sqlx::query(&sql).execute(&pool).await;
-                    }
-                }
-            });
-        })
-        .join();
+        let names = ["orders", "users", "inventory"].map(|db| format!("{}_{db}", self.database));
+        drop_databases(names.to_vec());
     }
 }
 
@@ -242,8 +211,31 @@ async fn wait_for_trace(
 /// them one at a time keeps two tests from being handed the same port.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn start_sink() -> RunningSink {
-    lab::sink::start(SinkConfig::ephemeral()).await.unwrap()
+/// One test's workshop: a sink, the four services exporting to it over
+/// `protocol` (with `extra_env` for all four), healthy, and a client.
+struct Workshop {
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+    sink: RunningSink,
+    processes: Processes,
+    client: reqwest::Client,
+}
+
+async fn start_workshop(protocol: &str, extra_env: &[(&str, &str)]) -> Workshop {
+    let turn = ONE_AT_A_TIME.lock().await;
+    let sink = lab::sink::start(SinkConfig::ephemeral()).await.unwrap();
+    let endpoint = match protocol {
+        "grpc" => format!("http://{}", sink.grpc_addr),
+        _ => format!("http://{}", sink.http_addr),
+    };
+    let processes = Processes::start_with_env(&endpoint, protocol, extra_env);
+    let client = reqwest::Client::new();
+    processes.wait_healthy(&client).await;
+    Workshop {
+        _turn: turn,
+        sink,
+        processes,
+        client,
+    }
 }
 
 /// `POST /orders` at the gateway; returns the trace id.
@@ -261,15 +253,12 @@ async fn post_order(processes: &Processes, client: &reqwest::Client, product: &s
 }
 
 async fn full_trace_per_order_and_flush_on_sigterm(protocol: &str) {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let sink = start_sink().await;
-    let endpoint = match protocol {
-        "grpc" => format!("http://{}", sink.grpc_addr),
-        _ => format!("http://{}", sink.http_addr),
-    };
-    let mut processes = Processes::start(&endpoint, protocol);
-    let client = reqwest::Client::new();
-    processes.wait_healthy(&client).await;
+    let Workshop {
+        _turn,
+        sink,
+        mut processes,
+        client,
+    } = start_workshop(protocol, &[]).await;
 
     let mut trace_ids = Vec::new();
     for product in ["Laptop", "Mouse"] {
@@ -324,13 +313,12 @@ async fn binaries_export_complete_traces_over_grpc() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_sdk_disabled_nothing_is_exported_but_trace_ids_still_flow() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let sink = start_sink().await;
-    let endpoint = format!("http://{}", sink.http_addr);
-    let mut processes =
-        Processes::start_with_env(&endpoint, "http/protobuf", &[("OTEL_SDK_DISABLED", "true")]);
-    let client = reqwest::Client::new();
-    processes.wait_healthy(&client).await;
+    let Workshop {
+        _turn,
+        sink,
+        mut processes,
+        client,
+    } = start_workshop("http/protobuf", &[("OTEL_SDK_DISABLED", "true")]).await;
     let response = client
         .post(format!("{}/orders", processes.url("api-gateway")))
         .json(&json!({"user_id": "2", "product": "Mouse", "quantity": 1}))
@@ -365,9 +353,6 @@ async fn with_the_sdk_disabled_nothing_is_exported_but_trace_ids_still_flow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_samplers_work_on_the_binaries_from_the_environment() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let sink = start_sink().await;
-    let endpoint = format!("http://{}", sink.http_addr);
     let rules = std::env::temp_dir().join(format!("{}.yaml", unique_name("rules")));
     std::fs::write(
         &rules,
@@ -375,16 +360,19 @@ async fn custom_samplers_work_on_the_binaries_from_the_environment() {
     )
     .unwrap();
     let rules_path = rules.to_str().unwrap().to_string();
-    let mut processes = Processes::start_with_env(
-        &endpoint,
+    let Workshop {
+        _turn,
+        sink,
+        mut processes,
+        client,
+    } = start_workshop(
         "http/protobuf",
         &[
             ("OTEL_TRACES_SAMPLER", "rules"),
             ("OTEL_TRACES_SAMPLER_ARG", &rules_path),
         ],
-    );
-    let client = reqwest::Client::new();
-    processes.wait_healthy(&client).await;
+    )
+    .await;
 
     let dropped = post_order(&processes, &client, "Keyboard").await;
     let response = client
@@ -463,16 +451,12 @@ fn lab_setup(
 /// default configuration, and `cargo lab load` drives the real services.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lab_checks_pass_and_load_runs_against_the_real_services() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let sink = start_sink().await;
-    let endpoint = format!("http://{}", sink.http_addr);
-    let processes = Processes::start_with_env(
-        &endpoint,
-        "http/protobuf",
-        &[("OTEL_BSP_SCHEDULE_DELAY", "200")],
-    );
-    let client = reqwest::Client::new();
-    processes.wait_healthy(&client).await;
+    let Workshop {
+        _turn,
+        sink,
+        processes,
+        client: _,
+    } = start_workshop("http/protobuf", &[("OTEL_BSP_SCHEDULE_DELAY", "200")]).await;
 
     let (root, options) = lab_setup(&processes, &sink);
     for lesson in ["01", "05", "07", "08"] {
@@ -514,20 +498,20 @@ async fn lab_checks_pass_and_load_runs_against_the_real_services() {
 /// gateway; with that setting, its check passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lesson_09_passes_with_the_sampler_it_asks_for() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let sink = start_sink().await;
-    let endpoint = format!("http://{}", sink.http_addr);
-    let processes = Processes::start_with_env(
-        &endpoint,
+    let Workshop {
+        _turn,
+        sink,
+        processes,
+        client: _,
+    } = start_workshop(
         "http/protobuf",
         &[
             ("OTEL_BSP_SCHEDULE_DELAY", "200"),
             ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
             ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
         ],
-    );
-    let client = reqwest::Client::new();
-    processes.wait_healthy(&client).await;
+    )
+    .await;
     let (root, options) = lab_setup(&processes, &sink);
     let passed = lab::check::run(&root, "09", &options).await.unwrap();
     assert!(passed, "lesson 09's check fails with traceidratio 0.25");

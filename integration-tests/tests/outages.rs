@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use integration_tests::{event, unique_name, StackOptions, TestStack, GATEWAY, ORDER, USER};
+use integration_tests::{
+    database_server_url, drop_databases, event, free_port, unique_name, StackOptions, TestStack,
+    GATEWAY, ORDER, USER,
+};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -27,15 +30,9 @@ fn assert_real_trace_id(body: &Value) {
     assert_ne!(trace_id, "0".repeat(32), "{body}");
 }
 
-/// A port nothing listens on (bound once, then released).
-async fn dead_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_user_service_serves_from_postgres() {
-    let port = dead_port().await;
+    let port = free_port();
     let stack = TestStack::start_with(StackOptions {
         redis_url: Some(format!("redis://127.0.0.1:{port}")),
         ..StackOptions::default()
@@ -76,7 +73,7 @@ async fn redis_down_user_service_serves_from_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_downstream_service_down_gives_json_errors_and_an_error_client_span() {
-    let port = dead_port().await;
+    let port = free_port();
     let stack = TestStack::start_with(StackOptions {
         user_service_url: Some(format!("http://127.0.0.1:{port}")),
         ..StackOptions::default()
@@ -110,7 +107,7 @@ async fn a_downstream_service_down_gives_json_errors_and_an_error_client_span() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_answers_503_when_order_service_is_unreachable() {
     init_tracing();
-    let port = dead_port().await;
+    let port = free_port();
     let app = api_gateway::Application::build(&api_gateway::Config {
         port: 0,
         order_service_url: format!("http://127.0.0.1:{port}"),
@@ -141,7 +138,7 @@ async fn the_gateway_answers_503_when_order_service_is_unreachable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_down_at_start_up_then_back() {
     init_tracing();
-    let proxy_port = dead_port().await;
+    let proxy_port = free_port();
     let database = unique_name("ws_outage");
     let app = inventory_service::Application::build(&inventory_service::Config {
         port: 0,
@@ -175,8 +172,7 @@ async fn postgres_down_at_start_up_then_back() {
     );
 
     // Postgres "returns": forward the port to the real server.
-    let real = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let real = database_server_url();
     let real_addr = real
         .rsplit('@')
         .next()
@@ -207,7 +203,7 @@ async fn postgres_down_at_start_up_then_back() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
     proxy.abort();
-    drop_database(&real, &database).await;
+    drop_databases(vec![database]);
 }
 
 /// A TCP forwarder from `127.0.0.1:port` to `target` (host:port).
@@ -223,15 +219,5 @@ async fn forward(port: u16, target: String) {
                 let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
             }
         });
-    }
-}
-
-async fn drop_database(server: &str, name: &str) {
-    if let Ok(pool) =
-        sqlx::PgPool::connect(&format!("{}/postgres", server.trim_end_matches('/'))).await
-    {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .execute(&pool)
-            .await;
     }
 }

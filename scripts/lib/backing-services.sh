@@ -15,10 +15,8 @@ WORKSHOP_RUN_DIR=""   # created when a throwaway server is needed
 _started_pg_data=""
 _started_redis_pid=""
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-
-# `port_open HOST PORT`: is something listening? (2 s at most)
-port_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # A private folder for throwaway servers, made on first use.
 run_dir() {
@@ -26,52 +24,8 @@ run_dir() {
   echo "$WORKSHOP_RUN_DIR"
 }
 
-# `pg_login_ok URL`: can we log in (not just connect)? A stock Debian
-# Postgres listens on 5432 but wants a password the tests do not have.
-pg_login_ok() {
-  command -v psql >/dev/null 2>&1 || return 0   # cannot tell: assume yes
-  PGCONNECT_TIMEOUT=3 psql "$1/postgres" -Atqc 'select 1' >/dev/null 2>&1
-}
-
-# A free TCP port on 127.0.0.1.
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 20000))
-    port_open 127.0.0.1 "$port" || { echo "$port"; return; }
-  done
-  echo "no free port found" >&2; return 1
-}
-
-# host and port out of a URL like scheme://user:pw@host:port/db
-url_host() { local rest="${1#*://}"; rest="${rest#*@}"; rest="${rest%%/*}"; echo "${rest%%:*}"; }
-url_port() { local rest="${1#*://}"; rest="${rest#*@}"; rest="${rest%%/*}"; [[ "$rest" == *:* ]] && echo "${rest##*:}" || echo "$2"; }
-
-# `server_url URL`: the URL without its path (DATABASE_URL may name a database).
-server_url() { local rest="${1#*://}"; echo "${1%%://*}://${rest%%/*}"; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"
-  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-  else echo "need root to install packages (no sudo): $*" >&2; return 1
-  fi
-}
-
-apt_install() {
-  log "installing $* with apt-get"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-
-postgres_bin_dir() {
-  local dir
-  if command -v initdb >/dev/null 2>&1; then dirname "$(command -v initdb)"; return; fi
-  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-  [ -n "$dir" ] && echo "$dir"
-}
-
 start_throwaway_postgres() {
-  local bin port data owner
+  local bin port data
   bin=$(postgres_bin_dir) || true
   if [ -z "$bin" ]; then apt_install postgresql; bin=$(postgres_bin_dir); fi
   port=$(free_port)
@@ -79,18 +33,16 @@ start_throwaway_postgres() {
   data="$WORKSHOP_RUN_DIR/postgres"
   mkdir -p "$data"
   # initdb refuses to run as root: run the server as an unprivileged user.
+  _pg_owner=$(id -un)
   if [ "$(id -u)" -eq 0 ]; then
-    owner=postgres
-    id "$owner" >/dev/null 2>&1 || useradd --system --no-create-home "$owner"
-    chown -R "$owner" "$WORKSHOP_RUN_DIR"
+    _pg_owner=postgres
+    id "$_pg_owner" >/dev/null 2>&1 || useradd --system --no-create-home "$_pg_owner"
+    chown -R "$_pg_owner" "$WORKSHOP_RUN_DIR"
     chmod 755 "$WORKSHOP_RUN_DIR"
-    run_as() { runuser -u "$owner" -- "$@"; }
-  else
-    run_as() { "$@"; }
   fi
   log "starting a throwaway Postgres on 127.0.0.1:$port ($data)"
-  run_as "$bin/initdb" -D "$data" -U postgres -A trust >/dev/null
-  run_as "$bin/pg_ctl" -D "$data" -l "$WORKSHOP_RUN_DIR/postgres.log" -w \
+  as_user "$_pg_owner" "$bin/initdb" -D "$data" -U postgres -A trust >/dev/null
+  as_user "$_pg_owner" "$bin/pg_ctl" -D "$data" -l "$WORKSHOP_RUN_DIR/postgres.log" -w \
     -o "-p $port -k $WORKSHOP_RUN_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
   _started_pg_data="$data"
   _pg_bin="$bin"
@@ -139,11 +91,7 @@ ensure_backing_services() {
 stop_backing_services() {
   if [ -n "$_started_redis_pid" ]; then kill "$_started_redis_pid" 2>/dev/null || true; fi
   if [ -n "$_started_pg_data" ]; then
-    if [ "$(id -u)" -eq 0 ]; then
-      runuser -u postgres -- "$_pg_bin/pg_ctl" -D "$_started_pg_data" -m fast stop >/dev/null 2>&1 || true
-    else
-      "$_pg_bin/pg_ctl" -D "$_started_pg_data" -m fast stop >/dev/null 2>&1 || true
-    fi
+    as_user "$_pg_owner" "$_pg_bin/pg_ctl" -D "$_started_pg_data" -m fast stop >/dev/null 2>&1 || true
   fi
   # Only the folder we made ourselves (mktemp) is removed.
   if [[ "$WORKSHOP_RUN_DIR" == /tmp/workshop-services.* ]]; then rm -rf "$WORKSHOP_RUN_DIR"; fi

@@ -40,7 +40,7 @@ pub mod sampler;
 pub mod server;
 pub mod settings;
 
-pub use propagation::{current_trace_id, TraceIdJson};
+pub use propagation::current_trace_id;
 pub use provider::Telemetry;
 pub use settings::Settings;
 

@@ -101,9 +101,3 @@ pub fn traceresponse(span_context: &SpanContext) -> Option<HeaderValue> {
     );
     HeaderValue::from_str(&value).ok()
 }
-
-/// Handy for JSON bodies: `{"trace_id": "..."}`.
-#[derive(Debug, serde::Serialize)]
-pub struct TraceIdJson {
-    pub trace_id: String,
-}
