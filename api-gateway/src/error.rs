@@ -1,10 +1,12 @@
-//! One error type for the gateway, and how each case looks to the client
-//! (status + sentence, always with the `trace_id`) and in the trace.
+//! One error type for the gateway: how each case looks to the client
+//! (status + sentence, always with the `trace_id`) and how it is described
+//! for the trace.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use service_kit::downstream::CallError;
+use telemetry::client::CallError;
 use telemetry::fault::{FaultError, InjectedFailure};
+use telemetry::server::Failure;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -28,19 +30,31 @@ impl ApiError {
             ApiError::Injected(_) => "InjectedFailure",
         }
     }
+
+    /// The status the client gets.
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::BadFault(_) => StatusCode::BAD_REQUEST,
+            ApiError::Downstream(error) => error.status(),
+            ApiError::Injected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = match &self {
-            ApiError::BadRequest(_) | ApiError::BadFault(_) => StatusCode::BAD_REQUEST,
-            ApiError::Downstream(error) => error.status(),
-            ApiError::Injected(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
         let detail = match &self {
             ApiError::Downstream(error) => error.detail(),
             other => other.to_string(),
         };
-        service_kit::failure_response(status, self.kind(), &detail, self.to_string())
+        // Every sentence here is safe to show: a downstream failure carries
+        // the other service's public sentence, never its internal text.
+        let mut response = service_kit::error_response(self.status(), self.to_string());
+        // Describe the failure; the tracing layer records it on the span
+        // (`telemetry::server::trace_requests`).
+        response
+            .extensions_mut()
+            .insert(Failure::new(self.kind(), detail));
+        response
     }
 }

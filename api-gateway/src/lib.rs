@@ -2,15 +2,17 @@
 //!
 //! # Layout
 //!
+//! - `main.rs`: the life of the process: config, telemetry, serve, flush.
 //! - `config.rs`: settings from the environment.
 //! - `routes.rs`: `POST /orders`, `GET /orders/{id}`: fault parameters,
 //!   forwarding to order-service, the response with its `trace_id`.
-//! - `error.rs`: the gateway's error type → JSON response + span status.
-//! - `main.rs`: starts telemetry, runs [`Application`], flushes spans.
+//! - `clients.rs`: the calls to order-service (CLIENT spans, baggage).
+//! - `error.rs`: the gateway's error type → JSON response + failure description.
 //!
 //! The gateway is the trust boundary for fault injection: `fault.*` baggage
 //! from outside is removed before anything reads it ([`router`]).
 
+pub mod clients;
 pub mod config;
 pub mod error;
 pub mod routes;
@@ -18,13 +20,14 @@ pub mod routes;
 use std::future::Future;
 
 use axum::extract::Request;
-use axum::middleware::map_request;
+use axum::middleware::{self, map_request};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use service_kit::serve::Server;
-use telemetry::client::HttpClient;
+use telemetry::client::{http_client, ServiceClient};
 
+use clients::OrderService;
 pub use config::Config;
 
 /// The name faults and spans know this service by.
@@ -33,17 +36,20 @@ pub const SERVICE_NAME: &str = "api-gateway";
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    pub http: HttpClient,
-    pub order_service_url: String,
+    pub orders: OrderService,
 }
 
-/// The gateway's routes. `/health` is outside the tracing middleware.
+/// The gateway's routes. `/health` is outside the tracing layer: a probe
+/// every few seconds would drown the interesting traces.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/orders", post(routes::create_order))
         .route("/orders/{id}", get(routes::get_order))
         .with_state(state);
-    service_kit::router::instrument(api)
+    service_kit::router::api_defaults(api)
+        // LESSON 05: every request gets a SERVER span that continues the
+        // caller's trace (the `traceparent` header).
+        .layer(middleware::from_fn(telemetry::server::trace_requests))
         // Outermost, so it runs before the SERVER span reads the baggage.
         .layer(map_request(drop_outside_faults))
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
@@ -63,14 +69,16 @@ pub struct Application {
 
 impl Application {
     /// Binds `0.0.0.0:{port}`.
-    pub async fn build(config: &Config) -> std::io::Result<Self> {
+    pub async fn build(config: Config) -> std::io::Result<Self> {
+        let orders = OrderService(ServiceClient::new(
+            "order-service",
+            config.order_service_url,
+            http_client(),
+        ));
         let server = Server::bind(config.port, SERVICE_NAME).await?;
         Ok(Application {
             server,
-            state: AppState {
-                http: HttpClient::new(),
-                order_service_url: config.order_service_url.trim_end_matches('/').to_string(),
-            },
+            state: AppState { orders },
         })
     }
 

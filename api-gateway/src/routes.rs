@@ -6,7 +6,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{Map, Value};
-use service_kit::downstream::read_json;
 use service_kit::{ApiJson, ApiPath};
 use telemetry::fault::FaultPlan;
 use tracing::info_span;
@@ -32,18 +31,23 @@ pub async fn create_order(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let plan = fault_plan(query.as_deref(), "inventory-service")?;
-    if !body.is_object() {
+    let Some(fields) = body.as_object() else {
         return Err(ApiError::BadRequest(
             "the body must be a JSON object like {\"user_id\": \"1\", \"product\": \"Laptop\", \"quantity\": 1}"
                 .to_string(),
         ));
+    };
+    // order-service checks the order; text that could never be valid (a NUL
+    // byte, control characters) is refused here, at the edge.
+    for (field, value) in fields {
+        if let Value::String(text) = value {
+            service_kit::text::check_text(field, text).map_err(ApiError::BadRequest)?;
+        }
     }
     plan.delay(SERVICE_NAME).await;
     plan.fail(SERVICE_NAME)?;
 
-    let url = format!("{}/orders", state.order_service_url);
-    let request = state.http.reqwest().post(url).json(&body).build();
-    let order: Value = read_json("order-service", forward(&state, request, &plan).await).await?;
+    let order = state.orders.create_order(&body, &plan).await?;
     Ok((StatusCode::CREATED, Json(format_response(&order))))
 }
 
@@ -60,23 +64,8 @@ pub async fn get_order(
     plan.delay(SERVICE_NAME).await;
     plan.fail(SERVICE_NAME)?;
 
-    let url = format!("{}/orders/{id}", state.order_service_url);
-    let request = state.http.reqwest().get(url).build();
-    let order: Value = read_json("order-service", forward(&state, request, &plan).await).await?;
+    let order = state.orders.get_order(id, &plan).await?;
     Ok(Json(format_response(&order)))
-}
-
-/// Sends a request to order-service with the fault plan as baggage.
-async fn forward(
-    state: &AppState,
-    request: reqwest::Result<reqwest::Request>,
-    plan: &FaultPlan,
-) -> reqwest::Result<reqwest::Response> {
-    // LESSON 06: baggage set here is readable in every service downstream.
-    state
-        .http
-        .send_with_baggage(request?, plan.to_baggage())
-        .await
 }
 
 /// Reads `delay`, `delay_at` and `fail` from the query string.

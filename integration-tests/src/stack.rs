@@ -1,19 +1,15 @@
 //! [`TestStack`]: four real services, fresh databases, their spans.
 
-use std::future::Future;
-use std::io::Write;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use opentelemetry::trace::TraceId;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, ShouldSample};
-use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{Sampler, ShouldSample};
 use serde_json::Value;
-use tokio::sync::oneshot;
-use tracing_subscriber::fmt::MakeWriter;
+use service_kit::postgres::DatabaseConfig;
 
+use crate::logs::CapturedLogs;
+use crate::resources::{database_server_url, drop_databases, redis_url, unique_name};
+use crate::service_thread::{spawn, wait, RunningService};
 use crate::spans::{CollectedSpan, TraceView};
 
 /// The four services, by the names their spans carry.
@@ -49,15 +45,6 @@ impl Default for StackOptions {
     }
 }
 
-/// One service running on its own thread.
-struct RunningService {
-    name: ServiceName,
-    port: u16,
-    exporter: InMemorySpanExporter,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
 /// A whole workshop: four services, three fresh databases, one Redis prefix.
 pub struct TestStack {
     services: Vec<RunningService>,
@@ -67,28 +54,6 @@ pub struct TestStack {
     pub client: reqwest::Client,
     /// Every log line the services wrote (JSON).
     logs: CapturedLogs,
-}
-
-pub fn database_server_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
-        .trim_end_matches('/')
-        .to_string()
-}
-
-pub fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
-}
-
-/// A name no other test (or test process) uses.
-pub fn unique_name(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}_{}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        rand::random::<u16>()
-    )
 }
 
 impl TestStack {
@@ -108,15 +73,17 @@ impl TestStack {
 
         let inventory_config = inventory_service::Config {
             port: 0,
-            database_url: db_url("inventory"),
-            max_connections: 10,
+            database: DatabaseConfig {
+                url: db_url("inventory"),
+                max_connections: 10,
+            },
         };
         let inventory = spawn(
             INVENTORY,
             follow(),
             &logs,
             move |port_tx, stop| async move {
-                let app = inventory_service::Application::build(&inventory_config)
+                let app = inventory_service::Application::build(inventory_config)
                     .await
                     .expect("inventory-service builds");
                 assert!(
@@ -133,14 +100,16 @@ impl TestStack {
         let redis_prefix = format!("{name}:");
         let user_config = user_service::Config {
             port: 0,
-            database_url: db_url("users"),
-            max_connections: 5,
+            database: DatabaseConfig {
+                url: db_url("users"),
+                max_connections: 5,
+            },
             redis_url: options.redis_url.clone().unwrap_or_else(redis_url),
             redis_key_prefix: redis_prefix.clone(),
             cache_ttl_seconds: 60,
         };
         let user = spawn(USER, follow(), &logs, move |port_tx, stop| async move {
-            let app = user_service::Application::build(&user_config)
+            let app = user_service::Application::build(user_config)
                 .await
                 .expect("user-service builds");
             assert!(
@@ -153,19 +122,15 @@ impl TestStack {
 
         let order_config = order_service::Config {
             port: 0,
-            database_url: db_url("orders"),
-            max_connections: 10,
-            user_service_url: options
-                .user_service_url
-                .clone()
-                .unwrap_or_else(|| format!("http://127.0.0.1:{}", user.port)),
-            inventory_service_url: options
-                .inventory_service_url
-                .clone()
-                .unwrap_or_else(|| format!("http://127.0.0.1:{}", inventory.port)),
+            database: DatabaseConfig {
+                url: db_url("orders"),
+                max_connections: 10,
+            },
+            user_service_url: local_url(options.user_service_url.clone(), user.port),
+            inventory_service_url: local_url(options.inventory_service_url.clone(), inventory.port),
         };
         let order = spawn(ORDER, follow(), &logs, move |port_tx, stop| async move {
-            let app = order_service::Application::build(&order_config)
+            let app = order_service::Application::build(order_config)
                 .await
                 .expect("order-service builds");
             assert!(
@@ -178,14 +143,14 @@ impl TestStack {
 
         let gateway_config = api_gateway::Config {
             port: 0,
-            order_service_url: format!("http://127.0.0.1:{}", order.port),
+            order_service_url: local_url(None, order.port),
         };
         let gateway = spawn(
             GATEWAY,
             options.gateway_sampler,
             &logs,
             move |port_tx, stop| async move {
-                let app = api_gateway::Application::build(&gateway_config)
+                let app = api_gateway::Application::build(gateway_config)
                     .await
                     .expect("api-gateway builds");
                 let _ = port_tx.send(app.port());
@@ -343,42 +308,10 @@ impl Drop for TestStack {
     }
 }
 
-/// Drops test databases (if they exist). Callable from anywhere, async code
-/// included: the work runs on a thread and runtime of its own, because a
-/// test's runtime must not block on another runtime.
-pub fn drop_databases(databases: Vec<String>) {
-    let _ = std::thread::spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        runtime.block_on(async {
-            let url = format!("{}/postgres", database_server_url());
-            let Ok(pool) = sqlx::PgPool::connect(&url).await else {
-                return;
-            };
-            for name in databases {
-                let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                let _ = sqlx::query(&statement).execute(&pool).await;
-            }
-            pool.close().await;
-        });
-    })
-    .join();
-}
-
-/// A port nothing listens on right now (bound once, then released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port on 127.0.0.1")
-}
-
-async fn wait(stop: oneshot::Receiver<()>) {
-    let _ = stop.await;
+/// `override_url`, or the service on this machine at `port`.
+fn local_url(override_url: Option<String>, port: u16) -> url::Url {
+    let url = override_url.unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+    url::Url::parse(&url).expect("a test's service URL parses")
 }
 
 async fn read(response: reqwest::Response) -> (u16, Value, reqwest::header::HeaderMap) {
@@ -387,104 +320,4 @@ async fn read(response: reqwest::Response) -> (u16, Value, reqwest::header::Head
     let text = response.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, body, headers)
-}
-
-/// Starts one service on its own thread with its own provider and
-/// dispatcher (see the crate docs), and waits for its port.
-fn spawn<F, Fut>(
-    name: ServiceName,
-    sampler: Box<dyn ShouldSample>,
-    logs: &CapturedLogs,
-    run: F,
-) -> RunningService
-where
-    F: FnOnce(mpsc::Sender<u16>, oneshot::Receiver<()>) -> Fut + Send + 'static,
-    Fut: Future<Output = ()>,
-{
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .with_sampler(sampler)
-        .with_resource(Resource::builder_empty().with_service_name(name).build())
-        .build();
-    let telemetry = telemetry::Telemetry::from_provider(provider, Default::default());
-    let logs = logs.clone();
-    let log_filter = logs.filter.clone();
-    let (port_tx, port_rx) = mpsc::channel();
-    let (stop_tx, stop_rx) = oneshot::channel();
-    let thread = std::thread::Builder::new()
-        .name(name.to_string())
-        .spawn(move || {
-            let dispatch =
-                telemetry::logging::dispatch(name, &log_filter, telemetry.tracer(), logs);
-            let _guard = tracing::dispatcher::set_default(&dispatch);
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(run(port_tx, stop_rx));
-            let _ = telemetry.provider().force_flush();
-        })
-        .expect("thread starts");
-    let port = port_rx
-        .recv_timeout(Duration::from_secs(90))
-        .unwrap_or_else(|_| panic!("{name} did not start (is Postgres up? see TEST_LOG=1)"));
-    RunningService {
-        name,
-        port,
-        exporter,
-        stop: Some(stop_tx),
-        thread: Some(thread),
-    }
-}
-
-/// Log lines of all services, kept for assertions, echoed with `TEST_LOG=1`.
-#[derive(Clone)]
-pub struct CapturedLogs {
-    lines: Arc<Mutex<Vec<u8>>>,
-    filter: String,
-}
-
-impl CapturedLogs {
-    fn new(filter: &str) -> Self {
-        CapturedLogs {
-            lines: Arc::default(),
-            filter: filter.to_string(),
-        }
-    }
-
-    fn lines(&self) -> Vec<Value> {
-        let bytes = self.lines.lock().map(|b| b.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .filter_map(|line| serde_json::from_str(line).ok())
-            .collect()
-    }
-}
-
-impl Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if show_logs() {
-            let _ = std::io::stdout().write_all(buf);
-        }
-        if let Ok(mut bytes) = self.lines.lock() {
-            bytes.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for CapturedLogs {
-    type Writer = CapturedLogs;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-/// `TEST_LOG=1` (any value but empty or `0`) echoes the services' logs.
-pub fn show_logs() -> bool {
-    std::env::var("TEST_LOG").is_ok_and(|v| !v.is_empty() && v != "0")
 }

@@ -159,6 +159,18 @@ async fn post_orders_rejects_every_kind_of_bad_body() {
             404,
         ),
         (
+            "NUL in the product",
+            json_type,
+            order(json!("1"), json!("Lap\u{0}top"), json!(1)),
+            400,
+        ),
+        (
+            "control character in the user id",
+            json_type,
+            order(json!("1\u{7}"), json!("Laptop"), json!(1)),
+            400,
+        ),
+        (
             "body too large",
             json_type,
             format!(
@@ -202,6 +214,7 @@ async fn paths_methods_and_ids_get_json_errors_everywhere() {
         (format!("{}/users/abc", stack.url(USER)), 400),
         (format!("{}/users/12345", stack.url(USER)), 404),
         (format!("{}/inventory/NOPE-1", stack.url(INVENTORY)), 404),
+        (format!("{}/inventory/MO%00USE", stack.url(INVENTORY)), 400),
     ];
     for (url, expected) in cases {
         let (status, body, headers) = stack.get(&url).await;
@@ -222,6 +235,8 @@ async fn paths_methods_and_ids_get_json_errors_everywhere() {
     let url = format!("{}/inventory/reservations", stack.url(INVENTORY));
     for (body, expected) in [
         (json!({"product": "Mouse", "quantity": 0}), 400),
+        // Postgres refuses NUL in text: checked here, it is a 400, not a 500.
+        (json!({"product": "Mo\u{0}use", "quantity": 1}), 400),
         (json!({"product": "Mouse"}), 400),
         (json!({"product": "Nothing", "quantity": 1}), 404),
         (json!({"product": "Camera", "quantity": 6}), 409),

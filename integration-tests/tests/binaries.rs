@@ -428,6 +428,22 @@ fn a_bad_sampler_setting_stops_the_service_with_a_sentence() {
     assert!(stderr.contains("OTEL_TRACES_SAMPLER_ARG"), "{stderr}");
 }
 
+#[test]
+fn a_service_url_that_does_not_parse_stops_start_up_naming_the_variable() {
+    let output = Command::new(binary("order-service"))
+        .env_clear()
+        .env("PORT", free_port().to_string())
+        .env("INVENTORY_SERVICE_URL", "inventory-service:8083")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("INVENTORY_SERVICE_URL=\"inventory-service:8083\" is not valid"),
+        "{stderr}"
+    );
+}
+
 /// A scratch "repository" holding the real lessons (so the learner's own
 /// progress file is not touched), and check options aimed at `processes`
 /// and `sink`.

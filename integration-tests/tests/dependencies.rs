@@ -10,6 +10,7 @@
 //! second version of it; this test would catch one.)
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 #[test]
 fn every_opentelemetry_crate_has_exactly_one_version() {
@@ -50,6 +51,113 @@ fn every_opentelemetry_crate_has_exactly_one_version() {
     for (name, found) in &otel {
         assert_eq!(found.len(), 1, "{name} has several versions: {found:?}");
     }
-    assert_eq!(otel["opentelemetry"], &vec!["0.33.1".to_string()]);
+    // The pair that must match (opentelemetry 0.33 ↔ tracing-opentelemetry
+    // 0.34); patch releases may move.
+    assert!(otel["opentelemetry"][0].starts_with("0.33."));
     assert!(otel["tracing-opentelemetry"][0].starts_with("0.34."));
+}
+
+/// Every dependency a workspace crate declares is named by its code: an
+/// unused one costs every learner build time and misleads a reader about
+/// what the crate does. (`cargo udeps` and `cargo machete` would do this, but
+/// need nightly or a download; a name search is enough for this workspace.)
+#[test]
+fn every_declared_dependency_is_used() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let members = members(&workspace);
+    assert!(members.len() >= 9, "workspace members: {members:?}");
+    let mut unused = Vec::new();
+    for member in &members {
+        let dir = root.join(member);
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let mut code = String::new();
+        read_rust_files(&dir, &mut code);
+        for dependency in declared_dependencies(&manifest) {
+            let name = dependency.replace('-', "_");
+            if !names_crate(&code, &name) {
+                unused.push(format!("{member}: {dependency}"));
+            }
+        }
+    }
+    assert!(
+        unused.is_empty(),
+        "declared in Cargo.toml but never named in the crate's code (remove them): {unused:#?}"
+    );
+}
+
+/// The `members = [...]` of the workspace manifest.
+fn members(workspace: &str) -> Vec<String> {
+    let start = workspace.find("members = [").expect("a members list");
+    let list = &workspace[start..];
+    let list = &list[..list.find(']').unwrap()];
+    list.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Keys of every `[dependencies]`, `[dev-dependencies]` and
+/// `[build-dependencies]` table (also `[target.*.dependencies]`).
+fn declared_dependencies(manifest: &str) -> Vec<String> {
+    let mut in_dependencies = false;
+    let mut found = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_dependencies = line.trim_end_matches(']').ends_with("dependencies");
+            continue;
+        }
+        if !in_dependencies || line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let key = line.split(['=', '.']).next().unwrap_or_default().trim();
+        if !key.is_empty() {
+            found.push(key.to_string());
+        }
+    }
+    found
+}
+
+fn read_rust_files(dir: &Path, into: &mut String) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() && name != "target" && name != "migrations" {
+            read_rust_files(&path, into);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            into.push_str(&std::fs::read_to_string(&path).unwrap());
+            into.push('\n');
+        }
+    }
+}
+
+/// Does `code` say `name::` or `use name` (as a whole word)?
+fn names_crate(code: &str, name: &str) -> bool {
+    let whole_word_before = |at: usize| {
+        code[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+    };
+    [
+        format!("{name}::"),
+        format!("use {name}"),
+        format!("{name} as "),
+    ]
+    .iter()
+    .any(|pattern| {
+        code.match_indices(pattern.as_str())
+            .any(|(at, _)| whole_word_before(at))
+    })
+}
+
+#[test]
+fn the_dependency_check_sees_a_crate_named_only_by_a_longer_name_as_unused() {
+    let code = "use tracing_opentelemetry::OpenTelemetrySpanExt;";
+    assert!(!names_crate(code, "opentelemetry"));
+    assert!(names_crate(code, "tracing_opentelemetry"));
+    assert!(names_crate("#[tokio::main]", "tokio"));
+    let manifest = "[package]\nname = \"x\"\n[dependencies]\ntokio.workspace = true\nserde = { version = \"1\" }\n\n[dev-dependencies]\nlab = { path = \"../lab\" }\n";
+    assert_eq!(declared_dependencies(manifest), ["tokio", "serde", "lab"]);
 }

@@ -108,9 +108,9 @@ async fn a_downstream_service_down_gives_json_errors_and_an_error_client_span() 
 async fn the_gateway_answers_503_when_order_service_is_unreachable() {
     init_tracing();
     let port = free_port();
-    let app = api_gateway::Application::build(&api_gateway::Config {
+    let app = api_gateway::Application::build(api_gateway::Config {
         port: 0,
-        order_service_url: format!("http://127.0.0.1:{port}"),
+        order_service_url: format!("http://127.0.0.1:{port}").parse().unwrap(),
     })
     .await
     .unwrap();
@@ -140,10 +140,12 @@ async fn postgres_down_at_start_up_then_back() {
     init_tracing();
     let proxy_port = free_port();
     let database = unique_name("ws_outage");
-    let app = inventory_service::Application::build(&inventory_service::Config {
+    let app = inventory_service::Application::build(inventory_service::Config {
         port: 0,
-        database_url: format!("postgres://postgres@127.0.0.1:{proxy_port}/{database}"),
-        max_connections: 2,
+        database: service_kit::postgres::DatabaseConfig {
+            url: format!("postgres://postgres@127.0.0.1:{proxy_port}/{database}"),
+            max_connections: 2,
+        },
     })
     .await
     .expect("starts without Postgres");

@@ -2,12 +2,12 @@
 //!
 //! # Layout
 //!
+//! - `main.rs`: the life of the process: config, telemetry, serve, flush.
 //! - `config.rs`: settings from the environment.
 //! - `routes.rs`: the HTTP handlers.
 //! - `db.rs`: Postgres queries, each in a CLIENT span; stock can never go
 //!   negative.
-//! - `error.rs`: the service's error type → JSON response + span status.
-//! - `main.rs`: starts telemetry, runs [`Application`], flushes spans.
+//! - `error.rs`: the service's error type → JSON response + failure description.
 
 pub mod config;
 pub mod db;
@@ -20,8 +20,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
-use axum::Router;
-use service_kit::postgres::{Database, DatabaseConfig};
+use axum::{middleware, Router};
+use service_kit::postgres::Database;
 use service_kit::serve::Server;
 
 pub use config::Config;
@@ -39,7 +39,8 @@ pub struct AppState {
     pub db: Database,
 }
 
-/// The service's routes. `/health` is outside the tracing middleware.
+/// The service's routes. `/health` is outside the tracing layer: a probe
+/// every few seconds would drown the interesting traces.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/inventory", get(routes::list))
@@ -47,7 +48,11 @@ pub fn router(state: AppState) -> Router {
         .route("/inventory/reservations", post(routes::reserve))
         .route("/inventory/reservations/{id}", delete(routes::release))
         .with_state(state.clone());
-    service_kit::router::instrument(api).route("/health", get(health).with_state(state))
+    service_kit::router::api_defaults(api)
+        // LESSON 05: every request gets a SERVER span that continues the
+        // caller's trace (the `traceparent` header).
+        .layer(middleware::from_fn(telemetry::server::trace_requests))
+        .route("/health", get(health).with_state(state))
 }
 
 async fn health(State(state): State<AppState>) -> Response {
@@ -62,15 +67,8 @@ pub struct Application {
 
 impl Application {
     /// Binds `0.0.0.0:{port}` and starts preparing the database.
-    pub async fn build(config: &Config) -> std::io::Result<Self> {
-        let db = Database::connect(
-            &DatabaseConfig {
-                url: config.database_url.clone(),
-                max_connections: config.max_connections,
-            },
-            &MIGRATOR,
-        )
-        .map_err(std::io::Error::other)?;
+    pub async fn build(config: Config) -> std::io::Result<Self> {
+        let db = Database::connect(&config.database, &MIGRATOR).map_err(std::io::Error::other)?;
         let server = Server::bind(config.port, SERVICE_NAME).await?;
         Ok(Application {
             server,

@@ -35,6 +35,7 @@ pub async fn get(
 ) -> Result<Json<Product>, ApiError> {
     state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
+    service_kit::text::check_text("sku", &sku).map_err(ApiError::BadRequest)?;
     let span = tracing::Span::current();
     span.set_attribute("product.query", sku.clone());
     let product = db::find_product(&state.db, &sku)
@@ -53,6 +54,7 @@ pub async fn reserve(
     // LESSON 08: with `?delay=` the time is spent here, inside this span.
     fault::inject(SERVICE_NAME).await?;
     let quantity = valid_quantity(request.quantity)?;
+    service_kit::text::check_text("product", &request.product).map_err(ApiError::BadRequest)?;
     let span = tracing::Span::current();
     span.set_attribute("order.quantity", i64::from(quantity));
 

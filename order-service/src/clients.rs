@@ -1,10 +1,9 @@
-//! Calls to user-service and inventory-service. Each call is a CLIENT span
-//! (made by `telemetry::client::HttpClient`), whose `traceparent` header
-//! makes the other service's SERVER span its child.
+//! The two services order-service calls. Each call is a CLIENT span (made
+//! by `telemetry::client::ServiceClient`), whose `traceparent` header makes
+//! the other service's SERVER span its child.
 
 use serde::{Deserialize, Serialize};
-use service_kit::downstream::{read_json, CallError};
-use telemetry::client::HttpClient;
+use telemetry::client::{CallError, ServiceClient};
 
 /// A user as user-service returns it (fields we use).
 #[derive(Debug, Deserialize)]
@@ -29,65 +28,33 @@ struct ReservationRequest<'a> {
     quantity: i32,
 }
 
-/// The two services order-service depends on.
+/// user-service: who is ordering.
 #[derive(Clone, Debug)]
-pub struct Downstream {
-    pub http: HttpClient,
-    pub user_service_url: String,
-    pub inventory_service_url: String,
+pub struct UserService(pub ServiceClient);
+
+impl UserService {
+    /// `GET /users/{id}`.
+    pub async fn get_user(&self, user_id: i64) -> Result<User, CallError> {
+        self.0.get_json(&format!("/users/{user_id}")).await
+    }
 }
 
-impl Downstream {
-    /// `GET {user-service}/users/{id}`.
-    pub async fn get_user(&self, user_id: i64) -> Result<User, CallError> {
-        let url = format!("{}/users/{user_id}", self.user_service_url);
-        let request = self.http.reqwest().get(url).build();
-        read_json("user-service", self.send(request).await).await
-    }
+/// inventory-service: stock and reservations.
+#[derive(Clone, Debug)]
+pub struct InventoryService(pub ServiceClient);
 
-    /// `POST {inventory-service}/inventory/reservations`.
+impl InventoryService {
+    /// `POST /inventory/reservations`: take stock for an order.
     pub async fn reserve(&self, product: &str, quantity: i32) -> Result<Reservation, CallError> {
-        let url = format!("{}/inventory/reservations", self.inventory_service_url);
-        let request = self
-            .http
-            .reqwest()
-            .post(url)
-            .json(&ReservationRequest { product, quantity })
-            .build();
-        read_json("inventory-service", self.send(request).await).await
+        let body = ReservationRequest { product, quantity };
+        self.0.post_json("/inventory/reservations", &body).await
     }
 
-    /// `DELETE {inventory-service}/inventory/reservations/{id}`: undo a
-    /// reservation whose order could not be saved.
+    /// `DELETE /inventory/reservations/{id}`: undo a reservation whose
+    /// order could not be saved.
     pub async fn release(&self, reservation_id: i64) -> Result<(), CallError> {
-        let url = format!(
-            "{}/inventory/reservations/{reservation_id}",
-            self.inventory_service_url
-        );
-        let request = self.http.reqwest().delete(url).build();
-        let response = self
-            .send(request)
+        self.0
+            .delete(&format!("/inventory/reservations/{reservation_id}"))
             .await
-            .map_err(|error| CallError::Unreachable {
-                service: "inventory-service",
-                detail: error.to_string(),
-            })?;
-        let status = response.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(CallError::Failed {
-                service: "inventory-service",
-                message: "it could not release a reservation".to_string(),
-                detail: format!("DELETE reservation {reservation_id} answered HTTP {status}"),
-            })
-        }
-    }
-
-    async fn send(
-        &self,
-        request: reqwest::Result<reqwest::Request>,
-    ) -> reqwest::Result<reqwest::Response> {
-        self.http.send(request?).await
     }
 }

@@ -1,30 +1,33 @@
 //! Settings from the environment (all optional, defaults for a local run).
+//! A value that does not parse is an error naming its variable.
 
-use service_kit::config::{parse_env, string_env};
+use service_kit::config::{parse_env, url_env};
+use service_kit::postgres::DatabaseConfig;
+use url::Url;
+
+/// `PORT` when unset: the port DESIGN.md gives order-service.
+pub const DEFAULT_PORT: u16 = 8081;
 
 /// Everything order-service needs to start.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `PORT`, bound on 0.0.0.0. 0 picks a free port (tests).
     pub port: u16,
-    /// `DATABASE_URL`: the `orders` database (created if missing).
-    pub database_url: String,
-    /// `DATABASE_MAX_CONNECTIONS`: pool size.
-    pub max_connections: u32,
+    /// `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`: the `orders` database.
+    pub database: DatabaseConfig,
     /// `USER_SERVICE_URL`.
-    pub user_service_url: String,
+    pub user_service_url: Url,
     /// `INVENTORY_SERVICE_URL`.
-    pub inventory_service_url: String,
+    pub inventory_service_url: Url,
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, String> {
         Ok(Config {
-            port: parse_env("PORT", 8081)?,
-            database_url: string_env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/orders"),
-            max_connections: parse_env("DATABASE_MAX_CONNECTIONS", 5)?,
-            user_service_url: string_env("USER_SERVICE_URL", "http://127.0.0.1:8082"),
-            inventory_service_url: string_env("INVENTORY_SERVICE_URL", "http://127.0.0.1:8083"),
+            port: parse_env("PORT", DEFAULT_PORT)?,
+            database: DatabaseConfig::from_env("orders")?,
+            user_service_url: url_env("USER_SERVICE_URL", "http://127.0.0.1:8082")?,
+            inventory_service_url: url_env("INVENTORY_SERVICE_URL", "http://127.0.0.1:8083")?,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Orders in Postgres, each statement in a CLIENT span.
 
 use serde::Serialize;
-use service_kit::postgres::Database;
+use service_kit::postgres::{Database, DbError};
 use sqlx::FromRow;
 use telemetry::db::{postgres, traced};
 
@@ -37,7 +37,7 @@ const INSERT: &str = "INSERT INTO orders \
 const FIND: &str = "SELECT id AS order_id, user_id, sku, product, quantity, total_cents, status \
     FROM orders WHERE id = $1";
 
-pub async fn insert_order(db: &Database, order: &NewOrder) -> Result<Order, sqlx::Error> {
+pub async fn insert_order(db: &Database, order: &NewOrder) -> Result<Order, DbError> {
     let span = postgres("INSERT", "orders", INSERT, &db.peer);
     let query = sqlx::query_as(INSERT)
         .bind(order.user_id)
@@ -48,12 +48,12 @@ pub async fn insert_order(db: &Database, order: &NewOrder) -> Result<Order, sqlx
         .bind(order.total_cents)
         .bind(order.reservation_id)
         .fetch_one(&db.pool);
-    traced(span, query).await
+    Ok(traced(span, query).await?)
 }
 
-pub async fn find_order(db: &Database, id: i64) -> Result<Option<Order>, sqlx::Error> {
+pub async fn find_order(db: &Database, id: i64) -> Result<Option<Order>, DbError> {
     let span = postgres("SELECT", "orders", FIND, &db.peer);
-    traced(span, sqlx::query_as(FIND).bind(id).fetch_optional(&db.pool)).await
+    Ok(traced(span, sqlx::query_as(FIND).bind(id).fetch_optional(&db.pool)).await?)
 }
 
 fn as_string<S: serde::Serializer>(id: &i64, serializer: S) -> Result<S::Ok, S::Error> {

@@ -1,25 +1,27 @@
-//! One error type for the whole service, and how each case looks to the
-//! client (status + sentence) and in the trace.
+//! One error type for the whole service: how each case looks to the client
+//! (status + sentence) and how it is described for the trace.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use service_kit::downstream::CallError;
+use service_kit::postgres::DbError;
+use telemetry::client::CallError;
 use telemetry::fault::InjectedFailure;
+use telemetry::server::Failure;
+
+use crate::SERVICE_NAME;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
-    Invalid(String),
+    BadRequest(String),
     #[error("no order with id {0}")]
     UnknownOrder(i64),
     #[error(transparent)]
     Downstream(#[from] CallError),
     #[error(transparent)]
     Injected(#[from] InjectedFailure),
-    #[error("the orders database is not ready")]
-    NotReady(#[from] service_kit::postgres::NotReady),
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Database(#[from] DbError),
     #[error("{0}")]
     Internal(String),
 }
@@ -28,38 +30,56 @@ impl ApiError {
     /// `exception.type` / `error.type` for this error.
     fn kind(&self) -> &'static str {
         match self {
-            ApiError::Invalid(_) => "InvalidOrder",
+            ApiError::BadRequest(_) => "BadRequest",
             ApiError::UnknownOrder(_) => "UnknownOrder",
             ApiError::Downstream(error) => error.kind(),
             ApiError::Injected(_) => "InjectedFailure",
-            ApiError::NotReady(_) => "DatabaseNotReady",
-            ApiError::Database(_) => "sqlx::Error",
+            ApiError::Database(error) => error.kind(),
             ApiError::Internal(_) => "Internal",
         }
+    }
+
+    /// The status and the sentence the client gets (5xx: never internal text).
+    fn public(&self) -> (StatusCode, String) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
+            ApiError::UnknownOrder(_) => (StatusCode::NOT_FOUND, self.to_string()),
+            ApiError::Downstream(error) => (error.status(), error.to_string()),
+            ApiError::Injected(_) => (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()),
+            ApiError::Database(error) => (error.status(), error.public_message(SERVICE_NAME)),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{SERVICE_NAME} failed unexpectedly"),
+            ),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        ApiError::Database(error.into())
+    }
+}
+
+impl From<service_kit::postgres::NotReady> for ApiError {
+    fn from(error: service_kit::postgres::NotReady) -> Self {
+        ApiError::Database(error.into())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let unreachable = "order-service cannot reach its database; try again shortly";
-        let (status, message) = match &self {
-            ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, self.to_string()),
-            ApiError::UnknownOrder(_) => (StatusCode::NOT_FOUND, self.to_string()),
-            ApiError::Downstream(error) => (error.status(), error.to_string()),
-            ApiError::Injected(_) => (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()),
-            ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, unreachable.to_string()),
-            ApiError::Database(error) if service_kit::postgres::is_unavailable(error) => {
-                (StatusCode::SERVICE_UNAVAILABLE, unreachable.to_string())
-            }
-            ApiError::Database(_) | ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "order-service failed unexpectedly".to_string(),
-            ),
-        };
+        let (status, message) = self.public();
         let detail = match &self {
             ApiError::Downstream(error) => error.detail(),
             other => other.to_string(),
         };
-        service_kit::failure_response(status, self.kind(), &detail, message)
+        let mut response = service_kit::error_response(status, message);
+        // Describe the failure; the tracing layer records it on the span
+        // (`telemetry::server::trace_requests`).
+        response
+            .extensions_mut()
+            .insert(Failure::new(self.kind(), detail));
+        response
     }
 }

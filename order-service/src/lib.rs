@@ -2,13 +2,13 @@
 //!
 //! # Layout
 //!
+//! - `main.rs`: the life of the process: config, telemetry, serve, flush.
 //! - `config.rs`: settings from the environment.
 //! - `routes.rs`: the HTTP handlers; `create_order` makes the workshop's
 //!   main trace (validate → user → reserve → price → save).
 //! - `clients.rs`: calls to user-service and inventory-service (CLIENT spans).
 //! - `db.rs`: Postgres queries, each in a CLIENT span.
-//! - `error.rs`: the service's error type → JSON response + span status.
-//! - `main.rs`: starts telemetry, runs [`Application`], flushes spans.
+//! - `error.rs`: the service's error type → JSON response + failure description.
 
 pub mod clients;
 pub mod config;
@@ -20,14 +20,15 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::middleware;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use service_kit::postgres::{Database, DatabaseConfig};
+use service_kit::postgres::Database;
 use service_kit::serve::Server;
-use telemetry::client::HttpClient;
+use telemetry::client::{http_client, ServiceClient};
 
-use clients::Downstream;
+use clients::{InventoryService, UserService};
 pub use config::Config;
 
 /// The name faults and spans know this service by.
@@ -40,16 +41,22 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub db: Database,
-    pub downstream: Downstream,
+    pub users: UserService,
+    pub inventory: InventoryService,
 }
 
-/// The service's routes. `/health` is outside the tracing middleware.
+/// The service's routes. `/health` is outside the tracing layer: a probe
+/// every few seconds would drown the interesting traces.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/orders", post(routes::create_order))
         .route("/orders/{id}", get(routes::get_order))
         .with_state(state.clone());
-    service_kit::router::instrument(api).route("/health", get(health).with_state(state))
+    service_kit::router::api_defaults(api)
+        // LESSON 05: every request gets a SERVER span that continues the
+        // caller's trace (the `traceparent` header).
+        .layer(middleware::from_fn(telemetry::server::trace_requests))
+        .route("/health", get(health).with_state(state))
 }
 
 async fn health(State(state): State<AppState>) -> Response {
@@ -64,27 +71,28 @@ pub struct Application {
 
 impl Application {
     /// Binds `0.0.0.0:{port}` and starts preparing the database.
-    pub async fn build(config: &Config) -> std::io::Result<Self> {
-        let db = Database::connect(
-            &DatabaseConfig {
-                url: config.database_url.clone(),
-                max_connections: config.max_connections,
-            },
-            &MIGRATOR,
-        )
-        .map_err(std::io::Error::other)?;
-        let downstream = Downstream {
-            http: HttpClient::new(),
-            user_service_url: config.user_service_url.trim_end_matches('/').to_string(),
-            inventory_service_url: config
-                .inventory_service_url
-                .trim_end_matches('/')
-                .to_string(),
-        };
+    pub async fn build(config: Config) -> std::io::Result<Self> {
+        let db = Database::connect(&config.database, &MIGRATOR).map_err(std::io::Error::other)?;
+        // One connection pool, shared by both clients.
+        let http = http_client();
+        let users = UserService(ServiceClient::new(
+            "user-service",
+            config.user_service_url,
+            http.clone(),
+        ));
+        let inventory = InventoryService(ServiceClient::new(
+            "inventory-service",
+            config.inventory_service_url,
+            http,
+        ));
         let server = Server::bind(config.port, SERVICE_NAME).await?;
         Ok(Application {
             server,
-            state: AppState { db, downstream },
+            state: AppState {
+                db,
+                users,
+                inventory,
+            },
         })
     }
 

@@ -1,17 +1,38 @@
-//! Thin entry point: telemetry, config, serve, flush.
+//! The life of order-service, start to finish, in the order it happens.
 
 use std::process::ExitCode;
 
-use order_service::{Application, Config, SERVICE_NAME};
+use order_service::config::{Config, DEFAULT_PORT};
+use order_service::{Application, SERVICE_NAME};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    service_kit::lifecycle::run(SERVICE_NAME, 8081, |shutdown| async move {
-        let config = Config::from_env()?;
-        let app = Application::build(&config)
-            .await
-            .map_err(|e| e.to_string())?;
-        app.run_until(shutdown).await.map_err(|e| e.to_string())
-    })
-    .await
+    // Compose's health check runs `order-service --health` (the image has
+    // no curl): ask the running service, answer with the exit code.
+    if std::env::args().any(|arg| arg == "--health") {
+        return service_kit::health::probe(DEFAULT_PORT).await;
+    }
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{SERVICE_NAME}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    // 1. Settings. A bad value stops here, with a sentence naming it.
+    let config = Config::from_env()?;
+    // 2. Telemetry: tracer provider (exporter, sampler), propagators, logs.
+    let telemetry = telemetry::init(SERVICE_NAME)?;
+    // 3. The application: database pool, clients, listening socket.
+    let app = Application::build(config).await?;
+    // 4. Serve until SIGTERM (`docker stop`) or Ctrl-C, then drain.
+    let served = app.run_until(service_kit::serve::shutdown_signal()).await;
+    // 5. Flush. Finished spans wait in the batch processor's queue; this
+    //    exports them before the process ends.
+    // LESSON 01: without this line the last requests' spans are lost.
+    telemetry.shutdown().await;
+    Ok(served?)
 }

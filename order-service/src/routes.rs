@@ -96,9 +96,9 @@ async fn place_order(
     plan: fault::FaultPlan,
 ) -> Result<Order, ApiError> {
     let span = tracing::Span::current();
-    let user = state.downstream.get_user(order.user_id).await?;
+    let user = state.users.get_user(order.user_id).await?;
     let reservation = state
-        .downstream
+        .inventory
         .reserve(&order.product, order.quantity)
         .await?;
     span.set_attribute("product.sku", reservation.sku.clone());
@@ -154,12 +154,14 @@ async fn save_order(
             Ok(saved)
         }
         Err(error) => {
+            // `save_order` is an INTERNAL span of ours, not the SERVER span:
+            // the failure is recorded here, where it happened.
             telemetry::errors::record_exception(
                 &tracing::Span::current(),
                 "SaveFailed",
                 &error.to_string(),
             );
-            if let Err(release_error) = state.downstream.release(order.reservation_id).await {
+            if let Err(release_error) = state.inventory.release(order.reservation_id).await {
                 tracing::error!(
                     reservation.id = order.reservation_id,
                     error = %release_error,
@@ -183,10 +185,9 @@ pub async fn get_order(
 ) -> Result<Json<OrderResponse>, ApiError> {
     state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
-    let id: i64 = raw_id
-        .trim()
-        .parse()
-        .map_err(|_| ApiError::Invalid(format!("order id must be an integer, got {raw_id:?}")))?;
+    let id: i64 = raw_id.trim().parse().map_err(|_| {
+        ApiError::BadRequest(format!("order id must be an integer, got {raw_id:?}"))
+    })?;
     tracing::Span::current().set_attribute("order.id", id);
     let order = db::find_order(&state.db, id)
         .await?
@@ -206,7 +207,7 @@ pub fn validate(body: &CreateOrder) -> Result<ValidOrder, ApiError> {
     }
     .filter(|id| *id > 0)
     .ok_or_else(|| {
-        ApiError::Invalid(format!(
+        ApiError::BadRequest(format!(
             "user_id must be a positive integer or a string of digits, got {}",
             body.user_id
         ))
@@ -214,18 +215,19 @@ pub fn validate(body: &CreateOrder) -> Result<ValidOrder, ApiError> {
 
     let product = match &body.product {
         Value::String(s) if !s.trim().is_empty() && s.len() <= 100 => s.trim().to_string(),
-        _ => return Err(ApiError::Invalid(
+        _ => return Err(ApiError::BadRequest(
             "product must be a product name or SKU (a non-empty string of at most 100 characters)"
                 .to_string(),
         )),
     };
+    service_kit::text::check_text("product", &product).map_err(ApiError::BadRequest)?;
 
     let quantity = body
         .quantity
         .as_i64()
         .filter(|q| (1..=100).contains(q))
         .ok_or_else(|| {
-            ApiError::Invalid(format!(
+            ApiError::BadRequest(format!(
                 "quantity must be a whole number from 1 to 100, got {}",
                 body.quantity
             ))

@@ -38,8 +38,19 @@ as_root() {
   fi
 }
 
+# `apt_install PACKAGE...`: installs what the tests need and is missing,
+# saying so first. WORKSHOP_NO_INSTALL=1 turns installing off: then one line
+# says what is missing and how to get it, and the caller stops.
 apt_install() {
-  log "installing $* with apt-get"
+  if [ "${WORKSHOP_NO_INSTALL:-0}" = 1 ]; then
+    echo "missing: $* (not installing: WORKSHOP_NO_INSTALL=1). Install it with: sudo apt-get install $*" >&2
+    return 1
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "missing: $* (no apt-get here). Install it with your package manager, or point DATABASE_URL / REDIS_URL at running servers" >&2
+    return 1
+  fi
+  log "$* is missing: installing it with apt-get (WORKSHOP_NO_INSTALL=1 turns this off)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }

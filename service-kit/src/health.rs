@@ -6,6 +6,7 @@
 //! mounted outside the tracing middleware: a probe every few seconds would
 //! drown the interesting traces.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -29,20 +30,23 @@ pub fn response(postgres_ok: bool, cache_ok: Option<bool>) -> Response {
     }
 }
 
-/// `<binary> --health`: asks the local service for `/health` and returns
-/// whether it answered 200. Container images have no curl; the binary
-/// itself is the healthcheck.
-pub async fn probe(port: u16) -> bool {
+/// `<binary> --health`: asks the local service (on `PORT`, else
+/// `default_port`) for `/health`; success when it answers 200. Container
+/// images have no curl: the binary itself is the healthcheck.
+pub async fn probe(default_port: u16) -> ExitCode {
+    let port = crate::config::parse_env("PORT", default_port).unwrap_or(default_port);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
         .build();
-    let Ok(client) = client else { return false };
+    let Ok(client) = client else {
+        return ExitCode::FAILURE;
+    };
     match client
         .get(format!("http://127.0.0.1:{port}/health"))
         .send()
         .await
     {
-        Ok(response) => response.status() == StatusCode::OK,
-        Err(_) => false,
+        Ok(response) if response.status() == StatusCode::OK => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
     }
 }

@@ -1,28 +1,32 @@
 //! The plumbing every service shares that is *not* about tracing: reaching
-//! Postgres, answering `/health`, JSON errors, and stopping cleanly.
+//! Postgres, answering `/health`, JSON errors, checking input, and stopping
+//! cleanly. Everything a lesson teaches lives in the `telemetry` crate or in
+//! the services themselves.
 //!
 //! # Layout
 //!
-//! - [`config`]: environment variables with defaults.
-//! - [`lifecycle`]: the `main` of every service (`--health`, telemetry, run, flush).
-//! - [`downstream`]: reading another service's answer; what its failures become.
+//! - [`config`]: environment variables with defaults; a bad value is an
+//!   error naming the variable.
 //! - [`postgres`]: create the database if missing, run migrations, keep
-//!   retrying with backoff while Postgres is down.
-//! - [`json`]: the `{"error", "trace_id"}` body, and JSON body and path
-//!   extractors whose rejections (bad JSON, wrong content type, too large,
-//!   undecodable path) use it.
+//!   retrying with backoff while Postgres is down; [`postgres::DbError`],
+//!   what a failed query means for the client (503 or 500).
+//! - [`error_body`]: the `{"error", "trace_id"}` body of every error.
+//! - [`extract`]: JSON body and path extractors whose rejections (bad JSON,
+//!   wrong content type, too large, undecodable path) use that body.
+//! - [`text`]: text from outside is checked where it enters (400, not 500).
 //! - [`health`]: the `/health` handler shape and the `--health` probe used
 //!   by container healthchecks.
-//! - [`router`]: the layers around every API (tracing, panics, limits, 404s).
+//! - [`router`]: the plumbing around every API (panics, limits, 404s).
 //! - [`serve`]: serve until SIGTERM/Ctrl-C, then drain with a deadline.
 
 pub mod config;
-pub mod downstream;
+pub mod error_body;
+pub mod extract;
 pub mod health;
-pub mod json;
-pub mod lifecycle;
 pub mod postgres;
 pub mod router;
 pub mod serve;
+pub mod text;
 
-pub use json::{error_response, failure_response, ApiJson, ApiPath};
+pub use error_body::error_response;
+pub use extract::{ApiJson, ApiPath};

@@ -6,12 +6,16 @@
 //! is missing, runs the migrations (schema and seed data), and retries with
 //! exponential backoff until that works. Until then [`Database::is_ready`]
 //! is false: `/health` answers 503 and handlers answer 503 JSON errors.
+//!
+//! [`DbError`] is what a failed query means for the client: Postgres
+//! unreachable (or not ready) is a 503, anything else a 500.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
@@ -36,9 +40,81 @@ pub struct NotReady;
 /// Connection settings for one service.
 #[derive(Clone, Debug)]
 pub struct DatabaseConfig {
+    /// `DATABASE_URL`: the service's own database (created if missing).
     pub url: String,
-    /// Small on purpose: four services (and their tests) share one server.
+    /// `DATABASE_MAX_CONNECTIONS`: small on purpose, four services (and
+    /// their tests) share one server.
     pub max_connections: u32,
+}
+
+impl DatabaseConfig {
+    /// Reads `DATABASE_URL` (default: `database` on the local Postgres) and
+    /// `DATABASE_MAX_CONNECTIONS` (default 5).
+    pub fn from_env(database: &str) -> Result<Self, String> {
+        Ok(DatabaseConfig {
+            url: crate::config::string_env(
+                "DATABASE_URL",
+                &format!("postgres://postgres@127.0.0.1:5432/{database}"),
+            ),
+            max_connections: crate::config::parse_env("DATABASE_MAX_CONNECTIONS", 5)?,
+        })
+    }
+}
+
+/// A query that failed, as the client should see it.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// Postgres is down, or the database is not created/migrated yet: 503,
+    /// try again shortly.
+    #[error("the database is unreachable: {0}")]
+    Unreachable(String),
+    /// Anything else is a bug or a broken schema: 500.
+    #[error("database error: {0}")]
+    Failed(sqlx::Error),
+}
+
+impl DbError {
+    /// 503 or 500.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            DbError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            DbError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable `exception.type`, the same in spans and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DbError::Unreachable(_) => "DatabaseUnreachable",
+            DbError::Failed(_) => "DatabaseError",
+        }
+    }
+
+    /// The sentence for the client: never the internal error text.
+    pub fn public_message(&self, service: &str) -> String {
+        match self {
+            DbError::Unreachable(_) => {
+                format!("{service} cannot reach its database; try again shortly")
+            }
+            DbError::Failed(_) => format!("{service} failed unexpectedly"),
+        }
+    }
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(error: sqlx::Error) -> Self {
+        if is_unavailable(&error) {
+            DbError::Unreachable(error.to_string())
+        } else {
+            DbError::Failed(error)
+        }
+    }
+}
+
+impl From<NotReady> for DbError {
+    fn from(error: NotReady) -> Self {
+        DbError::Unreachable(error.to_string())
+    }
 }
 
 impl Database {
@@ -190,7 +266,7 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), sq
 
 /// Does this error mean "Postgres is unreachable" (503) rather than a bug
 /// (500)?
-pub fn is_unavailable(error: &sqlx::Error) -> bool {
+fn is_unavailable(error: &sqlx::Error) -> bool {
     matches!(
         error,
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed

@@ -2,7 +2,7 @@
 //!
 //! A service calls [`init`] once at start-up, wraps its router with
 //! [`server::trace_requests`], talks to other services through
-//! [`client::HttpClient`], wraps each database or cache call in a span from
+//! [`client::ServiceClient`], wraps each database or cache call in a span from
 //! [`db`], and calls [`Telemetry::shutdown`] on the way out.
 //!
 //! # Layout
@@ -20,9 +20,10 @@
 //! - [`propagation`]: W3C `traceparent` + `baggage` headers in and out, and
 //!   the `traceresponse` header.
 //! - [`server`]: the axum middleware that continues (or starts) a trace for
-//!   every request and opens its SERVER span.
-//! - [`client`]: the HTTP client that opens a CLIENT span per call and injects
-//!   the trace context into the outgoing headers.
+//!   every request, opens its SERVER span and records a [`server::Failure`].
+//! - [`client`]: one typed client per callee; it opens a CLIENT span per call,
+//!   injects the trace context into the outgoing headers and records how the
+//!   call went; [`client::answer`] says what a failed call becomes.
 //! - [`db`]: CLIENT spans for Postgres and Redis calls (sqlx and redis create
 //!   none themselves).
 //! - [`errors`]: how an error is recorded on a span (status + `exception`).

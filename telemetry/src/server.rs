@@ -8,10 +8,15 @@
 //!    the span is first entered** (tracing-opentelemetry starts the OTel span,
 //!    and asks the sampler, at that moment: a parent set later is ignored),
 //! 3. runs the handler inside the span,
-//! 4. records the status code (5xx marks the span ERROR; 4xx does not: on a
-//!    server, a bad request is the client's problem, not a failure),
+//! 4. records the status code and, on a 5xx, the failure: status ERROR and an
+//!    `exception` event built from the [`Failure`] the service's error type
+//!    put in the response (4xx is not an error on a SERVER span: a bad
+//!    request is the client's problem, not a failure of this server),
 //! 5. adds a `traceresponse` header so the caller learns the trace id, and
-//!    writes one INFO log line that carries the ids.
+//!    writes one log line that carries the ids.
+//!
+//! This is the only place a SERVER span's status is set: the services'
+//! `error.rs` *describe* a failure; they never touch the span.
 //!
 //! Mount it with `Router::layer` so that the matched route (`/users/{id}`,
 //! not `/users/7`) is known when the span is created.
@@ -31,10 +36,27 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{errors, propagation};
 
-/// Put in a response's extensions by code that has already recorded the
-/// error on the SERVER span, so [`trace_requests`] does not overwrite it.
-#[derive(Clone, Copy, Debug)]
-pub struct ErrorRecorded;
+/// What went wrong in a request, as the service's error type describes it.
+///
+/// A handler's error puts one in its response's extensions
+/// (`response.extensions_mut().insert(failure)`); [`trace_requests`] reads it
+/// and records it on the SERVER span. `error_type` becomes `exception.type`
+/// (a short, stable name such as `InjectedFailure`); `message` may hold
+/// internal detail: it goes to the span and the log, never to the client.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(error_type: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            error_type,
+            message: message.into(),
+        }
+    }
+}
 
 /// axum middleware: one SERVER span per request (see the module docs).
 // LESSON 05: context propagation, the receiving side.
@@ -48,11 +70,18 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
     // Status codes are integers in OTel: cast to i64 (u64 would be recorded
     // as a string by the tracing bridge).
     span.record(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
-    // 5xx is a failure of this server. The service's error type usually
-    // recorded why already (status + `exception`) and says so with an
-    // `ErrorRecorded` marker; any other 5xx still marks the span.
-    if status.is_server_error() && response.extensions().get::<ErrorRecorded>().is_none() {
-        errors::record_error_status(&span, status.as_str(), &format!("HTTP {}", status.as_u16()));
+    let failure = response.extensions_mut().remove::<Failure>();
+    // LESSON 04: on a SERVER span only 5xx is an error.
+    if status.is_server_error() {
+        match &failure {
+            Some(failure) => errors::record_exception(&span, failure.error_type, &failure.message),
+            // A 5xx nobody described (a bug in a layer): still a failure.
+            None => errors::record_error_status(
+                &span,
+                status.as_str(),
+                &format!("HTTP {}", status.as_u16()),
+            ),
+        }
     }
     let span_context = span.context().span().span_context().clone();
     if let Some(value) = propagation::traceresponse(&span_context) {
@@ -60,14 +89,18 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
     }
     // One log line per request, carrying its ids (the formatter finds them
     // in the current span). `parent: None` keeps it out of the trace: the
-    // span already has the status and the duration.
+    // span already has the status, the exception and the duration.
+    let status_code = i64::from(status.as_u16());
+    let elapsed_ms = started.elapsed().as_millis() as i64;
     span.in_scope(|| {
-        tracing::info!(
-            parent: None,
-            status = i64::from(status.as_u16()),
-            elapsed_ms = started.elapsed().as_millis() as i64,
-            "request finished"
-        )
+        if let Some(f) = &failure {
+            if status.is_server_error() {
+                tracing::error!(parent: None, status = status_code, error.type = f.error_type, error = %f.message, "request failed");
+            } else {
+                tracing::info!(parent: None, status = status_code, error.type = f.error_type, error = %f.message, "request rejected");
+            }
+        }
+        tracing::info!(parent: None, status = status_code, elapsed_ms, "request finished");
     });
     response
 }

@@ -1,16 +1,19 @@
 //! Settings from the environment (all optional, defaults for a local run).
+//! A value that does not parse is an error naming its variable.
 
 use service_kit::config::{parse_env, string_env};
+use service_kit::postgres::DatabaseConfig;
+
+/// `PORT` when unset: the port DESIGN.md gives user-service.
+pub const DEFAULT_PORT: u16 = 8082;
 
 /// Everything user-service needs to start.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `PORT`, bound on 0.0.0.0. 0 picks a free port (tests).
     pub port: u16,
-    /// `DATABASE_URL`: the `users` database (created if missing).
-    pub database_url: String,
-    /// `DATABASE_MAX_CONNECTIONS`: pool size.
-    pub max_connections: u32,
+    /// `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`: the `users` database.
+    pub database: DatabaseConfig,
     /// `REDIS_URL`: the cache. The service runs without it, only slower.
     pub redis_url: String,
     /// `REDIS_KEY_PREFIX`: prepended to every key (tests use a unique one).
@@ -22,9 +25,8 @@ pub struct Config {
 impl Config {
     pub fn from_env() -> Result<Self, String> {
         Ok(Config {
-            port: parse_env("PORT", 8082)?,
-            database_url: string_env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/users"),
-            max_connections: parse_env("DATABASE_MAX_CONNECTIONS", 5)?,
+            port: parse_env("PORT", DEFAULT_PORT)?,
+            database: DatabaseConfig::from_env("users")?,
             redis_url: string_env("REDIS_URL", "redis://127.0.0.1:6379"),
             redis_key_prefix: string_env("REDIS_KEY_PREFIX", ""),
             cache_ttl_seconds: parse_env("CACHE_TTL_SECONDS", 60)?,

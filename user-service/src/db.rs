@@ -1,7 +1,7 @@
 //! Users in Postgres, each statement in a CLIENT span.
 
 use serde::{Deserialize, Serialize};
-use service_kit::postgres::Database;
+use service_kit::postgres::{Database, DbError};
 use sqlx::FromRow;
 use telemetry::db::{postgres, traced};
 
@@ -17,9 +17,10 @@ pub struct User {
 
 const FIND: &str = "SELECT id, name, email, tier FROM users WHERE id = $1";
 
-pub async fn find_user(db: &Database, id: i64) -> Result<Option<User>, sqlx::Error> {
+// LESSON 07: a query in a CLIENT span with the database conventions.
+pub async fn find_user(db: &Database, id: i64) -> Result<Option<User>, DbError> {
     let span = postgres("SELECT", "users", FIND, &db.peer);
-    traced(span, sqlx::query_as(FIND).bind(id).fetch_optional(&db.pool)).await
+    Ok(traced(span, sqlx::query_as(FIND).bind(id).fetch_optional(&db.pool)).await?)
 }
 
 mod id_as_string {

@@ -1,53 +1,63 @@
-//! One error type for the whole service, and how each case looks to the
-//! client (status + sentence) and in the trace.
+//! One error type for the whole service: how each case looks to the client
+//! (status + sentence) and how it is described for the trace.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use service_kit::postgres::DbError;
 use telemetry::fault::InjectedFailure;
+use telemetry::server::Failure;
+
+use crate::SERVICE_NAME;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("user id must be a positive integer, got {0:?}")]
-    BadUserId(String),
+    #[error("{0}")]
+    BadRequest(String),
     #[error("no user with id {0}")]
     UnknownUser(i64),
     #[error(transparent)]
     Injected(#[from] InjectedFailure),
-    #[error("the users database is not ready")]
-    NotReady(#[from] service_kit::postgres::NotReady),
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Database(#[from] DbError),
 }
 
 impl ApiError {
     /// `exception.type` / `error.type` for this error.
     fn kind(&self) -> &'static str {
         match self {
-            ApiError::BadUserId(_) => "BadUserId",
+            ApiError::BadRequest(_) => "BadRequest",
             ApiError::UnknownUser(_) => "UnknownUser",
             ApiError::Injected(_) => "InjectedFailure",
-            ApiError::NotReady(_) => "DatabaseNotReady",
-            ApiError::Database(_) => "sqlx::Error",
+            ApiError::Database(error) => error.kind(),
         }
+    }
+
+    /// The status and the sentence the client gets (5xx: never internal text).
+    fn public(&self) -> (StatusCode, String) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
+            ApiError::UnknownUser(_) => (StatusCode::NOT_FOUND, self.to_string()),
+            ApiError::Injected(_) => (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()),
+            ApiError::Database(error) => (error.status(), error.public_message(SERVICE_NAME)),
+        }
+    }
+}
+
+impl From<service_kit::postgres::NotReady> for ApiError {
+    fn from(error: service_kit::postgres::NotReady) -> Self {
+        ApiError::Database(error.into())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let unreachable = "user-service cannot reach its database; try again shortly";
-        let (status, message) = match &self {
-            ApiError::BadUserId(_) => (StatusCode::BAD_REQUEST, self.to_string()),
-            ApiError::UnknownUser(_) => (StatusCode::NOT_FOUND, self.to_string()),
-            ApiError::Injected(_) => (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()),
-            ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, unreachable.to_string()),
-            ApiError::Database(error) if service_kit::postgres::is_unavailable(error) => {
-                (StatusCode::SERVICE_UNAVAILABLE, unreachable.to_string())
-            }
-            ApiError::Database(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "user-service failed unexpectedly".to_string(),
-            ),
-        };
-        service_kit::failure_response(status, self.kind(), &self.to_string(), message)
+        let (status, message) = self.public();
+        let mut response = service_kit::error_response(status, message);
+        // Describe the failure; the tracing layer records it on the span
+        // (`telemetry::server::trace_requests`).
+        response
+            .extensions_mut()
+            .insert(Failure::new(self.kind(), self.to_string()));
+        response
     }
 }

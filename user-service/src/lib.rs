@@ -2,12 +2,12 @@
 //!
 //! # Layout
 //!
+//! - `main.rs`: the life of the process: config, telemetry, serve, flush.
 //! - `config.rs`: settings from the environment.
 //! - `routes.rs`: the HTTP handler (cache-aside read).
 //! - `db.rs`: Postgres queries, each in a CLIENT span.
 //! - `cache.rs`: Redis `GET` / `SET`, each in a CLIENT span; never fatal.
-//! - `error.rs`: the service's error type → JSON response + span status.
-//! - `main.rs`: starts telemetry, runs [`Application`], flushes spans.
+//! - `error.rs`: the service's error type → JSON response + failure description.
 
 pub mod cache;
 pub mod config;
@@ -22,8 +22,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
-use service_kit::postgres::{Database, DatabaseConfig};
+use axum::{middleware, Router};
+use service_kit::postgres::Database;
 use service_kit::serve::Server;
 
 use cache::UserCache;
@@ -42,12 +42,17 @@ pub struct AppState {
     pub cache: Arc<UserCache>,
 }
 
-/// The service's routes. `/health` is outside the tracing middleware.
+/// The service's routes. `/health` is outside the tracing layer: a probe
+/// every few seconds would drown the interesting traces.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/users/{id}", get(routes::get_user))
         .with_state(state.clone());
-    service_kit::router::instrument(api).route("/health", get(health).with_state(state))
+    service_kit::router::api_defaults(api)
+        // LESSON 05: every request gets a SERVER span that continues the
+        // caller's trace (the `traceparent` header).
+        .layer(middleware::from_fn(telemetry::server::trace_requests))
+        .route("/health", get(health).with_state(state))
 }
 
 async fn health(State(state): State<AppState>) -> Response {
@@ -64,15 +69,8 @@ pub struct Application {
 impl Application {
     /// Binds `0.0.0.0:{port}`, starts preparing the database; Redis is
     /// connected on first use.
-    pub async fn build(config: &Config) -> std::io::Result<Self> {
-        let db = Database::connect(
-            &DatabaseConfig {
-                url: config.database_url.clone(),
-                max_connections: config.max_connections,
-            },
-            &MIGRATOR,
-        )
-        .map_err(std::io::Error::other)?;
+    pub async fn build(config: Config) -> std::io::Result<Self> {
+        let db = Database::connect(&config.database, &MIGRATOR).map_err(std::io::Error::other)?;
         let cache = UserCache::new(
             &config.redis_url,
             &config.redis_key_prefix,

@@ -23,7 +23,11 @@ pub async fn get_user(
         .parse()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or(ApiError::BadUserId(raw_id))?;
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "user id must be a positive integer, got {raw_id:?}"
+            ))
+        })?;
     let span = tracing::Span::current();
     span.set_attribute("user.id", id);
 

@@ -9,12 +9,17 @@
 //! | nothing (refused, timed out)             | 503 "`service` is unreachable"       |
 //!
 //! The CLIENT span of the call has already recorded the error (see
-//! `telemetry::client`); this only decides what our caller sees.
+//! [`super::ServiceClient`]); this only decides what our caller sees.
 
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
-use crate::json::ErrorBody;
+/// The error body every service in the workshop answers with.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+}
 
 /// Statuses whose sentence is about the client's own request, so they are
 /// passed on as they are: bad input, unknown user/product/order, no stock.
@@ -82,7 +87,7 @@ impl CallError {
 
 /// Turns the result of a call to `service` into its JSON body or a
 /// [`CallError`].
-pub async fn read_json<T: DeserializeOwned>(
+pub(crate) async fn read_json<T: DeserializeOwned>(
     service: &'static str,
     result: Result<reqwest::Response, reqwest::Error>,
 ) -> Result<T, CallError> {
@@ -122,5 +127,18 @@ pub async fn read_json<T: DeserializeOwned>(
                 String::from_utf8_lossy(&bytes)
             ),
         }),
+    }
+}
+
+/// Like [`read_json`] for answers without a body (`204 No Content`).
+pub(crate) async fn read_empty(
+    service: &'static str,
+    result: Result<reqwest::Response, reqwest::Error>,
+) -> Result<(), CallError> {
+    match result {
+        Ok(response) if response.status().is_success() => Ok(()),
+        other => read_json::<serde_json::Value>(service, other)
+            .await
+            .map(drop),
     }
 }

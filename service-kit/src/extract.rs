@@ -3,7 +3,8 @@
 //! axum's own `Json` extractor answers bad input with a plain-text body.
 //! Learners (and outside checks) expect every error as
 //! `{"error": "<a sentence>", "trace_id": "<32 hex>"}`, so [`ApiJson`] wraps
-//! it and turns each rejection into that shape with the right status.
+//! it and turns each rejection into that shape with the right status;
+//! [`ApiPath`] does the same for path parameters.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -12,24 +13,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use telemetry::server::ErrorRecorded;
 
-/// The body of every error response.
-#[derive(Debug, Serialize, serde::Deserialize)]
-pub struct ErrorBody {
-    pub error: String,
-    pub trace_id: String,
-}
-
-/// An error response: `status` with `{"error": message, "trace_id": ...}`.
-/// The trace id is the current request's (its SERVER span is current here).
-pub fn error_response(status: StatusCode, message: impl Into<String>) -> Response {
-    let body = ErrorBody {
-        error: message.into(),
-        trace_id: telemetry::current_trace_id(),
-    };
-    (status, axum::Json(body)).into_response()
-}
+use crate::error_body::error_response;
 
 /// `axum::Json`, but rejections are JSON errors too.
 #[derive(Debug, Clone, Copy, Default)]
@@ -110,32 +95,4 @@ fn rejection_response(rejection: JsonRejection) -> Response {
     };
     tracing::info!(status = i64::from(status.as_u16()), %message, "rejected request body");
     error_response(status, message)
-}
-
-/// The response for a failed request: records the error (see below), then
-/// answers `status` with `{"error": message, "trace_id": ...}`.
-///
-/// Recording: on a 5xx the current (SERVER) span gets status ERROR and an
-/// `exception` event whose `exception.type` is `error_type` and whose
-/// message is `detail` (internal text is fine there: it goes to the span and
-/// the log, never to the client), plus an ERROR log line. On a 4xx only an
-/// INFO log line: per the HTTP conventions a client's mistake is not a
-/// server failure.
-pub fn failure_response(
-    status: StatusCode,
-    error_type: &str,
-    detail: &str,
-    message: impl Into<String>,
-) -> Response {
-    let status_code = i64::from(status.as_u16());
-    let mut response = error_response(status, message);
-    if status.is_server_error() {
-        telemetry::errors::record_exception(&tracing::Span::current(), error_type, detail);
-        tracing::error!(status = status_code, error.type = error_type, error = detail, "request failed");
-        // Tells the server middleware the span already says why.
-        response.extensions_mut().insert(ErrorRecorded);
-    } else {
-        tracing::info!(status = status_code, error.type = error_type, error = detail, "request rejected");
-    }
-    response
 }
