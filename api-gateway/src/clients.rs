@@ -23,6 +23,13 @@ impl OrderService {
             .await
     }
 
+    /// `GET /orders?user_id={id}`: the user's order history.
+    pub async fn orders_of_user(&self, user_id: i64, plan: &FaultPlan) -> Result<Value, CallError> {
+        self.with_faults(plan)
+            .get_json(&format!("/orders?user_id={user_id}"))
+            .await
+    }
+
     /// The client, sending the fault plan (`?delay=`, `?fail=`) as baggage.
     // LESSON 06: baggage set here is readable in every service downstream.
     fn with_faults(&self, plan: &FaultPlan) -> ServiceClient {

@@ -43,7 +43,10 @@ pub struct AppState {
 /// every few seconds would drown the interesting traces.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/orders", post(routes::create_order))
+        .route(
+            "/orders",
+            post(routes::create_order).get(routes::list_orders),
+        )
         .route("/orders/{id}", get(routes::get_order))
         .with_state(state);
     service_kit::router::api_defaults(api)

@@ -5,7 +5,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use service_kit::{ApiJson, ApiPath};
 use telemetry::fault::FaultPlan;
 use tracing::info_span;
@@ -68,6 +68,42 @@ pub async fn get_order(
     Ok(Json(format_response(&order)))
 }
 
+/// `GET /orders?user_id=`: a user's order history from order-service.
+pub async fn list_orders(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let plan = fault_plan(query.as_deref(), "order-service")?;
+    let raw = query_value(query.as_deref(), "user_id").unwrap_or_default();
+    let user_id = raw
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!("user_id must be a positive integer, got {raw:?}"))
+        })?;
+    plan.delay(SERVICE_NAME).await;
+    plan.fail(SERVICE_NAME)?;
+
+    let history = state.orders.orders_of_user(user_id, &plan).await?;
+    let orders: Vec<Value> = history["orders"]
+        .as_array()
+        .map(|orders| orders.iter().map(order_fields).collect())
+        .unwrap_or_default();
+    Ok(Json(json!({
+        "orders": orders,
+        "trace_id": telemetry::current_trace_id(),
+    })))
+}
+
+/// The first value of `key` in the query string.
+fn query_value(query: Option<&str>, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, value)| value.into_owned())
+}
+
 /// Reads `delay`, `delay_at` and `fail` from the query string.
 fn fault_plan(query: Option<&str>, default_delay_at: &str) -> Result<FaultPlan, ApiError> {
     let (mut delay, mut delay_at, mut fail) = (None, None, None);
@@ -91,16 +127,22 @@ fn fault_plan(query: Option<&str>, default_delay_at: &str) -> Result<FaultPlan, 
 /// The response body: the order's public fields plus this trace's id.
 fn format_response(order: &Value) -> Value {
     info_span!("format_response").in_scope(|| {
-        let mut body: Map<String, Value> = ORDER_KEYS
-            .iter()
-            .map(|key| {
-                (
-                    key.to_string(),
-                    order.get(*key).cloned().unwrap_or(Value::Null),
-                )
-            })
-            .collect();
-        body.insert("trace_id".into(), telemetry::current_trace_id().into());
-        Value::Object(body)
+        let mut body = order_fields(order);
+        body["trace_id"] = telemetry::current_trace_id().into();
+        body
     })
+}
+
+/// Exactly the public keys of an order (internal ones never leak through).
+fn order_fields(order: &Value) -> Value {
+    let fields: Map<String, Value> = ORDER_KEYS
+        .iter()
+        .map(|key| {
+            (
+                key.to_string(),
+                order.get(*key).cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    Value::Object(fields)
 }

@@ -32,6 +32,8 @@ pub struct Reservation {
 const LIST: &str = "SELECT sku, name, price_cents, stock FROM products ORDER BY sku";
 const FIND: &str = "SELECT sku, name, price_cents, stock FROM products \
                     WHERE upper(sku) = upper($1) OR lower(name) = lower($1)";
+const FIND_MANY: &str = "SELECT sku, name, price_cents, stock FROM products \
+                         WHERE upper(sku) = ANY($1)";
 const TAKE_STOCK: &str = "UPDATE products SET stock = stock - $2 \
                           WHERE (upper(sku) = upper($1) OR lower(name) = lower($1)) AND stock >= $2 \
                           RETURNING sku, name, price_cents, stock";
@@ -43,6 +45,23 @@ const RETURN_STOCK: &str = "UPDATE products SET stock = stock + $2 WHERE sku = $
 pub async fn list_products(db: &Database) -> Result<Vec<Product>, ApiError> {
     let span = postgres("SELECT", "products", LIST, &db.peer);
     Ok(traced(span, sqlx::query_as(LIST).fetch_all(&db.pool)).await?)
+}
+
+/// The products with these SKUs (any case), in the order asked for; unknown
+/// SKUs are left out. One query, however many SKUs.
+pub async fn find_products(db: &Database, skus: &[String]) -> Result<Vec<Product>, ApiError> {
+    let span = postgres("SELECT", "products", FIND_MANY, &db.peer);
+    let upper: Vec<String> = skus.iter().map(|sku| sku.to_uppercase()).collect();
+    let query = sqlx::query_as::<_, Product>(FIND_MANY)
+        .bind(&upper)
+        .fetch_all(&db.pool);
+    let mut found = traced(span, query).await?;
+    found.sort_by_key(|product| {
+        upper
+            .iter()
+            .position(|sku| *sku == product.sku.to_uppercase())
+    });
+    Ok(found)
 }
 
 /// A product by name (any case) or SKU.

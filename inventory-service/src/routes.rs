@@ -1,6 +1,6 @@
 //! HTTP handlers: short, `?`-driven; the work is in `db.rs`.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -21,11 +21,48 @@ pub struct ReservationRequest {
     pub quantity: i64,
 }
 
-/// `GET /inventory`: every product with its stock.
-pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Product>>, ApiError> {
+/// Query of `GET /inventory`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// `?skus=A,B,C`: only these products (a batch lookup).
+    pub skus: Option<String>,
+}
+
+/// Most SKUs one batch lookup may name.
+pub const MAX_SKUS: usize = 100;
+
+/// `GET /inventory`: every product with its stock; with `?skus=A,B` only
+/// those, in the order first named, each once (unknown SKUs left out).
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<Product>>, ApiError> {
     state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
-    Ok(Json(db::list_products(&state.db).await?))
+    let Some(skus) = query.skus else {
+        return Ok(Json(db::list_products(&state.db).await?));
+    };
+    let skus = parse_skus(&skus)?;
+    tracing::Span::current().set_attribute("product.count", skus.len() as i64);
+    Ok(Json(db::find_products(&state.db, &skus).await?))
+}
+
+/// `A,B,A` → `[A, B]`: trimmed, each once, in the order first named.
+fn parse_skus(list: &str) -> Result<Vec<String>, ApiError> {
+    let mut skus: Vec<String> = Vec::new();
+    for sku in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        service_kit::text::check_text("skus", sku).map_err(ApiError::BadRequest)?;
+        if !skus.iter().any(|seen| seen.eq_ignore_ascii_case(sku)) {
+            skus.push(sku.to_string());
+        }
+    }
+    if skus.is_empty() || skus.len() > MAX_SKUS {
+        return Err(ApiError::BadRequest(format!(
+            "skus must list 1 to {MAX_SKUS} SKUs separated by commas, got {}",
+            skus.len()
+        )));
+    }
+    Ok(skus)
 }
 
 /// `GET /inventory/{sku}`: one product (by SKU or name).

@@ -22,6 +22,14 @@ pub struct Reservation {
     pub quantity: i32,
 }
 
+/// A product as inventory-service returns it (fields we use).
+#[derive(Debug, Deserialize)]
+pub struct Product {
+    pub sku: String,
+    pub name: String,
+    pub price_cents: i64,
+}
+
 #[derive(Debug, Serialize)]
 struct ReservationRequest<'a> {
     product: &'a str,
@@ -48,6 +56,19 @@ impl InventoryService {
     pub async fn reserve(&self, product: &str, quantity: i32) -> Result<Reservation, CallError> {
         let body = ReservationRequest { product, quantity };
         self.0.post_json("/inventory/reservations", &body).await
+    }
+
+    /// `GET /inventory?skus=A,B,...`: many products in one call.
+    pub async fn products(&self, skus: &[&str]) -> Result<Vec<Product>, CallError> {
+        let list: String =
+            url::form_urlencoded::byte_serialize(skus.join(",").as_bytes()).collect();
+        self.0.get_json(&format!("/inventory?skus={list}")).await
+    }
+
+    /// `GET /inventory/{sku}`: one product.
+    pub async fn product(&self, sku: &str) -> Result<Product, CallError> {
+        let sku: String = url::form_urlencoded::byte_serialize(sku.as_bytes()).collect();
+        self.0.get_json(&format!("/inventory/{sku}")).await
     }
 
     /// `DELETE /inventory/reservations/{id}`: undo a reservation whose

@@ -36,6 +36,11 @@ const INSERT: &str = "INSERT INTO orders \
     RETURNING id AS order_id, user_id, sku, product, quantity, total_cents, status";
 const FIND: &str = "SELECT id AS order_id, user_id, sku, product, quantity, total_cents, status \
     FROM orders WHERE id = $1";
+/// The most orders one history answer holds.
+pub const HISTORY_LIMIT: i64 = 50;
+const BY_USER: &str =
+    "SELECT id AS order_id, user_id, sku, product, quantity, total_cents, status \
+    FROM orders WHERE user_id = $1 ORDER BY id DESC LIMIT $2";
 
 pub async fn insert_order(db: &Database, order: &NewOrder) -> Result<Order, DbError> {
     let span = postgres("INSERT", "orders", INSERT, &db.peer);
@@ -58,4 +63,14 @@ pub async fn find_order(db: &Database, id: i64) -> Result<Option<Order>, DbError
 
 fn as_string<S: serde::Serializer>(id: &i64, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&id.to_string())
+}
+
+/// A user's orders, newest first, at most [`HISTORY_LIMIT`].
+pub async fn orders_of_user(db: &Database, user_id: i64) -> Result<Vec<Order>, DbError> {
+    let span = postgres("SELECT", "orders", BY_USER, &db.peer);
+    let query = sqlx::query_as(BY_USER)
+        .bind(user_id)
+        .bind(HISTORY_LIMIT)
+        .fetch_all(&db.pool);
+    Ok(traced(span, query).await?)
 }

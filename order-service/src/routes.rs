@@ -1,7 +1,7 @@
 //! HTTP handlers. `create_order` is the heart of the workshop's trace: read
 //! it next to the trace in Jaeger, span by span.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -194,6 +194,60 @@ pub async fn get_order(
         .ok_or(ApiError::UnknownOrder(id))?;
     Ok(Json(OrderResponse {
         order,
+        trace_id: telemetry::current_trace_id(),
+    }))
+}
+
+/// Query of `GET /orders`.
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    pub user_id: Option<String>,
+}
+
+/// `GET /orders?user_id=`: a user's order history.
+#[derive(Debug, Serialize)]
+pub struct HistoryResponse {
+    pub orders: Vec<Order>,
+    pub trace_id: String,
+}
+
+/// `GET /orders?user_id=`: the user's orders, newest first, each with its
+/// product's current name from inventory-service.
+pub async fn list_orders(
+    State(state): State<AppState>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<HistoryResponse>, ApiError> {
+    state.db.require_ready()?;
+    fault::inject(SERVICE_NAME).await?;
+    let raw = query.user_id.unwrap_or_default();
+    let user_id = raw
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!("user_id must be a positive integer, got {raw:?}"))
+        })?;
+    tracing::Span::current().set_attribute("user.id", user_id);
+    // An unknown user is a 404 from user-service, passed on.
+    state.users.get_user(user_id).await?;
+
+    let mut orders = db::orders_of_user(&state.db, user_id).await?;
+    if !orders.is_empty() {
+        // LESSON 08: one call for all the products, however many orders.
+        let mut skus: Vec<&str> = orders.iter().map(|order| order.sku.as_str()).collect();
+        skus.sort_unstable();
+        skus.dedup();
+        let products = state.inventory.products(&skus).await?;
+        for order in &mut orders {
+            if let Some(product) = products.iter().find(|p| p.sku == order.sku) {
+                order.product = product.name.clone();
+            }
+        }
+    }
+    tracing::Span::current().set_attribute("order.count", orders.len() as i64);
+    Ok(Json(HistoryResponse {
+        orders,
         trace_id: telemetry::current_trace_id(),
     }))
 }
