@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use integration_tests::{TestStack, GATEWAY, INVENTORY, ORDER};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);
 
