@@ -4,7 +4,7 @@
 use service_kit::config::{parse_env, url_env};
 use url::Url;
 
-/// `PORT` when unset: the port DESIGN.md gives the gateway.
+/// `PORT` when unset: the port docs/architecture.md gives the gateway.
 pub const DEFAULT_PORT: u16 = 8080;
 
 /// Everything api-gateway needs to start.

@@ -4,7 +4,7 @@
 use service_kit::config::parse_env;
 use service_kit::postgres::DatabaseConfig;
 
-/// `PORT` when unset: the port DESIGN.md gives inventory-service.
+/// `PORT` when unset: the port docs/architecture.md gives inventory-service.
 pub const DEFAULT_PORT: u16 = 8083;
 
 /// Everything inventory-service needs to start.

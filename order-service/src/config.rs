@@ -5,7 +5,7 @@ use service_kit::config::{parse_env, url_env};
 use service_kit::postgres::DatabaseConfig;
 use url::Url;
 
-/// `PORT` when unset: the port DESIGN.md gives order-service.
+/// `PORT` when unset: the port docs/architecture.md gives order-service.
 pub const DEFAULT_PORT: u16 = 8081;
 
 /// Everything order-service needs to start.

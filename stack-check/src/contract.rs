@@ -1,4 +1,4 @@
-//! The stack's contract, from DESIGN.md ("Services — contract", "Compose
+//! The stack's contract, from docs/architecture.md ("Services — contract", "Compose
 //! stack"): which services exist, their ports, databases and callers, and
 //! which image versions are allowed. The checks compare the files with this.
 
@@ -71,7 +71,7 @@ pub fn app_service(name: &str) -> Option<&'static AppService> {
 pub const POSTGRES_PORT: u16 = 5432;
 pub const REDIS_PORT: u16 = 6379;
 
-/// `(service, host port, container port)` that DESIGN.md fixes. Postgres and
+/// `(service, host port, container port)` that docs/architecture.md fixes. Postgres and
 /// Redis are on 15432/16379 so that a local server on 5432/6379 can stay.
 pub const HOST_PORTS: &[(&str, u16, u16)] = &[
     (API_GATEWAY, 8080, 8080),

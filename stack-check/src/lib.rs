@@ -26,7 +26,7 @@
 //!   has the same shape).
 //! - `stack.rs`: the configs each container actually runs with, found through
 //!   its `command:` and bind mounts.
-//! - `contract.rs`: the facts from DESIGN.md (services, ports, databases).
+//! - `contract.rs`: the facts from docs/architecture.md (services, ports, databases).
 //! - `checks/`: `services.rs` (required services, commands, the one build),
 //!   `env.rs` (each service's environment and URLs), `wiring.rs` (depends_on,
 //!   healthchecks, ports, memory, mounts), `images.rs` (pinned tags),

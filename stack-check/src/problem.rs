@@ -20,7 +20,7 @@ pub enum Check {
     Mount,
     /// An image is not pinned (no tag, `latest`, floating tag, wrong version).
     Image,
-    /// Host ports differ from DESIGN.md, or a service publishes a port nothing listens on.
+    /// Host ports differ from docs/architecture.md, or a service publishes a port nothing listens on.
     Ports,
     /// A healthcheck is missing where one is needed, or present where it can never pass.
     Healthcheck,

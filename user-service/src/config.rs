@@ -4,7 +4,7 @@
 use service_kit::config::{parse_env, string_env};
 use service_kit::postgres::DatabaseConfig;
 
-/// `PORT` when unset: the port DESIGN.md gives user-service.
+/// `PORT` when unset: the port docs/architecture.md gives user-service.
 pub const DEFAULT_PORT: u16 = 8082;
 
 /// Everything user-service needs to start.

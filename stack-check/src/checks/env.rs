@@ -1,4 +1,4 @@
-//! The environment of the four services (DESIGN.md "Services — contract"):
+//! The environment of the four services (docs/architecture.md "Services — contract"):
 //! every variable the code reads is set, and every URL in it points at a
 //! compose service, on the port that service listens on inside the network.
 
@@ -11,7 +11,7 @@ use crate::contract::{
 use crate::problem::{Check, Report};
 use crate::stack::Stack;
 
-/// The variables DESIGN.md lists, pointing at services that exist, on the
+/// The variables docs/architecture.md lists, pointing at services that exist, on the
 /// ports those services listen on.
 pub(super) fn check_env(stack: &Stack, app: &AppService, service: &Service, report: &mut Report) {
     let name = app.name;
@@ -35,7 +35,7 @@ pub(super) fn check_env(stack: &Stack, app: &AppService, service: &Service, repo
     }
     if let Some(port) = service.env_var("PORT") {
         if port != app.port.to_string() {
-            report.add(Check::Env, format!("{name}: PORT is {port}, but DESIGN.md gives {name} port {} (callers' URLs and the published port use it)", app.port));
+            report.add(Check::Env, format!("{name}: PORT is {port}, but docs/architecture.md gives {name} port {} (callers' URLs and the published port use it)", app.port));
         }
     }
     if let Some(otel_name) = service.env_var("OTEL_SERVICE_NAME") {

@@ -11,7 +11,7 @@ use super::env::check_env;
 pub fn check(stack: &Stack, report: &mut Report) {
     for name in REQUIRED_SERVICES {
         match stack.service(name) {
-            None => report.add(Check::Service, format!("the compose file has no `{name}` service; the stack needs it (DESIGN.md, \"Compose stack\")")),
+            None => report.add(Check::Service, format!("the compose file has no `{name}` service; the stack needs it (docs/architecture.md, \"Compose stack\")")),
             Some(s) if !s.profiles.is_empty() => report.add(Check::Service, format!("{name} is in profile(s) {:?}: a plain `docker compose up` would not start it", s.profiles)),
             Some(_) => {}
         }

@@ -102,7 +102,7 @@ fn check_ports(stack: &Stack, report: &mut Report) {
             {
                 report.add(
                     Check::Ports,
-                    format!("{name} must publish \"{host}:{container}\" (DESIGN.md host ports)"),
+                    format!("{name} must publish \"{host}:{container}\" (docs/architecture.md host ports)"),
                 );
             }
         }
@@ -117,7 +117,7 @@ fn check_ports(stack: &Stack, report: &mut Report) {
                 report.add(
                     Check::Ports,
                     format!(
-                        "{name} publishes {host} -> {}, which DESIGN.md does not list for it",
+                        "{name} publishes {host} -> {}, which docs/architecture.md does not list for it",
                         m.container
                     ),
                 );

@@ -124,6 +124,9 @@ pub fn from_values(
         "always_off" => no_arg(name, arg, Sampler::AlwaysOff),
         "parentbased_always_on" => no_arg(name, arg, Sampler::parent_based(Sampler::AlwaysOn)),
         "parentbased_always_off" => no_arg(name, arg, Sampler::parent_based(Sampler::AlwaysOff)),
+        // LESSON 09: `traceidratio` decides on its own, ignoring the parent
+        // (a downstream service using it cuts traces in pieces);
+        // `parentbased_traceidratio` decides only at the root and follows it.
         "traceidratio" => {
             let ratio = parse_ratio("traceidratio", arg)?;
             Box::new(Sampler::TraceIdRatioBased(ratio))
