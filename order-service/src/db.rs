@@ -4,6 +4,7 @@ use serde::Serialize;
 use service_kit::postgres::{Database, DbError};
 use sqlx::FromRow;
 use telemetry::db::{postgres, traced};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// A stored order, as the API returns it.
 #[derive(Debug, Clone, Serialize, FromRow)]
@@ -34,6 +35,9 @@ const INSERT: &str = "INSERT INTO orders \
     (user_id, sku, product, quantity, unit_price_cents, total_cents, reservation_id) \
     VALUES ($1, $2, $3, $4, $5, $6, $7) \
     RETURNING id AS order_id, user_id, sku, product, quantity, total_cents, status";
+const INSERT_EVENT: &str = "INSERT INTO order_events \
+    (order_id, user_id, sku, quantity, total_cents, traceparent, tracestate, baggage) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 const FIND: &str = "SELECT id AS order_id, user_id, sku, product, quantity, total_cents, status \
     FROM orders WHERE id = $1";
 /// The most orders one history answer holds.
@@ -42,7 +46,22 @@ const BY_USER: &str =
     "SELECT id AS order_id, user_id, sku, product, quantity, total_cents, status \
     FROM orders WHERE user_id = $1 ORDER BY id DESC LIMIT $2";
 
+/// Saves the order and its `order.confirmed` event in one transaction (the
+/// outbox): both are stored, or neither. The relay sends the event later.
+///
+/// Call it inside the `save_order` span: the event keeps that span's W3C
+/// context, so the PRODUCER span that sends it continues this trace.
+// LESSON 14: the trace context stored with the event.
 pub async fn insert_order(db: &Database, order: &NewOrder) -> Result<Order, DbError> {
+    let context = telemetry::messaging::context_fields(&tracing::Span::current().context());
+    let field = |name: &str| {
+        context
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let mut tx = db.pool.begin().await?;
+
     let span = postgres("INSERT", "orders", INSERT, &db.peer);
     let query = sqlx::query_as(INSERT)
         .bind(order.user_id)
@@ -52,8 +71,24 @@ pub async fn insert_order(db: &Database, order: &NewOrder) -> Result<Order, DbEr
         .bind(order.unit_price_cents)
         .bind(order.total_cents)
         .bind(order.reservation_id)
-        .fetch_one(&db.pool);
-    Ok(traced(span, query).await?)
+        .fetch_one(&mut *tx);
+    let saved: Order = traced(span, query).await?;
+
+    let span = postgres("INSERT", "order_events", INSERT_EVENT, &db.peer);
+    let query = sqlx::query(INSERT_EVENT)
+        .bind(saved.order_id)
+        .bind(saved.user_id)
+        .bind(&saved.sku)
+        .bind(saved.quantity)
+        .bind(saved.total_cents)
+        .bind(field("traceparent"))
+        .bind(field("tracestate"))
+        .bind(field("baggage"))
+        .execute(&mut *tx);
+    traced(span, query).await?;
+
+    tx.commit().await?;
+    Ok(saved)
 }
 
 pub async fn find_order(db: &Database, id: i64) -> Result<Option<Order>, DbError> {

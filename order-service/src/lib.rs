@@ -14,6 +14,7 @@ pub mod clients;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod relay;
 pub mod routes;
 
 use std::future::Future;

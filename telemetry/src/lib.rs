@@ -26,6 +26,8 @@
 //!   call went; [`client::answer`] says what a failed call becomes.
 //! - [`db`]: CLIENT spans for Postgres and Redis calls (sqlx and redis create
 //!   none themselves).
+//! - [`messaging`]: PRODUCER and CONSUMER spans, and the trace context carried
+//!   in a message's fields (the order stream).
 //! - [`errors`]: how an error is recorded on a span (status + `exception`).
 //! - [`fault`]: `?delay=` / `?fail=` fault injection, carried as baggage.
 
@@ -35,6 +37,7 @@ pub mod errors;
 pub mod export;
 pub mod fault;
 pub mod logging;
+pub mod messaging;
 pub mod propagation;
 pub mod provider;
 pub mod sampler;

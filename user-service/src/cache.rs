@@ -105,6 +105,17 @@ impl UserCache {
         .await
     }
 
+    /// Removes a user's entry (its counts changed): the next read refills
+    /// it from Postgres.
+    pub async fn delete(&self, id: i64) -> redis::RedisResult<()> {
+        let span = redis_span("DEL", "user", &self.peer);
+        let key = self.key(id);
+        traced(span, async {
+            self.connection().await?.del::<_, ()>(&key).await
+        })
+        .await
+    }
+
     /// Is Redis answering? (for `/health`)
     pub async fn ping(&self) -> bool {
         let ping = async {

@@ -11,6 +11,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod consumer;
 pub mod db;
 pub mod error;
 pub mod routes;
