@@ -11,7 +11,8 @@ pub struct AppService {
     pub port: u16,
     /// The Postgres database it owns (`DATABASE_URL`), if any.
     pub database: Option<&'static str>,
-    /// Reads `REDIS_URL`.
+    /// Reads `REDIS_URL` and `REDIS_KEY_PREFIX` (order-service publishes the
+    /// order stream there, user-service caches users and consumes it).
     pub redis: bool,
     /// `(variable, service)`: the URLs of the services it calls.
     pub calls: &'static [(&'static str, &'static str)],
@@ -40,7 +41,7 @@ pub const APP_SERVICES: &[AppService] = &[
         name: ORDER_SERVICE,
         port: 8081,
         database: Some("orders"),
-        redis: false,
+        redis: true,
         calls: &[
             ("USER_SERVICE_URL", USER_SERVICE),
             ("INVENTORY_SERVICE_URL", INVENTORY_SERVICE),
@@ -70,6 +71,19 @@ pub fn app_service(name: &str) -> Option<&'static AppService> {
 /// Ports inside the compose network.
 pub const POSTGRES_PORT: u16 = 5432;
 pub const REDIS_PORT: u16 = 6379;
+
+/// `redis-server` settings the order stream needs ("Across a queue"): its
+/// data survives a restart, and eviction only ever takes keys with a TTL
+/// (cache entries), never the streams.
+pub const REDIS_APPENDONLY: &str = "yes";
+/// Eviction policies that never evict a key without a TTL.
+pub const REDIS_SAFE_EVICTION: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "noeviction",
+];
 
 /// `(service, host port, container port)` that docs/architecture.md fixes. Postgres and
 /// Redis are on 15432/16379 so that a local server on 5432/6379 can stay.
@@ -115,6 +129,7 @@ pub const NO_HEALTHCHECK: &[&str] = &[COLLECTOR, JAEGER];
 pub const HEALTHY_DEPENDENCIES: &[(&str, &str)] = &[
     (API_GATEWAY, ORDER_SERVICE),
     (ORDER_SERVICE, POSTGRES),
+    (ORDER_SERVICE, REDIS),
     (ORDER_SERVICE, USER_SERVICE),
     (ORDER_SERVICE, INVENTORY_SERVICE),
     (USER_SERVICE, POSTGRES),

@@ -34,6 +34,8 @@ pub enum Check {
     Jaeger,
     /// The Postgres init script and the databases the services use.
     Postgres,
+    /// Redis settings the order stream needs (persistence, eviction policy).
+    Redis,
     /// The Prometheus configuration of the `metrics` profile.
     Prometheus,
 }
@@ -56,6 +58,7 @@ impl Check {
             Check::Collector => "collector",
             Check::Jaeger => "jaeger",
             Check::Postgres => "postgres",
+            Check::Redis => "redis",
             Check::Prometheus => "prometheus",
         }
     }

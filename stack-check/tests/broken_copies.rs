@@ -408,3 +408,59 @@ fn compose_file_that_is_not_yaml() {
         &["docker-compose.yml is not valid YAML"],
     );
 }
+
+#[test]
+fn order_service_without_redis() {
+    let f = Fixture::new("order-service-without-redis");
+    f.replace(
+        COMPOSE,
+        "      REDIS_URL: redis://redis:6379\n      REDIS_KEY_PREFIX: ${REDIS_KEY_PREFIX:-}\n      USER_SERVICE_URL",
+        "      USER_SERVICE_URL",
+    );
+    assert_problem(
+        &f.problems(),
+        Check::Env,
+        &["order-service", "environment has no REDIS_URL"],
+    );
+}
+
+#[test]
+fn publisher_and_consumer_with_different_key_prefixes() {
+    let f = Fixture::new("different-key-prefixes");
+    f.replace(
+        COMPOSE,
+        "      REDIS_URL: redis://redis:6379\n      REDIS_KEY_PREFIX: ${REDIS_KEY_PREFIX:-}\n    ports:\n      - \"8082:8082\"",
+        "      REDIS_URL: redis://redis:6379\n      REDIS_KEY_PREFIX: users-\n    ports:\n      - \"8082:8082\"",
+    );
+    assert_problem(
+        &f.problems(),
+        Check::Env,
+        &[
+            "user-service",
+            "REDIS_KEY_PREFIX is `users-`",
+            "never consumed",
+        ],
+    );
+}
+
+#[test]
+fn redis_without_persistence() {
+    let f = Fixture::new("redis-without-persistence");
+    f.replace(COMPOSE, "\"--appendonly\", \"yes\", ", "");
+    assert_problem(
+        &f.problems(),
+        Check::Redis,
+        &["no --appendonly", "order stream"],
+    );
+}
+
+#[test]
+fn redis_that_evicts_streams() {
+    let f = Fixture::new("redis-allkeys-lru");
+    f.replace(COMPOSE, "\"volatile-lru\"]", "\"allkeys-lru\"]");
+    assert_problem(
+        &f.problems(),
+        Check::Redis,
+        &["allkeys-lru", "order stream", "volatile-lru"],
+    );
+}

@@ -6,7 +6,7 @@ use url::Url;
 
 use crate::compose::Service;
 use crate::contract::{
-    app_service, AppService, COLLECTOR, POSTGRES, POSTGRES_PORT, REDIS, REDIS_PORT,
+    app_service, AppService, APP_SERVICES, COLLECTOR, POSTGRES, POSTGRES_PORT, REDIS, REDIS_PORT,
 };
 use crate::problem::{Check, Report};
 use crate::stack::Stack;
@@ -64,6 +64,9 @@ pub(super) fn check_env(stack: &Stack, app: &AppService, service: &Service, repo
         };
         check_url(stack, name, "REDIS_URL", &url, target, report);
     }
+    if app.redis {
+        check_same_key_prefix(stack, app, service, report);
+    }
     for (var, value) in service.env() {
         let Some(value) = value.filter(|_| var.ends_with("_SERVICE_URL")) else {
             continue;
@@ -85,6 +88,28 @@ pub(super) fn check_env(stack: &Stack, app: &AppService, service: &Service, repo
             port_note: String::new(),
         };
         check_url(stack, name, &var, &value, target, report);
+    }
+}
+
+/// The order stream is `{REDIS_KEY_PREFIX}orders`: the publisher
+/// (order-service) and the consumer (user-service) must use one prefix, or
+/// the consumer waits on a stream nobody writes. Compared with the first
+/// Redis user in the contract; an unset prefix is the empty one.
+fn check_same_key_prefix(stack: &Stack, app: &AppService, service: &Service, report: &mut Report) {
+    let var = "REDIS_KEY_PREFIX";
+    let Some(first) = APP_SERVICES.iter().find(|a| a.redis) else {
+        return;
+    };
+    if first.name == app.name {
+        return;
+    }
+    let Some(other) = stack.service(first.name) else {
+        return;
+    };
+    let prefix = |s: &Service| s.env_var(var).unwrap_or_default();
+    let (ours, theirs) = (prefix(service), prefix(other));
+    if ours != theirs {
+        report.add(Check::Env, format!("{}: {var} is `{ours}` but {}'s is `{theirs}`: the order stream `{{prefix}}orders` must be the same key for both, or order events are never consumed", app.name, first.name));
     }
 }
 

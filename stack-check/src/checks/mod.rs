@@ -8,6 +8,7 @@ mod backends;
 mod env;
 mod images;
 mod pipelines;
+mod redis;
 mod services;
 mod wiring;
 
@@ -17,4 +18,5 @@ pub fn run(stack: &Stack, report: &mut Report) {
     wiring::check(stack, report);
     images::check(stack, report);
     backends::check(stack, report);
+    redis::check(stack, report);
 }
