@@ -140,6 +140,44 @@ pub fn healthy_order() -> Trace {
             28.5,
             0.3,
         ),
+        span(
+            17,
+            Some(14),
+            "order-service",
+            "INSERT order_events",
+            Client,
+            25.0,
+            0.5,
+        ),
+        // After the response: the outbox relay and the stream consumer.
+        span(
+            18,
+            Some(14),
+            "order-service",
+            "send orders",
+            Producer,
+            31.0,
+            1.0,
+        ),
+        span(
+            19,
+            Some(18),
+            "user-service",
+            "process orders",
+            Consumer,
+            33.0,
+            4.0,
+        ),
+        span(
+            20,
+            Some(19),
+            "user-service",
+            "UPDATE users",
+            Client,
+            33.5,
+            2.0,
+        ),
+        span(21, Some(19), "user-service", "DEL", Client, 36.0, 0.5),
     ];
     spans[0].parent_span_id = Some(CHECK_PARENT.to_string());
     for span in spans.iter_mut() {
@@ -154,7 +192,7 @@ pub fn healthy_order() -> Trace {
                     attr("http.response.status_code", Value::Int(status)),
                 ];
             }
-            (Client, "GET" | "SET") if span.service() == "user-service" => {
+            (Client, "GET" | "SET" | "DEL") if span.service() == "user-service" => {
                 span.attributes = db("redis", &name, None);
             }
             (Client, "GET" | "POST") => {
@@ -168,6 +206,20 @@ pub fn healthy_order() -> Trace {
             (Client, query) => {
                 let (operation, table) = query.split_once(' ').unwrap();
                 span.attributes = db("postgresql", operation, Some(table));
+            }
+            (Producer | Consumer, name) => {
+                let operation = name.split_once(' ').unwrap().0;
+                span.attributes = vec![
+                    attr("messaging.system", s("redis")),
+                    attr("messaging.destination.name", s("orders")),
+                    attr("messaging.operation.type", s(operation)),
+                    attr("messaging.message.id", s("1700000000000-0")),
+                    attr("order.id", Value::Int(1)),
+                ];
+                if span.kind == Consumer {
+                    span.attributes
+                        .push(attr("messaging.consumer.group.name", s("user-service")));
+                }
             }
             _ => {}
         }
