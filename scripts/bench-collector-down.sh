@@ -50,6 +50,7 @@ run_scenario() {
   env "${common[@]}" PORT=$user DATABASE_URL="$WORKSHOP_PG_URL/${db}_users" REDIS_URL="$WORKSHOP_REDIS_URL" \
       REDIS_KEY_PREFIX="$db:" "$BIN/user-service" >"$LOGS/$name-user.log" 2>&1 & PIDS+=($!)
   env "${common[@]}" PORT=$order DATABASE_URL="$WORKSHOP_PG_URL/${db}_orders" \
+      REDIS_URL="$WORKSHOP_REDIS_URL" REDIS_KEY_PREFIX="$db:" \
       USER_SERVICE_URL="http://127.0.0.1:$user" INVENTORY_SERVICE_URL="http://127.0.0.1:$inv" \
       "$BIN/order-service" >"$LOGS/$name-order.log" 2>&1 & PIDS+=($!)
   env "${common[@]}" PORT=$gw ORDER_SERVICE_URL="http://127.0.0.1:$order" \

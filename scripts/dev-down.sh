@@ -65,8 +65,9 @@ if [ "$WIPE" = 1 ] && [ -f "$RUN/backing.env" ]; then
     fi
   fi
   if [ ! -f "$RUN/redis.pid" ] && command -v redis-cli >/dev/null 2>&1; then
-    say "removing cached users (keys user:*) from $REDIS"
+    say "removing cached users (keys user:*) and the order streams from $REDIS"
     redis-cli -u "$REDIS" --scan --pattern 'user:*' | xargs -r redis-cli -u "$REDIS" del >/dev/null || true
+    redis-cli -u "$REDIS" del orders orders.dead >/dev/null || true
   fi
 fi
 

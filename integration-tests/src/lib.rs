@@ -16,12 +16,14 @@
 //! `redis://127.0.0.1:6379`), `TEST_LOG=1` to see the services' logs.
 
 mod logs;
+mod proxy;
 mod resources;
 mod service_thread;
 mod spans;
 mod stack;
 
 pub use logs::show_logs;
+pub use proxy::RedisProxy;
 pub use resources::{database_server_url, drop_databases, free_port, redis_url, unique_name};
 pub use spans::{attr, event, has_event, CollectedSpan, TraceView};
 pub use stack::{ServiceName, StackOptions, TestStack, GATEWAY, INVENTORY, ORDER, USER};

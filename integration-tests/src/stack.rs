@@ -23,8 +23,11 @@ pub const INVENTORY: ServiceName = "inventory-service";
 pub struct StackOptions {
     /// The gateway's sampler (the only one that makes root decisions).
     pub gateway_sampler: Box<dyn ShouldSample>,
-    /// Redis URL for user-service (point it at a dead port for outages).
+    /// Redis URL for order-service and user-service (point it at a dead
+    /// port, or at a [`crate::RedisProxy`], for outages).
     pub redis_url: Option<String>,
+    /// user-service's `CONSUMER_CLAIM_IDLE_MS` (default 30 s).
+    pub claim_idle: Option<Duration>,
     /// Override where order-service finds user-service.
     pub user_service_url: Option<String>,
     /// Override where order-service finds inventory-service.
@@ -38,6 +41,7 @@ impl Default for StackOptions {
         StackOptions {
             gateway_sampler: Box::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))),
             redis_url: None,
+            claim_idle: None,
             user_service_url: None,
             inventory_service_url: None,
             log_filter: "info".to_string(),
@@ -107,6 +111,10 @@ impl TestStack {
             redis_url: options.redis_url.clone().unwrap_or_else(redis_url),
             redis_key_prefix: redis_prefix.clone(),
             cache_ttl_seconds: 60,
+            consumer_name: format!("{name}-consumer"),
+            claim_idle: options
+                .claim_idle
+                .unwrap_or(user_service::consumer::CLAIM_IDLE),
         };
         let user = spawn(USER, follow(), &logs, move |port_tx, stop| async move {
             let app = user_service::Application::build(user_config)
@@ -128,6 +136,8 @@ impl TestStack {
             },
             user_service_url: local_url(options.user_service_url.clone(), user.port),
             inventory_service_url: local_url(options.inventory_service_url.clone(), inventory.port),
+            redis_url: options.redis_url.clone().unwrap_or_else(redis_url),
+            redis_key_prefix: redis_prefix.clone(),
         };
         let order = spawn(ORDER, follow(), &logs, move |port_tx, stop| async move {
             let app = order_service::Application::build(order_config)
@@ -233,27 +243,88 @@ impl TestStack {
         TraceView { trace_id, spans }
     }
 
-    /// Waits until the gateway's SERVER span of `trace_id` has ended (it
-    /// ends last: every downstream span ends before its response is sent),
-    /// then returns the trace. Panics after `timeout`.
+    /// Waits until the trace of `trace_id` is whole, then returns it. Panics
+    /// after `timeout`. Whole: the gateway's SERVER span has ended (it ends
+    /// last of the request: every downstream span ends before its response
+    /// is sent) and, when the request saved an order, the order event's
+    /// CONSUMER span too (it ends after its children, after the response).
     pub async fn wait_for_trace(&self, trace_id: &str, timeout: Duration) -> TraceView {
-        let trace_id = TraceId::from_hex(trace_id).expect("32 hex digits");
+        self.wait_until_trace(trace_id, timeout, |view| {
+            request_done(view)
+                && (view.find(ORDER, "INSERT order_events").is_empty()
+                    || !view.find(USER, "process orders").is_empty())
+        })
+        .await
+    }
+
+    /// Waits only for the request's part of the trace (the gateway's SERVER
+    /// span): for when the order event cannot travel (Redis down).
+    pub async fn wait_for_request(&self, trace_id: &str, timeout: Duration) -> TraceView {
+        self.wait_until_trace(trace_id, timeout, request_done).await
+    }
+
+    /// Waits until `done` holds for the spans of `trace_id` collected so
+    /// far; panics after `timeout`.
+    pub async fn wait_until_trace(
+        &self,
+        trace_id: &str,
+        timeout: Duration,
+        done: impl Fn(&TraceView) -> bool,
+    ) -> TraceView {
+        let id = TraceId::from_hex(trace_id).expect("32 hex digits");
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let view = self.trace(trace_id);
-            let gateway_done = view.spans.iter().any(|s| {
-                s.service == GATEWAY && s.data.span_kind == opentelemetry::trace::SpanKind::Server
-            });
-            if gateway_done {
+            let view = self.trace(id);
+            if done(&view) {
                 return view;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "trace {trace_id} not complete after {timeout:?}: {}",
+                "trace {trace_id} not as expected after {timeout:?}: {}",
                 view.describe()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Waits for the whole request (see [`Self::wait_for_trace`]) and for
+    /// the span `name` of `service`, e.g. the consumer's `DEL`.
+    pub async fn wait_for_span(
+        &self,
+        trace_id: &str,
+        service: ServiceName,
+        name: &str,
+        timeout: Duration,
+    ) -> TraceView {
+        self.wait_for_trace(trace_id, timeout).await;
+        self.wait_until_trace(trace_id, timeout, |view| {
+            !view.find(service, name).is_empty()
+        })
+        .await
+    }
+
+    /// Every finished span of one service, of any trace.
+    pub fn spans(&self, service: ServiceName) -> Vec<CollectedSpan> {
+        self.services
+            .iter()
+            .filter(|s| s.name == service)
+            .flat_map(|s| s.exporter.get_finished_spans().unwrap_or_default())
+            .map(|data| CollectedSpan { service, data })
+            .collect()
+    }
+
+    /// The order stream's key: `{prefix}orders`.
+    pub fn stream_key(&self) -> String {
+        format!("{}orders", self.redis_prefix)
+    }
+
+    /// A connection to the real Redis (never through a proxy).
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(redis_url())
+            .expect("a redis:// URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("the test reaches Redis")
     }
 
     /// Number of spans each service has exported so far.
@@ -306,6 +377,13 @@ impl Drop for TestStack {
         }
         drop_databases(std::mem::take(&mut self.databases));
     }
+}
+
+/// The gateway's SERVER span has ended: the request is answered.
+fn request_done(view: &TraceView) -> bool {
+    view.spans
+        .iter()
+        .any(|s| s.service == GATEWAY && s.data.span_kind == opentelemetry::trace::SpanKind::Server)
 }
 
 /// `override_url`, or the service on this machine at `port`.

@@ -34,9 +34,7 @@ where
 
 /// `GET {user-service}/users/{id}` → (orders_count, points).
 async fn counts(stack: &TestStack, id: i64) -> (i64, i64) {
-    let (status, body, _) = stack
-        .get(&format!("{}/users/{id}", stack.url(USER)))
-        .await;
+    let (status, body, _) = stack.get(&format!("{}/users/{id}", stack.url(USER))).await;
     assert_eq!(status, 200, "{body}");
     (
         body["orders_count"].as_i64().expect("integer orders_count"),
@@ -45,14 +43,19 @@ async fn counts(stack: &TestStack, id: i64) -> (i64, i64) {
 }
 
 async fn wait_for_count(stack: &TestStack, id: i64, expected: i64) {
-    wait_until(WAIT, &format!("user {id} to have {expected} orders"), || async {
-        counts(stack, id).await.0 == expected
-    })
+    wait_until(
+        WAIT,
+        &format!("user {id} to have {expected} orders"),
+        || async { counts(stack, id).await.0 == expected },
+    )
     .await;
 }
 
 /// Every entry of a stream, fields as strings.
-async fn entries(connection: &mut redis::aio::MultiplexedConnection, key: &str) -> Vec<(String, HashMap<String, String>)> {
+async fn entries(
+    connection: &mut redis::aio::MultiplexedConnection,
+    key: &str,
+) -> Vec<(String, HashMap<String, String>)> {
     let reply: StreamRangeReply = redis::cmd("XRANGE")
         .arg(key)
         .arg("-")
@@ -129,7 +132,10 @@ async fn one_order_is_one_trace_from_the_request_to_the_consumer() {
     let outbox = trace.one(ORDER, "INSERT order_events");
     assert_eq!(outbox.kind(), &SpanKind::Client);
     assert_eq!(outbox.parent_id(), save.span_id());
-    assert_eq!(outbox.attr("db.system.name"), Some(&Value::from("postgresql")));
+    assert_eq!(
+        outbox.attr("db.system.name"),
+        Some(&Value::from("postgresql"))
+    );
     assert_eq!(
         outbox.attr("db.collection.name"),
         Some(&Value::from("order_events"))
@@ -139,7 +145,10 @@ async fn one_order_is_one_trace_from_the_request_to_the_consumer() {
     let producer = trace.one(ORDER, "send orders");
     assert_eq!(producer.kind(), &SpanKind::Producer);
     assert_eq!(producer.parent_id(), save.span_id(), "{}", trace.describe());
-    assert_eq!(producer.attr("messaging.system"), Some(&Value::from("redis")));
+    assert_eq!(
+        producer.attr("messaging.system"),
+        Some(&Value::from("redis"))
+    );
     assert_eq!(
         producer.attr("messaging.destination.name"),
         Some(&Value::from("orders")),
@@ -241,11 +250,11 @@ async fn redis_down_during_orders_delays_events_but_loses_none() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(waiting().await, 3, "the events wait in the outbox");
     assert!(
-        stack
-            .log_lines()
-            .iter()
-            .any(|l| l["service"] == ORDER
-                && l["message"].as_str().unwrap_or("").contains("cannot publish order events")),
+        stack.log_lines().iter().any(|l| l["service"] == ORDER
+            && l["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("cannot publish order events")),
         "the relay says why events wait"
     );
 
@@ -273,11 +282,16 @@ async fn a_redelivered_event_is_counted_once() {
     // published would send it.
     let mut redis = stack.redis().await;
     let (_, fields) = entries(&mut redis, &stack.stream_key()).await.remove(0);
-    let copy: Vec<(&str, String)> = fields.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let copy: Vec<(&str, String)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
     xadd(&mut redis, &stack.stream_key(), &copy).await;
 
     let trace = stack
-        .wait_until_trace(trace_id, WAIT, |t| t.find(USER, "process orders").len() == 2)
+        .wait_until_trace(trace_id, WAIT, |t| {
+            t.find(USER, "process orders").len() == 2
+        })
         .await;
     let duplicate = trace
         .find(USER, "process orders")
@@ -344,7 +358,12 @@ async fn an_entry_without_traceparent_is_processed_under_a_new_trace() {
     let mut redis = stack.redis().await;
     let mut fields = event_fields(900_010, 6, 4999);
     fields.push(("traceparent", "00-garbage-01".to_string()));
-    xadd(&mut redis, &stack.stream_key(), &event_fields(900_011, 6, 4999)).await;
+    xadd(
+        &mut redis,
+        &stack.stream_key(),
+        &event_fields(900_011, 6, 4999),
+    )
+    .await;
     xadd(&mut redis, &stack.stream_key(), &fields).await;
     wait_for_count(&stack, 6, 2).await;
     assert_eq!(counts(&stack, 6).await.1, 2 * 49);
@@ -380,7 +399,17 @@ async fn a_sampled_out_order_is_not_traced_downstream_either() {
     .await;
     let (status, body) = stack.order("Keyboard").await;
     assert_eq!(status, 201, "{body}");
-    wait_for_count(&stack, 1, 1).await;
+    // Read the count from Postgres: a `GET /users/1` from here would be a
+    // new (sampled) root trace in user-service.
+    let users = stack.database("users").await;
+    wait_until(WAIT, "the order to be counted", || async {
+        sqlx::query_scalar::<_, i64>("SELECT orders_count FROM users WHERE id = 1")
+            .fetch_one(&users)
+            .await
+            .unwrap()
+            == 1
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     for (service, count) in stack.span_counts() {
         assert_eq!(count, 0, "{service} recorded spans of a sampled-out order");
@@ -446,7 +475,9 @@ async fn entries_of_a_consumer_that_died_mid_entry_are_taken_over() {
 
     wait_for_count(&stack, 7, 1).await;
     let trace = stack
-        .wait_until_trace(trace_id, WAIT, |t| !t.find(USER, "process orders").is_empty())
+        .wait_until_trace(trace_id, WAIT, |t| {
+            !t.find(USER, "process orders").is_empty()
+        })
         .await;
     let consumer = trace.one(USER, "process orders");
     assert_eq!(consumer.parent_id().to_string(), "00f067aa0ba902b7");
@@ -480,8 +511,8 @@ async fn a_lost_consumer_group_is_created_again() {
     // The new group starts at 0: the first entry comes again, as a duplicate.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(counts(&stack, 1).await.0, 2);
-    assert!(stack
-        .log_lines()
-        .iter()
-        .any(|l| l["message"].as_str().unwrap_or("").contains("creating it again")));
+    assert!(stack.log_lines().iter().any(|l| l["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("creating it again")));
 }

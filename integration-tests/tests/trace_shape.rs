@@ -1,5 +1,5 @@
 //! The trace of `POST /orders`: one trace, four services, the shape drawn in
-//! docs/architecture.md, typed attributes, events, and errors where they belong.
+//! DESIGN.md, typed attributes, events, and errors where they belong.
 
 use std::time::Duration;
 
@@ -127,6 +127,11 @@ async fn post_orders_makes_one_trace_across_all_four_services() {
             "POST /inventory/reservations",
         ),
         (ORDER, "INSERT orders", "postgresql", "save_order"),
+        // The outbox row, in the order's transaction.
+        (ORDER, "INSERT order_events", "postgresql", "save_order"),
+        // After the response: the order stream's consumer.
+        (USER, "UPDATE users", "postgresql", "process orders"),
+        (USER, "DEL", "redis", "process orders"),
     ];
     for (service, name, system, parent_name) in db_spans {
         let span = trace.one(service, name);
@@ -157,6 +162,16 @@ async fn post_orders_makes_one_trace_across_all_four_services() {
             "{name} parent"
         );
     }
+    // Across the queue: save_order → PRODUCER (the relay) → CONSUMER.
+    let save = trace.one(ORDER, "save_order");
+    let producer = trace.one(ORDER, "send orders");
+    assert_eq!(producer.kind(), &SpanKind::Producer);
+    assert_eq!(producer.parent_id(), save.span_id());
+    let consumer = trace.one(USER, "process orders");
+    assert_eq!(consumer.kind(), &SpanKind::Consumer);
+    assert_eq!(consumer.parent_id(), producer.span_id());
+    assert!(consumer.data.parent_span_is_remote);
+
     let user_server = trace.one(USER, "GET /users/{id}");
     assert!(has_event(&user_server.data, "cache.miss"));
     assert_eq!(user_server.attr("cache.hit"), Some(&Value::Bool(false)));
@@ -189,7 +204,10 @@ async fn post_orders_makes_one_trace_across_all_four_services() {
         trace.describe()
     );
 
-    // A second order by the same user is served from the cache.
+    // A second order by the same user is served from the cache. (The
+    // first order's consumer deleted the entry; a read fills it again.)
+    let (status, _, _) = stack.get(&format!("{}/users/1", stack.url(USER))).await;
+    assert_eq!(status, 200);
     let (status, body) = stack.order("Mouse").await;
     assert_eq!(status, 201);
     let trace = stack

@@ -1,7 +1,7 @@
 //! Settings from the environment (all optional, defaults for a local run).
 //! A value that does not parse is an error naming its variable.
 
-use service_kit::config::{parse_env, url_env};
+use service_kit::config::{parse_env, string_env, url_env};
 use service_kit::postgres::DatabaseConfig;
 use url::Url;
 
@@ -19,6 +19,11 @@ pub struct Config {
     pub user_service_url: Url,
     /// `INVENTORY_SERVICE_URL`.
     pub inventory_service_url: Url,
+    /// `REDIS_URL`: where the outbox relay publishes order events.
+    pub redis_url: String,
+    /// `REDIS_KEY_PREFIX`: the stream is `{prefix}orders` (user-service must
+    /// use the same prefix to consume it).
+    pub redis_key_prefix: String,
 }
 
 impl Config {
@@ -28,6 +33,8 @@ impl Config {
             database: DatabaseConfig::from_env("orders")?,
             user_service_url: url_env("USER_SERVICE_URL", "http://127.0.0.1:8082")?,
             inventory_service_url: url_env("INVENTORY_SERVICE_URL", "http://127.0.0.1:8083")?,
+            redis_url: string_env("REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_key_prefix: string_env("REDIS_KEY_PREFIX", ""),
         })
     }
 }

@@ -7,7 +7,10 @@
 //! - `routes.rs`: the HTTP handlers; `create_order` makes the workshop's
 //!   main trace (validate → user → reserve → price → save).
 //! - `clients.rs`: calls to user-service and inventory-service (CLIENT spans).
-//! - `db.rs`: Postgres queries, each in a CLIENT span.
+//! - `db.rs`: Postgres queries, each in a CLIENT span; an order is saved
+//!   with its event (the outbox).
+//! - `relay.rs`: sends saved events to the Redis stream `orders` (a PRODUCER
+//!   span each, continuing the order's trace).
 //! - `error.rs`: the service's error type → JSON response + failure description.
 
 pub mod clients;
@@ -44,6 +47,8 @@ pub struct AppState {
     pub db: Database,
     pub users: UserService,
     pub inventory: InventoryService,
+    /// Wakes the relay after an order's event is committed.
+    pub outbox: relay::Outbox,
 }
 
 /// The service's routes. `/health` is outside the tracing layer: a probe
@@ -64,7 +69,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(State(state): State<AppState>) -> Response {
-    service_kit::health::response(state.db.ping().await, None)
+    // Redis down: events wait in the outbox, orders still work: "degraded".
+    let (postgres, redis) = tokio::join!(state.db.ping(), state.outbox.redis_reachable());
+    service_kit::health::response(postgres, Some(redis))
 }
 
 /// A built service: listening, connected (or connecting) to Postgres.
@@ -89,6 +96,8 @@ impl Application {
             config.inventory_service_url,
             http,
         ));
+        let outbox = relay::Outbox::new(&config.redis_url, &config.redis_key_prefix)
+            .map_err(std::io::Error::other)?;
         let server = Server::bind(config.port, SERVICE_NAME).await?;
         Ok(Application {
             server,
@@ -96,6 +105,7 @@ impl Application {
                 db,
                 users,
                 inventory,
+                outbox,
             },
         })
     }
@@ -109,11 +119,22 @@ impl Application {
         self.state.db.wait_ready(timeout).await
     }
 
-    /// Serves until `shutdown` completes, then drains.
+    /// Serves until `shutdown` completes, then drains; the outbox relay
+    /// runs alongside and stops last, after the entry in hand.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        self.server.run_until(router(self.state), shutdown).await
+        let (stop_relay, stopped) = tokio::sync::watch::channel(false);
+        let relay = self
+            .state
+            .outbox
+            .clone()
+            .relay(self.state.db.clone(), stopped);
+        let relay = tokio::spawn(relay);
+        let served = self.server.run_until(router(self.state), shutdown).await;
+        let _ = stop_relay.send(true);
+        let _ = relay.await;
+        served
     }
 }

@@ -151,6 +151,8 @@ async fn save_order(
     match result {
         Ok(saved) => {
             tracing::Span::current().record("order.id", saved.order_id);
+            // The event is committed: the relay can send it now.
+            state.outbox.wake();
             Ok(saved)
         }
         Err(error) => {

@@ -15,18 +15,23 @@ use serde_json::json;
 
 /// The answer to `GET /health` given what is reachable.
 pub fn response(postgres_ok: bool, cache_ok: Option<bool>) -> Response {
+    let (status, body) = status(postgres_ok, cache_ok);
+    (status, axum::Json(body)).into_response()
+}
+
+/// The status code and JSON body of `GET /health`, for a service that adds
+/// keys of its own beside `status` (user-service: `consumer_pending`).
+pub fn status(postgres_ok: bool, cache_ok: Option<bool>) -> (StatusCode, serde_json::Value) {
     match (postgres_ok, cache_ok) {
         (false, _) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"status": "unavailable", "postgres": "unreachable"})),
-        )
-            .into_response(),
+            json!({"status": "unavailable", "postgres": "unreachable"}),
+        ),
         (true, Some(false)) => (
             StatusCode::OK,
-            axum::Json(json!({"status": "degraded", "redis": "unreachable"})),
-        )
-            .into_response(),
-        (true, _) => (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response(),
+            json!({"status": "degraded", "redis": "unreachable"}),
+        ),
+        (true, _) => (StatusCode::OK, json!({"status": "ok"})),
     }
 }
 

@@ -1,8 +1,12 @@
 //! Settings from the environment (all optional, defaults for a local run).
 //! A value that does not parse is an error naming its variable.
 
+use std::time::Duration;
+
 use service_kit::config::{parse_env, string_env};
 use service_kit::postgres::DatabaseConfig;
+
+use crate::consumer::{default_consumer_name, CLAIM_IDLE};
 
 /// `PORT` when unset: the port docs/architecture.md gives user-service.
 pub const DEFAULT_PORT: u16 = 8082;
@@ -20,6 +24,12 @@ pub struct Config {
     pub redis_key_prefix: String,
     /// `CACHE_TTL_SECONDS`: how long a cached user stays fresh.
     pub cache_ttl_seconds: u64,
+    /// `CONSUMER_NAME`: this instance's name in the order stream's consumer
+    /// group (default `{hostname}-{pid}`).
+    pub consumer_name: String,
+    /// `CONSUMER_CLAIM_IDLE_MS`: entries another consumer left pending this
+    /// long are taken over (default 30 s).
+    pub claim_idle: Duration,
 }
 
 impl Config {
@@ -30,6 +40,11 @@ impl Config {
             redis_url: string_env("REDIS_URL", "redis://127.0.0.1:6379"),
             redis_key_prefix: string_env("REDIS_KEY_PREFIX", ""),
             cache_ttl_seconds: parse_env("CACHE_TTL_SECONDS", 60)?,
+            consumer_name: string_env("CONSUMER_NAME", &default_consumer_name()),
+            claim_idle: Duration::from_millis(parse_env(
+                "CONSUMER_CLAIM_IDLE_MS",
+                CLAIM_IDLE.as_millis() as u64,
+            )?),
         })
     }
 }

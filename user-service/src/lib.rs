@@ -6,7 +6,9 @@
 //! - `config.rs`: settings from the environment.
 //! - `routes.rs`: the HTTP handler (cache-aside read).
 //! - `db.rs`: Postgres queries, each in a CLIENT span.
-//! - `cache.rs`: Redis `GET` / `SET`, each in a CLIENT span; never fatal.
+//! - `cache.rs`: Redis `GET` / `SET` / `DEL`, each in a CLIENT span; never fatal.
+//! - `consumer.rs`: reads the order stream (consumer group `user-service`),
+//!   counts each order for its user once (a CONSUMER span each).
 //! - `error.rs`: the service's error type → JSON response + failure description.
 
 pub mod cache;
@@ -21,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Router};
 use service_kit::postgres::Database;
@@ -29,6 +31,7 @@ use service_kit::serve::Server;
 
 use cache::UserCache;
 pub use config::Config;
+use consumer::{Consumer, ConsumerConfig, ConsumerStats};
 
 /// The name faults and spans know this service by.
 pub const SERVICE_NAME: &str = "user-service";
@@ -41,6 +44,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct AppState {
     pub db: Database,
     pub cache: Arc<UserCache>,
+    /// The order stream consumer's lag, for `/health`.
+    pub consumer: ConsumerStats,
 }
 
 /// The service's routes. `/health` is outside the tracing layer: a probe
@@ -58,13 +63,16 @@ pub fn router(state: AppState) -> Router {
 
 async fn health(State(state): State<AppState>) -> Response {
     let (postgres, redis) = tokio::join!(state.db.ping(), state.cache.ping());
-    service_kit::health::response(postgres, Some(redis))
+    let (status, mut body) = service_kit::health::status(postgres, Some(redis));
+    body["consumer_pending"] = serde_json::json!(state.consumer.pending());
+    (status, axum::Json(body)).into_response()
 }
 
 /// A built service: listening, connected (or connecting) to Postgres.
 pub struct Application {
     server: Server,
     state: AppState,
+    consumer: Consumer,
 }
 
 impl Application {
@@ -78,13 +86,28 @@ impl Application {
             config.cache_ttl_seconds,
         )
         .map_err(std::io::Error::other)?;
+        let cache = Arc::new(cache);
+        // Its own Redis connection: a blocking read must not hold up the cache.
+        let consumer = Consumer::new(
+            ConsumerConfig {
+                redis_url: config.redis_url,
+                key_prefix: config.redis_key_prefix,
+                name: config.consumer_name,
+                claim_idle: config.claim_idle,
+            },
+            db.clone(),
+            cache.clone(),
+        )
+        .map_err(std::io::Error::other)?;
         let server = Server::bind(config.port, SERVICE_NAME).await?;
         Ok(Application {
             server,
             state: AppState {
                 db,
-                cache: Arc::new(cache),
+                cache,
+                consumer: consumer.stats(),
             },
+            consumer,
         })
     }
 
@@ -97,11 +120,17 @@ impl Application {
         self.state.db.wait_ready(timeout).await
     }
 
-    /// Serves until `shutdown` completes, then drains.
+    /// Serves until `shutdown` completes, then drains; the order stream
+    /// consumer runs alongside and stops last, after the entry in hand.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        self.server.run_until(router(self.state), shutdown).await
+        let (stop_consumer, stopped) = tokio::sync::watch::channel(false);
+        let consumer = tokio::spawn(self.consumer.run(stopped));
+        let served = self.server.run_until(router(self.state), shutdown).await;
+        let _ = stop_consumer.send(true);
+        let _ = consumer.await;
+        served
     }
 }

@@ -1,4 +1,4 @@
-//! Redis holds the users cache *and* the order-event stream (DESIGN.md,
+//! Redis holds the users cache *and* the order-event stream (docs/architecture.md,
 //! "Across a queue"). A cache may lose keys; the stream may not. So the
 //! redis service must keep its data on disk (`--appendonly yes`) and, when
 //! memory runs out, evict only keys with a TTL (`volatile-*`, or nothing).
