@@ -24,6 +24,8 @@ mod stack;
 
 pub use logs::show_logs;
 pub use proxy::RedisProxy;
-pub use resources::{database_server_url, drop_databases, free_port, redis_url, unique_name};
+pub use resources::{
+    database_server_url, drop_databases, drop_streams, free_port, redis_url, unique_name,
+};
 pub use spans::{attr, event, has_event, CollectedSpan, TraceView};
 pub use stack::{ServiceName, StackOptions, TestStack, GATEWAY, INVENTORY, ORDER, USER};

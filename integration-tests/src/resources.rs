@@ -51,6 +51,17 @@ pub fn drop_databases(databases: Vec<String>) {
     .join();
 }
 
+/// Deletes the order streams of a test's Redis key prefix (cache entries
+/// expire by themselves; streams never do).
+pub fn drop_streams(prefix: &str) {
+    let keys = [format!("{prefix}orders"), format!("{prefix}orders.dead")];
+    let connection = redis::Client::open(redis_url())
+        .and_then(|client| client.get_connection_with_timeout(std::time::Duration::from_secs(1)));
+    if let Ok(mut connection) = connection {
+        let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(&keys).query(&mut connection);
+    }
+}
+
 /// A port nothing listens on right now (bound once, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

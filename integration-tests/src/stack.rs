@@ -8,7 +8,7 @@ use serde_json::Value;
 use service_kit::postgres::DatabaseConfig;
 
 use crate::logs::CapturedLogs;
-use crate::resources::{database_server_url, drop_databases, redis_url, unique_name};
+use crate::resources::{database_server_url, drop_databases, drop_streams, redis_url, unique_name};
 use crate::service_thread::{spawn, wait, RunningService};
 use crate::spans::{CollectedSpan, TraceView};
 
@@ -376,6 +376,7 @@ impl Drop for TestStack {
             }
         }
         drop_databases(std::mem::take(&mut self.databases));
+        drop_streams(&self.redis_prefix);
     }
 }
 

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use integration_tests::{database_server_url, drop_databases, free_port, redis_url, unique_name};
+use integration_tests::{
+    database_server_url, drop_databases, drop_streams, free_port, redis_url, unique_name,
+};
 use lab::sink::{RunningSink, SinkConfig};
 use serde_json::{json, Value};
 
@@ -162,6 +164,7 @@ impl Drop for Processes {
         }
         let names = ["orders", "users", "inventory"].map(|db| format!("{}_{db}", self.database));
         drop_databases(names.to_vec());
+        drop_streams(&format!("{}:", self.database));
     }
 }
 
@@ -309,6 +312,64 @@ async fn binaries_export_complete_traces_over_http_protobuf() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binaries_export_complete_traces_over_grpc() {
     full_trace_per_order_and_flush_on_sigterm("grpc").await;
+}
+
+/// The order's event crosses two processes through Redis and stays in the
+/// order's trace; each span is labelled with the process that made it, and
+/// SIGTERM stops the relay and the consumer quickly, then flushes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_event_is_traced_across_processes_and_flushed_on_sigterm() {
+    let Workshop {
+        _turn,
+        sink,
+        mut processes,
+        client,
+    } = start_workshop("http/protobuf", &[]).await;
+    let trace_id = post_order(&processes, &client, "Keyboard").await;
+
+    // Wait until user-service has counted the order (user 7).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let user: Value = client
+            .get(format!("{}/users/7", processes.url("user-service")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if user["orders_count"] == 1 {
+            assert_eq!(user["points"], 79, "Keyboard: 7900 cents, 79 points");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not counted: {user}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let stopping = std::time::Instant::now();
+    processes.terminate(Duration::from_secs(10));
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "idle relay and consumer stop at once: {:?}",
+        stopping.elapsed()
+    );
+    let trace = wait_for_trace(&sink, &trace_id, 21).await;
+    for (service, name) in [
+        ("order-service", "INSERT order_events"),
+        ("order-service", "send orders"),
+        ("user-service", "process orders"),
+        ("user-service", "UPDATE users"),
+        ("user-service", "DEL"),
+    ] {
+        assert!(
+            trace[service].iter().any(|n| n == name),
+            "{service} {name} missing: {trace:?}"
+        );
+    }
+    sink.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

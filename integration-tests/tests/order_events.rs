@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use integration_tests::{
-    has_event, redis_url, CollectedSpan, RedisProxy, StackOptions, TestStack, GATEWAY, ORDER, USER,
+    database_server_url, drop_databases, drop_streams, has_event, redis_url, unique_name,
+    CollectedSpan, RedisProxy, StackOptions, TestStack, GATEWAY, ORDER, USER,
 };
 use opentelemetry::trace::{SpanId, SpanKind};
 use opentelemetry::Value;
@@ -515,4 +516,112 @@ async fn a_lost_consumer_group_is_created_again() {
         .as_str()
         .unwrap_or("")
         .contains("creating it again")));
+}
+
+/// user-service alone, against a fresh database and Redis prefix; returns
+/// a handle that stops it (as SIGTERM does) and waits for it.
+async fn start_user_service(
+    database: &str,
+    prefix: &str,
+    name: &str,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let config = user_service::Config {
+        port: 0,
+        database: service_kit::postgres::DatabaseConfig {
+            url: format!("{}/{database}", database_server_url()),
+            max_connections: 2,
+        },
+        redis_url: redis_url(),
+        redis_key_prefix: prefix.to_string(),
+        cache_ttl_seconds: 60,
+        consumer_name: name.to_string(),
+        claim_idle: user_service::consumer::CLAIM_IDLE,
+    };
+    let app = user_service::Application::build(config).await.unwrap();
+    assert!(app.wait_ready(Duration::from_secs(60)).await);
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    (base, stop, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_sent_while_user_service_is_down_are_processed_when_it_returns() {
+    let database = unique_name("ws_queue_users");
+    let prefix = format!("{database}:");
+    let key = format!("{prefix}orders");
+    let users = || async {
+        sqlx::PgPool::connect(&format!("{}/{database}", database_server_url()))
+            .await
+            .unwrap()
+    };
+
+    // First life: it starts (creating the group), then stops.
+    let (_, stop, server) = start_user_service(&database, &prefix, "instance-a").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopping = std::time::Instant::now();
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(2),
+        "the consumer stops at once when idle: {:?}",
+        stopping.elapsed()
+    );
+
+    // Down: three events arrive, as order-service's relay sends them.
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    for order_id in [900_031, 900_032, 900_033] {
+        xadd(&mut redis, &key, &event_fields(order_id, 8, 1250)).await;
+    }
+    let pool = users().await;
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT orders_count FROM users WHERE id = 8")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(count().await, 0);
+
+    // Back (another instance): the waiting events are processed.
+    let (base, stop, server) = start_user_service(&database, &prefix, "instance-b").await;
+    wait_until(WAIT, "three orders counted", || async {
+        count().await == 3
+    })
+    .await;
+    let user: serde_json::Value = reqwest::get(format!("{base}/users/8"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (user["orders_count"].clone(), user["points"].clone()),
+        (json!(3), json!(36))
+    );
+    wait_until(WAIT, "nothing pending", || async {
+        let health: serde_json::Value = reqwest::get(format!("{base}/health"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        health["consumer_pending"] == 0
+    })
+    .await;
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    pool.close().await;
+    drop_databases(vec![database]);
+    drop_streams(&prefix);
 }
