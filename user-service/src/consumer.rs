@@ -92,7 +92,7 @@ impl ConsumerStats {
         stats
     }
 
-    /// Pending entries, `None` before the consumer first reached Redis.
+    /// Pending entries; `None` while the consumer cannot reach Redis.
     pub fn pending(&self) -> Option<i64> {
         Some(self.pending.load(Ordering::Relaxed)).filter(|n| *n >= 0)
     }
@@ -183,6 +183,8 @@ impl Consumer {
                 Err(error) => {
                     if matches!(error, ConsumerError::Redis(_)) {
                         self.connection = None;
+                        // Unknown until Redis answers again.
+                        self.stats.pending.store(-1, Ordering::Relaxed);
                     }
                     self.backlog = true;
                     failing = true;
