@@ -48,6 +48,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::cache::UserCache;
 use crate::db::{self, Counted};
+use crate::order_event::{self, OrderEvent};
 
 /// The stream's name in spans, and after the key prefix in Redis.
 pub const DESTINATION: &str = "orders";
@@ -122,14 +123,6 @@ enum ConsumerError {
     Redis(#[from] redis::RedisError),
     #[error("Postgres: {0}")]
     Postgres(#[from] sqlx::Error),
-}
-
-/// An `order.confirmed` entry that passed validation.
-#[derive(Debug, Clone, Copy)]
-struct OrderEvent {
-    order_id: i64,
-    user_id: i64,
-    total_cents: i64,
 }
 
 impl Consumer {
@@ -360,7 +353,7 @@ impl Consumer {
             });
         }
 
-        match parse(&fields) {
+        match order_event::parse(&fields) {
             Ok(event) => {
                 self.process(event, &entry.id)
                     .instrument(span.clone())
@@ -463,39 +456,6 @@ fn claim_check_interval(claim_idle: Duration) -> Duration {
     (claim_idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(10))
 }
 
-/// Checks an entry's business fields; `Err` says what is wrong.
-fn parse(fields: &HashMap<String, String>) -> Result<OrderEvent, String> {
-    for name in [
-        "event",
-        "order_id",
-        "user_id",
-        "sku",
-        "quantity",
-        "total_cents",
-    ] {
-        if fields.get(name).is_none_or(|value| value.trim().is_empty()) {
-            return Err(format!("field {name} is missing"));
-        }
-    }
-    if fields["event"] != "order.confirmed" {
-        return Err(format!("unknown event {:?}", fields["event"]));
-    }
-    let positive = |name: &str| {
-        fields[name]
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("{name} must be a positive integer, got {:?}", fields[name]))
-    };
-    positive("quantity")?;
-    Ok(OrderEvent {
-        order_id: positive("order_id")?,
-        user_id: positive("user_id")?,
-        total_cents: positive("total_cents")?,
-    })
-}
-
 /// `CONSUMER_NAME`, else `{hostname}-{pid}`: stable for one instance, so a
 /// restarted container finds its own pending entries at once.
 pub fn default_consumer_name() -> String {
@@ -511,48 +471,6 @@ pub fn default_consumer_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fields(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn a_complete_entry_parses() {
-        let event = parse(&fields(&[
-            ("event", "order.confirmed"),
-            ("order_id", "7"),
-            ("user_id", "1"),
-            ("sku", "LAPTOP-001"),
-            ("quantity", "1"),
-            ("total_cents", "129999"),
-        ]))
-        .unwrap();
-        assert_eq!((event.order_id, event.user_id), (7, 1));
-        assert_eq!(event.total_cents / 100, 1299, "points round down");
-    }
-
-    #[test]
-    fn malformed_entries_say_why() {
-        let mut entry = fields(&[
-            ("event", "order.confirmed"),
-            ("order_id", "7"),
-            ("user_id", "1"),
-            ("sku", "X"),
-            ("quantity", "1"),
-            ("total_cents", "100"),
-        ]);
-        entry.remove("sku");
-        assert_eq!(parse(&entry).unwrap_err(), "field sku is missing");
-        entry.insert("sku".into(), "X".into());
-        entry.insert("user_id".into(), "-3".into());
-        assert!(parse(&entry).unwrap_err().contains("user_id"));
-        entry.insert("user_id".into(), "1".into());
-        entry.insert("total_cents".into(), "ten".into());
-        assert!(parse(&entry).unwrap_err().contains("total_cents"));
-    }
 
     #[test]
     fn claim_checks_are_frequent_enough() {

@@ -9,6 +9,7 @@
 //! - `cache.rs`: Redis `GET` / `SET` / `DEL`, each in a CLIENT span; never fatal.
 //! - `consumer.rs`: reads the order stream (consumer group `user-service`),
 //!   counts each order for its user once (a CONSUMER span each).
+//! - `order_event.rs`: what a stream entry must hold; the rest is dead-lettered.
 //! - `error.rs`: the service's error type → JSON response + failure description.
 
 pub mod cache;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod consumer;
 pub mod db;
 pub mod error;
+pub mod order_event;
 pub mod routes;
 
 use std::future::Future;
