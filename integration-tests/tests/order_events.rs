@@ -625,3 +625,47 @@ async fn events_sent_while_user_service_is_down_are_processed_when_it_returns() 
     drop_databases(vec![database]);
     drop_streams(&prefix);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baggage_travels_with_the_event_but_faults_do_not() {
+    let stack = TestStack::start().await;
+    let response = stack
+        .client
+        .post(format!(
+            "{}/orders?delay=20&delay_at=user-service",
+            stack.url(GATEWAY)
+        ))
+        .header("baggage", "request.source=queue-test")
+        .json(&json!({"user_id": "9", "product": "Mouse", "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let trace = stack
+        .wait_for_trace(body["trace_id"].as_str().unwrap(), WAIT)
+        .await;
+    // The request's own user-service call was delayed...
+    assert!(has_event(
+        &trace.one(USER, "GET /users/{id}").data,
+        "fault.delay_injected"
+    ));
+    // ... the consumer, working on the event later, is not.
+    let consumer = trace.one(USER, "process orders");
+    assert!(!has_event(&consumer.data, "fault.delay_injected"));
+
+    let orders = stack.database("orders").await;
+    let stored: Option<String> = sqlx::query_scalar("SELECT baggage FROM order_events")
+        .fetch_one(&orders)
+        .await
+        .unwrap();
+    let stored = stored.expect("the order's baggage is stored with the event");
+    assert!(stored.contains("request.source=queue-test"), "{stored}");
+    let mut redis = stack.redis().await;
+    let (_, fields) = entries(&mut redis, &stack.stream_key()).await.remove(0);
+    assert!(
+        fields["baggage"].contains("request.source=queue-test"),
+        "{fields:?}"
+    );
+    assert!(!fields["baggage"].contains("fault."), "{fields:?}");
+}
