@@ -27,8 +27,8 @@ where
         }
     };
     let result = serve(Box::pin(crate::serve::shutdown_signal())).await;
-    // The server has stopped: every answered request's spans are queued.
-    // Flush them before the process ends, or they are lost.
+    // LESSON 01: the server has stopped: every answered request's spans are
+    // queued. Flush them before the process ends, or they are lost.
     telemetry.shutdown().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,

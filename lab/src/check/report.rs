@@ -27,6 +27,7 @@ pub fn render(report: &Report, style: Style) -> String {
     if report.passed() {
         out.push_str(&style.green("✓ passed"));
         out.push('\n');
+        out.push_str(&unanswered(report, style));
         return out;
     }
     let n = report.findings.len();
@@ -56,7 +57,27 @@ pub fn render(report: &Report, style: Style) -> String {
             &diagnosis.fix,
             "   ",
         ));
+        if let Some(note) = report.notes.get(finding.cause.key()) {
+            out.push_str(&wrap(
+                &format!("   {}", style.cyan("in this lesson: ")),
+                note,
+                "   ",
+            ));
+        }
         out.push('\n');
+    }
+    out.push_str(&unanswered(report, style));
+    out
+}
+
+/// The lesson's questions not answered on the command line.
+fn unanswered(report: &Report, style: Style) -> String {
+    if report.unanswered.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("\n{}\n", style.bold("Questions to answer from the trace:"));
+    for (key, text) in &report.unanswered {
+        out.push_str(&format!("  {text}   --answer {key}=...\n"));
     }
     out
 }
