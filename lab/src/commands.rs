@@ -51,8 +51,7 @@ pub fn list(root: &Path, style: Style) -> anyhow::Result<String> {
     let passed = lessons
         .iter()
         .filter(|l| {
-            l.has_check()
-                && progress.last(&l.slug).map(|x| x.result) == Some(LessonResult::Passed)
+            l.has_check() && progress.last(&l.slug).map(|x| x.result) == Some(LessonResult::Passed)
         })
         .count();
     out.push_str(&format!("\n{passed} of {checks} checks pass."));

@@ -112,7 +112,9 @@ fn mode(root: &Path, d: &mut Diagnosis) -> anyhow::Result<Target> {
     let mode = stack::detect_mode(root);
     let (jaeger, otlp_http) = match &stack {
         Some(s) => (
-            s.jaeger().unwrap_or(crate::client::DEFAULT_JAEGER).to_string(),
+            s.jaeger()
+                .unwrap_or(crate::client::DEFAULT_JAEGER)
+                .to_string(),
             s.get("OTLP_HTTP_ENDPOINT")
                 .unwrap_or("http://127.0.0.1:4318")
                 .to_string(),
@@ -197,8 +199,12 @@ fn ports(target: &Target, d: &mut Diagnosis) {
 fn backing_services(target: &Target, d: &mut Diagnosis) {
     let (pg, redis) = match &target.stack {
         Some(s) => (
-            s.get("PG_URL").unwrap_or("postgres://postgres@127.0.0.1:5432").to_string(),
-            s.get("REDIS_URL").unwrap_or("redis://127.0.0.1:6379").to_string(),
+            s.get("PG_URL")
+                .unwrap_or("postgres://postgres@127.0.0.1:5432")
+                .to_string(),
+            s.get("REDIS_URL")
+                .unwrap_or("redis://127.0.0.1:6379")
+                .to_string(),
         ),
         None if target.mode == Mode::Compose => (
             "postgres://postgres@127.0.0.1:15432".to_string(),
@@ -217,16 +223,20 @@ fn backing_services(target: &Target, d: &mut Diagnosis) {
              when none runs), or set DATABASE_URL",
         ),
     }
-    let pong = host_port(&redis, 6379).and_then(|a| connect(&a)).and_then(|mut s| {
-        s.write_all(b"PING\r\n").ok()?;
-        let mut buf = [0u8; 16];
-        let n = s.read(&mut buf).ok()?;
-        buf[..n].starts_with(b"+PONG").then_some(())
-    });
+    let pong = host_port(&redis, 6379)
+        .and_then(|a| connect(&a))
+        .and_then(|mut s| {
+            s.write_all(b"PING\r\n").ok()?;
+            let mut buf = [0u8; 16];
+            let n = s.read(&mut buf).ok()?;
+            buf[..n].starts_with(b"+PONG").then_some(())
+        });
     match pong {
         Some(()) => d.ok(format!("Redis answers PING at {redis}")),
         None => d.problem(
-            format!("Redis does not answer at {redis} (user-service runs degraded, without its cache)"),
+            format!(
+                "Redis does not answer at {redis} (user-service runs degraded, without its cache)"
+            ),
             "start it (apt-get install redis-server), or set REDIS_URL",
         ),
     }
@@ -244,7 +254,10 @@ async fn backend(target: &Target, d: &mut Diagnosis) -> bool {
         }
         Err(e) => {
             d.problem(
-                format!("the trace backend is not reachable at {} ({e})", target.jaeger),
+                format!(
+                    "the trace backend is not reachable at {} ({e})",
+                    target.jaeger
+                ),
                 match target.mode {
                     Mode::Compose => "start Jaeger: `docker compose up -d jaeger otel-collector`",
                     _ => "run scripts/dev-up.sh: it starts `lab sink` (OTLP in, Jaeger's API out)",
@@ -270,14 +283,20 @@ async fn test_span(target: &Target, d: &mut Diagnosis) {
         Ok(r) if r.status().is_success() => {}
         Ok(r) => {
             d.problem(
-                format!("the OTLP receiver at {url} refused a test span ({})", r.status()),
+                format!(
+                    "the OTLP receiver at {url} refused a test span ({})",
+                    r.status()
+                ),
                 "is that port an OTLP/HTTP receiver? The services export to it.",
             );
             return;
         }
         Err(e) => {
             d.problem(
-                format!("cannot send a test span to {url} ({})", crate::client::root_cause(&e)),
+                format!(
+                    "cannot send a test span to {url} ({})",
+                    crate::client::root_cause(&e)
+                ),
                 "start the receiver (scripts/dev-up.sh starts lab sink; compose: otel-collector)",
             );
             return;
@@ -287,13 +306,18 @@ async fn test_span(target: &Target, d: &mut Diagnosis) {
     let deadline = Instant::now() + Duration::from_secs(8);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = client.trace(&trace_id).await {
-            d.ok(format!("a test span sent to {url} was found by id ({trace_id})"));
+            d.ok(format!(
+                "a test span sent to {url} was found by id ({trace_id})"
+            ));
             return;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     d.problem(
-        format!("a test span sent to {url} did not reach {} within 8 s", target.jaeger),
+        format!(
+            "a test span sent to {url} did not reach {} within 8 s",
+            target.jaeger
+        ),
         "the receiver and the query API are not the same backend: in compose, check the \
          collector's exporter to Jaeger (config/otel-collector.yaml) and its log",
     );
@@ -370,7 +394,9 @@ async fn health(target: &Target, d: &mut Diagnosis) {
             Err(_) => d.problem(
                 format!("{service} does not answer at {url}"),
                 match target.mode {
-                    Mode::Compose => format!("`docker compose up -d {service}`, then `docker compose logs {service}`"),
+                    Mode::Compose => format!(
+                        "`docker compose up -d {service}`, then `docker compose logs {service}`"
+                    ),
                     _ => format!(
                         "scripts/dev-up.sh starts what is not running; if it stops again, read {}",
                         log_hint(target, service)
@@ -452,7 +478,11 @@ fn environment(root: &Path, d: &mut Diagnosis) {
     }
     for service in SERVICES.iter().rev() {
         for file in stack::env_files(root, active.as_deref(), service) {
-            let shown = file.strip_prefix(root).unwrap_or(&file).display().to_string();
+            let shown = file
+                .strip_prefix(root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
             match stack::parse_env_file(&file) {
                 Ok(pairs) => {
                     let vars: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -167,7 +167,11 @@ pub fn solution(root: &Path, which: &str, apply_it: bool) -> anyhow::Result<Stri
     }
     if git(
         root,
-        &["apply", "--check", &lesson.exercise_patch().to_string_lossy()],
+        &[
+            "apply",
+            "--check",
+            &lesson.exercise_patch().to_string_lossy(),
+        ],
     )
     .is_ok()
     {

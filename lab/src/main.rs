@@ -283,8 +283,12 @@ async fn where_to_check(
                 .unwrap_or(lab::stack::DEFAULT_GATEWAY)
                 .to_string()
         });
-        let jaeger = jaeger
-            .unwrap_or_else(|| stack.jaeger().unwrap_or(lab::client::DEFAULT_JAEGER).to_string());
+        let jaeger = jaeger.unwrap_or_else(|| {
+            stack
+                .jaeger()
+                .unwrap_or(lab::client::DEFAULT_JAEGER)
+                .to_string()
+        });
         return Ok((native, gateway, jaeger));
     }
     let gateway = gateway.unwrap_or_else(|| lab::stack::DEFAULT_GATEWAY.to_string());

@@ -70,7 +70,9 @@ pub fn dev_up(root: &Path, lesson: LessonEnv) -> anyhow::Result<UpToDate> {
 /// (it drains and flushes its spans first).
 pub fn stop_service(root: &Path, service: &str) -> anyhow::Result<()> {
     let stack = NativeStack::load(root)?.ok_or_else(|| {
-        anyhow::anyhow!("no native stack here (.lab/run/stack.env): start it with scripts/dev-up.sh")
+        anyhow::anyhow!(
+            "no native stack here (.lab/run/stack.env): start it with scripts/dev-up.sh"
+        )
     })?;
     let Some(pid) = stack.pid(service) else {
         anyhow::bail!("{service} is not running (no live pid in .lab/run/{service}.pid)");

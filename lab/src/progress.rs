@@ -105,7 +105,11 @@ impl Progress {
 
     /// After `reset`: a lesson that was only started is not started any more.
     pub fn forget_started(&mut self, slug: &str) {
-        if self.last.get(slug).is_some_and(|l| l.result == Result::Started) {
+        if self
+            .last
+            .get(slug)
+            .is_some_and(|l| l.result == Result::Started)
+        {
             self.last.remove(slug);
         }
     }

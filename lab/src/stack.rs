@@ -51,7 +51,10 @@ impl NativeStack {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.values
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn gateway(&self) -> Option<&str> {
@@ -94,7 +97,10 @@ pub fn parse_env_file(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     parse_env(&text).map_err(|(line, problem)| {
-        anyhow::anyhow!("{}:{line}: cannot read this line: {problem}", path.display())
+        anyhow::anyhow!(
+            "{}:{line}: cannot read this line: {problem}",
+            path.display()
+        )
     })
 }
 

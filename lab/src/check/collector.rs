@@ -27,7 +27,11 @@ pub fn check(root: &Path, spec: &CollectorSpec, report: &mut Report) {
     };
     for expect in &spec.expect {
         if let Some(problem) = check_one(&config, expect) {
-            report.add(None, format!("{}: {problem}", spec.file), Cause::CollectorConfig);
+            report.add(
+                None,
+                format!("{}: {problem}", spec.file),
+                Cause::CollectorConfig,
+            );
         }
     }
 }

@@ -330,7 +330,10 @@ fn check_logs(spec: &Spec, obs: &Observation, trace: &Trace, report: &mut Report
             .iter()
             .filter(|(service, line)| {
                 service == &want.service
-                    && want.contains.as_ref().is_none_or(|c| line.contains(c.as_str()))
+                    && want
+                        .contains
+                        .as_ref()
+                        .is_none_or(|c| line.contains(c.as_str()))
             })
             .count();
         if n < want.min {

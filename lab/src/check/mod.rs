@@ -97,11 +97,17 @@ pub async fn run_with(
     }
     let lesson_env = (!started && lesson.env_dir().is_dir()).then(|| lesson.slug.clone());
     let mut options = options.clone();
-    if let Control::Native { lesson_env: env, .. } = &mut options.control {
+    if let Control::Native {
+        lesson_env: env, ..
+    } = &mut options.control
+    {
         env.clone_from(&lesson_env);
     }
     if report.passed() {
-        if let Control::Native { root: native_root, .. } = &options.control {
+        if let Control::Native {
+            root: native_root, ..
+        } = &options.control
+        {
             let env = match &lesson_env {
                 Some(slug) => LessonEnv::Only(slug),
                 None => LessonEnv::Active,
@@ -125,9 +131,17 @@ pub async fn run_with(
     }
     report.notes = spec.diagnosis.clone();
     // The lesson's environment applied to this run only: put the learner's back.
-    if let (Control::Native { root: native_root, .. }, Some(_)) = (&options.control, &lesson_env)
+    if let (
+        Control::Native {
+            root: native_root, ..
+        },
+        Some(_),
+    ) = (&options.control, &lesson_env)
     {
-        println!("{}", style.dim("restoring your environment (the lesson's applied to this check only)"));
+        println!(
+            "{}",
+            style.dim("restoring your environment (the lesson's applied to this check only)")
+        );
         native::dev_up(native_root, LessonEnv::Active)?;
     }
     println!();

@@ -18,7 +18,11 @@ pub fn parse_answers(spec: &Spec, raw: &[String]) -> anyhow::Result<BTreeMap<Str
             let known: Vec<&str> = spec.questions.iter().map(|q| q.key.as_str()).collect();
             anyhow::bail!(
                 "this lesson has no question {key:?}; its questions: {}",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             );
         }
         answers.insert(key.to_string(), value.trim().to_string());

@@ -76,7 +76,10 @@ pub fn new_traceparent_with(sampled: bool) -> (TraceId, String) {
     let parent = rand::random::<u64>().max(1);
     let trace_id = TraceId::parse(&format!("{trace:032x}")).expect("32 hex digits, not zero");
     let flags = if sampled { "01" } else { "00" };
-    (trace_id.clone(), format!("00-{trace_id}-{parent:016x}-{flags}"))
+    (
+        trace_id.clone(),
+        format!("00-{trace_id}-{parent:016x}-{flags}"),
+    )
 }
 
 /// Sends the requests and collects their traces.
@@ -294,7 +297,9 @@ async fn after_requests(
         return Ok(());
     }
     for service in after.stopped() {
-        say(format!("stopping {service} (SIGTERM: it should flush its spans)"));
+        say(format!(
+            "stopping {service} (SIGTERM: it should flush its spans)"
+        ));
         match &options.control {
             Control::Native { root, .. } => crate::native::stop_service(root, service)?,
             Control::Compose { root } => crate::native::compose(root, "stop", service)?,
@@ -312,8 +317,7 @@ async fn after_requests(
                     Some(slug) => crate::native::LessonEnv::Only(slug),
                     None => crate::native::LessonEnv::Active,
                 };
-                let root = root.clone();
-                tokio::task::spawn_blocking(move || crate::native::dev_up(&root, env)).await??;
+                crate::native::dev_up(root, env)?;
             }
             Control::Compose { root } => crate::native::compose(root, "start", service)?,
             Control::None => {}
@@ -325,7 +329,10 @@ async fn after_requests(
 /// Reads `.lab/logs/<service>.log` for lines carrying each trace's id.
 fn read_logs(root: &std::path::Path, observations: &mut [Observation]) {
     for service in crate::stack::SERVICES {
-        let path = root.join(".lab").join("logs").join(format!("{service}.log"));
+        let path = root
+            .join(".lab")
+            .join("logs")
+            .join(format!("{service}.log"));
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
