@@ -77,6 +77,8 @@ THROWAWAY_REDIS_PORT=${THROWAWAY_REDIS_PORT:-26379}
 
 # Bold only on a terminal, so logs stay free of escape codes.
 if [ -t 1 ]; then say() { printf '\033[1m==> %s\033[0m\n' "$*"; }; else say() { printf '==> %s\n' "$*"; }; fi
+# Routine lines; `cargo lab check` (LAB_QUIET=1) shows only what changed.
+note() { if [ "${LAB_QUIET:-0}" != 1 ]; then say "$@"; fi; }
 die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 # shellcheck source=scripts/lib/common.sh
 source "$ROOT/scripts/lib/common.sh"
@@ -118,7 +120,7 @@ start_throwaway_postgres() {
       -o "-p $THROWAWAY_PG_PORT -k $data -c listen_addresses=127.0.0.1" start >/dev/null \
       || die "Postgres did not start; see $LOGS/postgres.log"
   else
-    say "using the throwaway Postgres on 127.0.0.1:$THROWAWAY_PG_PORT"
+    note "using the throwaway Postgres on 127.0.0.1:$THROWAWAY_PG_PORT"
   fi
   printf '%s\n%s\n%s\n' "$bin" "$user" "$data" >"$RUN/postgres.throwaway"
   PG_URL="postgres://postgres@127.0.0.1:$THROWAWAY_PG_PORT"
@@ -129,7 +131,7 @@ find_postgres() {
     PG_URL=$(server_url "$DATABASE_URL")
     port_open "$(url_host "$PG_URL")" "$(url_port "$PG_URL" 5432)" \
       || die "DATABASE_URL=$DATABASE_URL does not answer. Start that Postgres, or unset DATABASE_URL for a throwaway one."
-    say "using Postgres at $PG_URL (DATABASE_URL)"
+    note "using Postgres at $PG_URL (DATABASE_URL)"
   elif [ -f "$RUN/postgres.throwaway" ] || [ "${WORKSHOP_THROWAWAY:-0}" = 1 ]; then
     start_throwaway_postgres
   elif port_open 127.0.0.1 5432; then
@@ -137,7 +139,7 @@ find_postgres() {
     if ! pg_login_ok "$PG_URL"; then
       die "a Postgres answers on 127.0.0.1:5432 but user postgres cannot log in without a password. Set DATABASE_URL=postgres://USER:PASSWORD@127.0.0.1:5432"
     fi
-    say "using the Postgres running on 127.0.0.1:5432"
+    note "using the Postgres running on 127.0.0.1:5432"
   else
     start_throwaway_postgres
   fi
@@ -149,10 +151,10 @@ find_redis() {
     REDIS=$REDIS_URL
     port_open "$(url_host "$REDIS")" "$(url_port "$REDIS" 6379)" \
       || die "REDIS_URL=$REDIS_URL does not answer. Start that Redis, or unset REDIS_URL."
-    say "using Redis at $REDIS (REDIS_URL)"
+    note "using Redis at $REDIS (REDIS_URL)"
   elif [ ! -f "$RUN/redis.pid" ] && [ "${WORKSHOP_THROWAWAY:-0}" != 1 ] && port_open 127.0.0.1 6379; then
     REDIS="redis://127.0.0.1:6379"
-    say "using the Redis running on 127.0.0.1:6379"
+    note "using the Redis running on 127.0.0.1:6379"
   elif command -v redis-server >/dev/null 2>&1; then
     REDIS="redis://127.0.0.1:$THROWAWAY_REDIS_PORT"
     if ! alive "$RUN/redis.pid"; then
@@ -162,7 +164,7 @@ find_redis() {
         --save "" --appendonly no
       for _ in $(seq 1 50); do port_open 127.0.0.1 "$THROWAWAY_REDIS_PORT" && break; sleep 0.1; done
     else
-      say "using the throwaway Redis on 127.0.0.1:$THROWAWAY_REDIS_PORT"
+      note "using the throwaway Redis on 127.0.0.1:$THROWAWAY_REDIS_PORT"
     fi
   else
     REDIS="redis://127.0.0.1:6379"
@@ -173,7 +175,7 @@ find_redis() {
 # --------------------------------------------------------------- trace sink
 start_trace_backend() {
   if alive "$RUN/sink.pid"; then
-    say "lab sink is already running (pid $(cat "$RUN/sink.pid"))"
+    note "lab sink is already running (pid $(cat "$RUN/sink.pid"))"
   elif port_open 127.0.0.1 "$OTLP_HTTP_PORT" && port_open 127.0.0.1 "$QUERY_PORT"; then
     say "a trace backend already listens on $OTLP_HTTP_PORT and $QUERY_PORT, not started by dev-up (docker compose?): using it"
     BACKEND=external
@@ -278,7 +280,7 @@ LESSON=${LAB_LESSON-}
 if [ -z "${LAB_LESSON+x}" ] && [ -f "$ROOT/.lab/lesson" ]; then LESSON=$(cat "$ROOT/.lab/lesson"); fi
 if [ -n "$LESSON" ]; then
   [ -d "$ROOT/lessons/$LESSON" ] || die "lesson $LESSON (from .lab/lesson or LAB_LESSON) does not exist under lessons/"
-  say "lesson environment: lessons/$LESSON/env/"
+  note "lesson environment: lessons/$LESSON/env/"
 fi
 # Read every env file before building: a bad line stops here, with its name.
 REDIS=; PG_URL=
@@ -286,11 +288,12 @@ for name in "${SERVICES[@]}"; do service_env "$name"; done
 
 if [ -n "${LAB_BIN_DIR:-}" ]; then
   BIN=$LAB_BIN_DIR
-  say "using the binaries in $BIN (LAB_BIN_DIR)"
+  note "using the binaries in $BIN (LAB_BIN_DIR)"
 else
-  say "building ($PROFILE profile): lab and the four services"
+  note "building ($PROFILE profile): lab and the four services"
   PROFILE_ARGS=()
   if [ "$PROFILE" = release ]; then PROFILE_ARGS=(--release); fi
+  if [ "${LAB_QUIET:-0}" = 1 ]; then PROFILE_ARGS+=(--quiet); fi
   if ! cargo build "${PROFILE_ARGS[@]}" -p lab -p api-gateway -p order-service -p user-service -p inventory-service; then
     printf '\033[31merror:\033[0m the build failed (see above); nothing was restarted\n' >&2
     exit 3
@@ -316,7 +319,7 @@ for name in "${SERVICES[@]}"; do
     elif ! printf '%s\n' "${ENV[@]}" | cmp -s - "$RUN/$name.env"; then
       say "restarting $name: its environment changed"
     else
-      say "$name is up to date (pid $(cat "$RUN/$name.pid"))"
+      note "$name is up to date (pid $(cat "$RUN/$name.pid"))"
       continue
     fi
     stop_service "$name"
@@ -351,7 +354,7 @@ PORT_INVENTORY_SERVICE=${PORTS[inventory-service]}
 EOF
 
 if [ "${#STARTED[@]}" -eq 0 ]; then
-  say "all services up to date; nothing restarted"
+  note "all services up to date; nothing restarted"
   exit 0
 fi
 [ "${LAB_QUIET:-0}" = 1 ] && exit 0

@@ -106,9 +106,9 @@ pub async fn observe(
                 tokio::time::sleep_until(phase_start + pace * n as u32).await;
             }
             let mode = match (spec.reads_ids_from_responses(), request.traceparent) {
-                (true, _) | (_, TraceparentSpec::None) => None,
-                (false, TraceparentSpec::Sampled) => Some(true),
-                (false, TraceparentSpec::Unsampled) => Some(false),
+                (true, None) | (_, Some(TraceparentSpec::None)) => None,
+                (false, None) | (_, Some(TraceparentSpec::Sampled)) => Some(true),
+                (_, Some(TraceparentSpec::Unsampled)) => Some(false),
             };
             let (sent_trace_id, traceparent) = match mode {
                 None => (None, None),

@@ -45,7 +45,8 @@
 //! requests:
 //!   - path: /orders
 //!     headers: { baggage: "request.source=lab" }
-//!     traceparent: unsampled   # sampled (default) | unsampled | none
+//!     traceparent: unsampled   # sampled | unsampled | none (default: sampled;
+//!                              # none in sampling lessons)
 //!     expect_trace: absent     # present (default) | absent
 //!     repeat: 40
 //!     rps: 20                  # a load phase: paced at this rate
@@ -180,10 +181,9 @@ pub struct QuestionSpec {
 }
 
 /// Whether a request's traceparent is sampled, unsampled, or absent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TraceparentSpec {
-    #[default]
     Sampled,
     Unsampled,
     None,
@@ -233,8 +233,8 @@ pub struct RequestSpec {
     /// Extra request headers (e.g. `baggage`).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub traceparent: TraceparentSpec,
+    /// Default: sampled, or none in sampling lessons.
+    pub traceparent: Option<TraceparentSpec>,
     #[serde(default)]
     pub expect_trace: ExpectTrace,
     /// Send the `repeat` requests at this rate (a load phase) instead of
