@@ -79,7 +79,10 @@ THROWAWAY_REDIS_PORT=${THROWAWAY_REDIS_PORT:-26379}
 if [ -t 1 ]; then say() { printf '\033[1m==> %s\033[0m\n' "$*"; }; else say() { printf '==> %s\n' "$*"; }; fi
 # Routine lines; `cargo lab check` (LAB_QUIET=1) shows only what changed.
 note() { if [ "${LAB_QUIET:-0}" != 1 ]; then say "$@"; fi; }
-die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+die() {
+  if [ -t 2 ]; then printf '\033[31merror:\033[0m %s\n' "$*" >&2; else printf 'error: %s\n' "$*" >&2; fi
+  exit 1
+}
 # shellcheck source=scripts/lib/common.sh
 source "$ROOT/scripts/lib/common.sh"
 
@@ -271,7 +274,8 @@ wait_healthy() {
 install_binary() {
   local src="$BIN/$1" dst="$LABBIN/$1"
   [ -x "$src" ] || die "$src is missing: the build did not produce it"
-  cmp -s "$src" "$dst" 2>/dev/null && return 1
+  # The same bytes: up to date with the sources (doctor compares the times).
+  if cmp -s "$src" "$dst" 2>/dev/null; then touch "$dst"; return 1; fi
   cp "$src" "$dst.tmp" && mv -f "$dst.tmp" "$dst"
 }
 
@@ -295,7 +299,8 @@ else
   if [ "$PROFILE" = release ]; then PROFILE_ARGS=(--release); fi
   if [ "${LAB_QUIET:-0}" = 1 ]; then PROFILE_ARGS+=(--quiet); fi
   if ! cargo build "${PROFILE_ARGS[@]}" -p lab -p api-gateway -p order-service -p user-service -p inventory-service; then
-    printf '\033[31merror:\033[0m the build failed (see above); nothing was restarted\n' >&2
+    if [ -t 2 ]; then printf '\033[31merror:\033[0m ' >&2; else printf 'error: ' >&2; fi
+    printf 'the build failed (see above); nothing was restarted\n' >&2
     exit 3
   fi
   BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$([ "$PROFILE" = release ] && echo release || echo debug)"

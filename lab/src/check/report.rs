@@ -22,8 +22,12 @@ pub fn render(report: &Report, style: Style) -> String {
     if let Some((found, sent)) = report.sampled {
         out.push_str(&format!("{found} of {sent} requests produced a trace\n\n"));
     }
-    out.push_str(&side_by_side(report, style));
-    out.push('\n');
+    // Nothing expected and nothing found (a build failure, a config-only
+    // finding): no table to show.
+    if !report.rows.is_empty() || report.shown.is_some() {
+        out.push_str(&side_by_side(report, style));
+        out.push('\n');
+    }
     if report.passed() {
         out.push_str(&style.green("✓ passed"));
         out.push('\n');
