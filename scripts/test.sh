@@ -29,4 +29,8 @@ if ! command -v docker-compose >/dev/null 2>&1 && command -v apt-get >/dev/null 
 fi
 
 log "cargo test (Postgres $TEST_DATABASE_URL, Redis $TEST_REDIS_URL)"
+# The lesson gate (lab/tests/gate.rs) writes its time per lesson here.
+GATE_TIMES="${CARGO_TARGET_DIR:-target}/lesson-gate.txt"
+rm -f "$GATE_TIMES"
 cargo test --workspace --locked "$@"
+if [ -f "$GATE_TIMES" ]; then log "lesson gate"; cat "$GATE_TIMES" >&2; fi

@@ -42,7 +42,10 @@ pub fn list(root: &Path, style: Style) -> anyhow::Result<String> {
         if !lesson.has_check() {
             line.push_str(&style.dim("  (no automatic check)"));
         } else if last.map(|l| l.result) != Some(LessonResult::Passed) && next.is_none() {
-            next = Some(lesson.number);
+            next = Some((
+                lesson.number,
+                lesson.is_exercise() && !lesson.exercise_pending(),
+            ));
         }
         out.push_str(line.trim_end());
         out.push('\n');
@@ -55,8 +58,10 @@ pub fn list(root: &Path, style: Style) -> anyhow::Result<String> {
         })
         .count();
     out.push_str(&format!("\n{passed} of {checks} checks pass."));
-    if let Some(n) = next {
-        out.push_str(&format!(" Next: cargo lab start {n:02} (or check {n:02})"));
+    match next {
+        Some((n, true)) => out.push_str(&format!(" Next: cargo lab start {n:02}")),
+        Some((n, false)) => out.push_str(&format!(" Next: cargo lab check {n:02}")),
+        None => {}
     }
     out.push('\n');
     Ok(out)

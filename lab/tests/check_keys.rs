@@ -399,6 +399,7 @@ async fn requests_carry_headers_and_unsampled_parents_at_a_rate() {
     let report = evaluate(&lesson, &observations);
     assert!(report.passed(), "{:#?}", report.findings);
 
+    sink.shutdown().await;
     let seen = seen.lock().unwrap();
     assert_eq!(seen.headers.len(), 5);
     for headers in &seen.headers {
@@ -411,7 +412,6 @@ async fn requests_carry_headers_and_unsampled_parents_at_a_rate() {
         spread >= Duration::from_millis(380),
         "paced at 10/s: {spread:?}"
     );
-    sink.shutdown().await;
 }
 
 /// A gateway that does not answer is conclusive at the first request.

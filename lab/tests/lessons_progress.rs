@@ -82,7 +82,7 @@ fn list_shows_each_last_result_and_when() {
     assert!(text.contains("not started"), "{text}");
     assert!(text.contains("(no automatic check)"), "{text}");
     assert!(
-        text.contains("0 of 1 checks pass. Next: cargo lab start 01 (or check 01)"),
+        text.contains("0 of 1 checks pass. Next: cargo lab check 01"),
         "{text}"
     );
 
