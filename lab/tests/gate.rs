@@ -9,8 +9,7 @@
 //! 4. the solution (`lab solution NN --apply`) passes,
 //! 5. `lab reset NN` leaves `git status` clean.
 //!
-//! It works in a scratch copy of the repository (tracked and untracked
-//! files, as committed in a fresh git repository), on its own ports
+//! It works in a scratch copy of the committed state (HEAD), on its own ports
 //! (`LAB_PORT_BASE`) and databases (`LAB_DB_PREFIX`), sharing the target
 //! directory for speed; dev-up runs copies of the binaries (`.lab/bin/`),
 //! so later builds never swap a binary under the stack. Lessons marked
@@ -64,18 +63,33 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// A scratch copy of the repository's files (tracked + untracked, not
-/// ignored), committed in a fresh repository so `lab reset` has a HEAD.
+/// A scratch copy of the committed state (`git archive HEAD`), committed in
+/// a fresh repository so `lab reset` has a HEAD. The committed state, not
+/// the working tree: a lesson started in this checkout (its exercise
+/// applied) must not become the gate's "main".
 fn scratch_copy(repo: &Path, scratch: &Path) {
-    let files = git(repo, &["ls-files", "-co", "--exclude-standard", "-z"]);
-    for file in files.split('\0').filter(|f| !f.is_empty()) {
-        let from = repo.join(file);
-        if !from.is_file() {
-            continue; // deleted in the working tree
-        }
-        let to = scratch.join(file);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(&from, &to).unwrap();
+    let archive = scratch.join("..").join(format!(
+        "{}.tar",
+        scratch.file_name().unwrap().to_string_lossy()
+    ));
+    git(
+        repo,
+        &[
+            "archive",
+            "--format=tar",
+            "-o",
+            archive.to_str().unwrap(),
+            "HEAD",
+        ],
+    );
+    let out = run(scratch, "tar", &["-xf", archive.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "tar: {}", text(&out));
+    let _ = std::fs::remove_file(&archive);
+    let dirty = git(repo, &["status", "--porcelain", "--untracked-files=no"]);
+    if !dirty.is_empty() {
+        println!(
+            "lesson gate: proving HEAD; uncommitted changes in this checkout are not part of it"
+        );
     }
     git(scratch, &["init", "-q"]);
     git(scratch, &["add", "-A"]);
@@ -88,7 +102,7 @@ fn scratch_copy(repo: &Path, scratch: &Path) {
             "user.email=gate@localhost",
             "commit",
             "-qm",
-            "main, as the gate found it",
+            "main, as committed",
         ],
     );
 }
