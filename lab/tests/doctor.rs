@@ -182,3 +182,34 @@ async fn an_unreachable_trace_backend_and_a_bad_env_line_are_problems() {
     );
     let _ = std::fs::remove_dir_all(root);
 }
+
+#[tokio::test]
+async fn a_test_span_that_never_arrives_is_a_problem() {
+    // The services would export to one receiver, the lab reads another.
+    let receiver = lab::sink::start(lab::sink::SinkConfig::ephemeral())
+        .await
+        .unwrap();
+    let backend = lab::sink::start(lab::sink::SinkConfig::ephemeral())
+        .await
+        .unwrap();
+    let ports = [
+        ("api-gateway", fake_service().await),
+        ("order-service", fake_service().await),
+        ("user-service", fake_service().await),
+        ("inventory-service", fake_service().await),
+    ];
+    let root = root_with_stack(
+        "lost",
+        ports,
+        &format!("http://{}", backend.query_addr),
+        &format!("http://{}", receiver.http_addr),
+    );
+    let d = lab::doctor::run(&root).await.unwrap();
+    let found = problems(&d);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].contains("did not reach"), "{found:#?}");
+    assert!(found[0].contains("not the same backend"), "{found:#?}");
+    receiver.shutdown().await;
+    backend.shutdown().await;
+    let _ = std::fs::remove_dir_all(root);
+}
