@@ -13,8 +13,9 @@
 //! (`LAB_PORT_BASE`) and databases (`LAB_DB_PREFIX`), sharing the target
 //! directory for speed; dev-up runs copies of the binaries (`.lab/bin/`),
 //! so later builds never swap a binary under the stack. Lessons marked
-//! `exercise: pending` are listed as not yet proven; a lesson with a check
-//! but neither a patch nor that mark fails the gate. The time per lesson is
+//! `exercise: pending` (or with no patch at all) are listed as not yet
+//! proven; a lesson that claims to be an exercise (`expect_failure`, a
+//! solution.patch) without an exercise.patch fails the gate. The time per lesson is
 //! printed and written to `target/lesson-gate.txt`.
 
 use std::path::{Path, PathBuf};
@@ -206,6 +207,7 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
         .collect();
     let mut exercises = Vec::new();
     let mut pending = Vec::new();
+    let mut unmarked = Vec::new();
     for lesson in &lessons {
         let spec = Spec::load(&lesson.check_file()).unwrap();
         match (lesson.is_exercise(), spec.exercise_pending()) {
@@ -229,11 +231,18 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
                 exercises.push((lesson.clone(), cause));
             }
             (false, true) => pending.push(format!("{:02}", lesson.number)),
-            (false, false) => panic!(
-                "lesson {} has a check but no exercise.patch: write its exercise, or mark it \
-                 `exercise: pending` in check.yaml",
-                lesson.slug
-            ),
+            // It claims to be an exercise (a cause to fail with, a solution)
+            // but has nothing to start from.
+            (false, false)
+                if spec.expect_failure.is_some() || lesson.solution_patch().is_file() =>
+            {
+                panic!(
+                    "lesson {} claims to be an exercise (expect_failure or solution.patch) \
+                     but has no exercise.patch",
+                    lesson.slug
+                )
+            }
+            (false, false) => unmarked.push(format!("{:02}", lesson.number)),
         }
     }
     let mut summary = String::new();
@@ -241,6 +250,12 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
         summary.push_str(&format!(
             "lesson gate: NOT YET PROVEN (exercise: pending): {}\n",
             pending.join(", ")
+        ));
+    }
+    if !unmarked.is_empty() {
+        summary.push_str(&format!(
+            "lesson gate: NOT PROVEN, no exercise.patch and not marked `exercise: pending`: {}\n",
+            unmarked.join(", ")
         ));
     }
     if exercises.is_empty() {
@@ -314,6 +329,12 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
             "lesson {nn}: main fails its check ({causes:?}):\n{output}"
         );
         assert!(output.contains("this is the finished version"), "{output}");
+        let progress =
+            std::fs::read_to_string(stack.scratch.join(".lab/progress.json")).unwrap_or_default();
+        assert!(
+            !progress.contains(&lesson.slug),
+            "checking the finished version records nothing: {progress}"
+        );
         let t_main = t.elapsed().as_secs_f64();
 
         lab_cmd(&lab, &stack, &["start", &nn]);
