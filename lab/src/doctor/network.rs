@@ -1,163 +1,14 @@
-//! `cargo lab doctor`: a preflight of everything a check relies on. Each
-//! line is a finding; each problem comes with its fix; the exit status is
-//! non-zero when there is any problem.
-//!
-//! Checked, in order: the mode (native, compose, nothing yet; a `docker`
-//! CLI without an engine is native), the ports, Postgres and Redis, the
-//! trace backend, a test span sent over OTLP and found by id, each
-//! service's `/health`, binaries older than their sources, and the
-//! environment in force.
+//! Doctor's network checks: ports, Postgres and Redis, the trace backend
+//! and a test span sent through it, each service's `/health`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+use super::{Diagnosis, Target};
 use crate::client::JaegerClient;
 use crate::model::TraceId;
-use crate::stack::{self, Mode, NativeStack, SERVICES};
-use crate::style::Style;
-
-/// One finding: fine, or a problem and its fix.
-#[derive(Clone, Debug)]
-pub struct Finding {
-    pub ok: bool,
-    pub what: String,
-    /// For a problem: what to do.
-    pub fix: Option<String>,
-}
-
-/// Everything doctor found.
-#[derive(Clone, Debug, Default)]
-pub struct Diagnosis {
-    pub findings: Vec<Finding>,
-}
-
-impl Diagnosis {
-    fn ok(&mut self, what: impl Into<String>) {
-        self.findings.push(Finding {
-            ok: true,
-            what: what.into(),
-            fix: None,
-        });
-    }
-
-    fn problem(&mut self, what: impl Into<String>, fix: impl Into<String>) {
-        self.findings.push(Finding {
-            ok: false,
-            what: what.into(),
-            fix: Some(fix.into()),
-        });
-    }
-
-    pub fn problems(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| !f.ok)
-    }
-
-    pub fn healthy(&self) -> bool {
-        self.problems().next().is_none()
-    }
-
-    pub fn render(&self, style: Style) -> String {
-        let mut out = String::new();
-        for finding in &self.findings {
-            if finding.ok {
-                out.push_str(&format!("{} {}\n", style.green("✓"), finding.what));
-            } else {
-                out.push_str(&format!("{} {}\n", style.red("✗"), finding.what));
-                if let Some(fix) = &finding.fix {
-                    out.push_str(&format!("  {} {fix}\n", style.cyan("fix:")));
-                }
-            }
-        }
-        let n = self.problems().count();
-        out.push('\n');
-        out.push_str(&match n {
-            0 => style.green("All good: `cargo lab check 01` is a good next step."),
-            1 => style.red("1 problem."),
-            n => style.red(&format!("{n} problems.")),
-        });
-        out.push('\n');
-        out
-    }
-}
-
-/// Where doctor looks: the recorded native stack, else the defaults.
-struct Target {
-    mode: Mode,
-    stack: Option<NativeStack>,
-    jaeger: String,
-    otlp_http: String,
-}
-
-/// Runs every check against the workshop at `root`.
-pub async fn run(root: &Path) -> anyhow::Result<Diagnosis> {
-    let mut d = Diagnosis::default();
-    let target = mode(root, &mut d)?;
-    ports(&target, &mut d);
-    backing_services(&target, &mut d);
-    if backend(&target, &mut d).await {
-        test_span(&target, &mut d).await;
-    }
-    health(&target, &mut d).await;
-    if target.mode == Mode::Native {
-        stale_binaries(root, &mut d);
-    }
-    environment(root, &mut d);
-    Ok(d)
-}
-
-fn mode(root: &Path, d: &mut Diagnosis) -> anyhow::Result<Target> {
-    let stack = NativeStack::load(root)?;
-    let mode = stack::detect_mode(root);
-    let (jaeger, otlp_http) = match &stack {
-        Some(s) => (
-            s.jaeger()
-                .unwrap_or(crate::client::DEFAULT_JAEGER)
-                .to_string(),
-            s.get("OTLP_HTTP_ENDPOINT")
-                .unwrap_or("http://127.0.0.1:4318")
-                .to_string(),
-        ),
-        None => (
-            crate::client::DEFAULT_JAEGER.to_string(),
-            "http://127.0.0.1:4318".to_string(),
-        ),
-    };
-    let docker_cli = std::process::Command::new("docker")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    match mode {
-        Mode::Native => {
-            let s = stack.as_ref().expect("native mode has a stack");
-            let base = s
-                .get("PORT_BASE")
-                .map(|b| format!(", ports from LAB_PORT_BASE={b}"))
-                .unwrap_or_default();
-            d.ok(format!(
-                "native mode: started by scripts/dev-up.sh ({} profile{base}; trace backend: {})",
-                s.get("PROFILE").unwrap_or("dev"),
-                match s.get("BACKEND") {
-                    Some("external") => "one dev-up found running, not its own sink",
-                    _ => "lab sink",
-                }
-            ));
-        }
-        Mode::Compose => d.ok("compose mode: a Docker engine answers"),
-        Mode::Nothing if docker_cli => d.ok(
-            "native mode: a `docker` command exists but no Docker engine answers, so the \
-             workshop runs natively (scripts/dev-up.sh)",
-        ),
-        Mode::Nothing => d.ok("native mode: no Docker here; scripts/dev-up.sh runs the workshop"),
-    }
-    Ok(Target {
-        mode,
-        stack,
-        jaeger,
-        otlp_http,
-    })
-}
+use crate::stack::{self, Mode, SERVICES};
 
 fn port_of(target: &Target, service: &str) -> u16 {
     match &target.stack {
@@ -173,7 +24,7 @@ fn start_fix(target: &Target) -> &'static str {
     }
 }
 
-fn ports(target: &Target, d: &mut Diagnosis) {
+pub(super) fn ports(target: &Target, d: &mut Diagnosis) {
     for service in SERVICES.iter().rev() {
         let port = port_of(target, service);
         let open = port_open(port);
@@ -196,7 +47,7 @@ fn ports(target: &Target, d: &mut Diagnosis) {
     }
 }
 
-fn backing_services(target: &Target, d: &mut Diagnosis) {
+pub(super) fn backing_services(target: &Target, d: &mut Diagnosis) {
     let (pg, redis) = match &target.stack {
         Some(s) => (
             s.get("PG_URL")
@@ -242,7 +93,7 @@ fn backing_services(target: &Target, d: &mut Diagnosis) {
     }
 }
 
-async fn backend(target: &Target, d: &mut Diagnosis) -> bool {
+pub(super) async fn backend(target: &Target, d: &mut Diagnosis) -> bool {
     match JaegerClient::new(&target.jaeger).services().await {
         Ok(services) => {
             d.ok(format!(
@@ -269,7 +120,7 @@ async fn backend(target: &Target, d: &mut Diagnosis) -> bool {
 }
 
 /// Sends one span over OTLP/HTTP and looks it up by its trace id.
-async fn test_span(target: &Target, d: &mut Diagnosis) {
+pub(super) async fn test_span(target: &Target, d: &mut Diagnosis) {
     let (trace_id, body) = doctor_span();
     let url = format!("{}/v1/traces", target.otlp_http.trim_end_matches('/'));
     let sent = reqwest::Client::new()
@@ -365,7 +216,7 @@ fn doctor_span() -> (TraceId, Vec<u8>) {
     (trace_id, request.encode_to_vec())
 }
 
-async fn health(target: &Target, d: &mut Diagnosis) {
+pub(super) async fn health(target: &Target, d: &mut Diagnosis) {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
         .build()
@@ -411,89 +262,6 @@ fn log_hint(target: &Target, service: &str) -> String {
     match target.mode {
         Mode::Compose => format!("`docker compose logs {service}`"),
         _ => format!(".lab/logs/{service}.log"),
-    }
-}
-
-/// The newest modification time among a crate's sources.
-fn newest_source(dir: &Path) -> Option<(SystemTime, PathBuf)> {
-    let mut newest: Option<(SystemTime, PathBuf)> = None;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.filter_map(Result::ok) {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path
-                .extension()
-                .is_some_and(|e| e == "rs" || e == "toml" || e == "sql")
-            {
-                if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
-                    if newest.as_ref().is_none_or(|(t, _)| modified > *t) {
-                        newest = Some((modified, path));
-                    }
-                }
-            }
-        }
-    }
-    newest
-}
-
-/// Binaries in `.lab/bin` older than the sources they are built from.
-pub fn stale_binaries(root: &Path, d: &mut Diagnosis) {
-    let shared: Vec<_> = ["telemetry", "service-kit"]
-        .iter()
-        .filter_map(|c| newest_source(&root.join(c)))
-        .collect();
-    for service in SERVICES.iter().rev() {
-        let binary = root.join(".lab").join("bin").join(service);
-        let Ok(built) = binary.metadata().and_then(|m| m.modified()) else {
-            continue;
-        };
-        let newest = newest_source(&root.join(service))
-            .into_iter()
-            .chain(shared.iter().cloned())
-            .max_by_key(|(t, _)| *t);
-        match newest {
-            Some((changed, file)) if changed > built => d.problem(
-                format!(
-                    "{service} runs a binary older than its sources ({} changed since)",
-                    file.strip_prefix(root).unwrap_or(&file).display()
-                ),
-                "rebuild and restart what changed: `cargo lab check NN` or scripts/dev-up.sh",
-            ),
-            _ => d.ok(format!("{service}'s binary is newer than its sources")),
-        }
-    }
-}
-
-/// The lesson environment and the learner's env files, each read as dev-up does.
-fn environment(root: &Path, d: &mut Diagnosis) {
-    let active = stack::active_lesson(root);
-    match &active {
-        Some(slug) => d.ok(format!("active lesson environment: lessons/{slug}/env/")),
-        None => d.ok("no lesson environment active"),
-    }
-    for service in SERVICES.iter().rev() {
-        for file in stack::env_files(root, active.as_deref(), service) {
-            let shown = file
-                .strip_prefix(root)
-                .unwrap_or(&file)
-                .display()
-                .to_string();
-            match stack::parse_env_file(&file) {
-                Ok(pairs) => {
-                    let vars: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    d.ok(format!("{service}: {shown}: {}", vars.join(" ")));
-                }
-                Err(e) => d.problem(
-                    format!("{e:#}"),
-                    format!("write that line as KEY=VALUE or a # comment in {shown}"),
-                ),
-            }
-        }
     }
 }
 
