@@ -53,9 +53,10 @@ done
 if [ "$WIPE" = 1 ] && [ -f "$RUN/backing.env" ]; then
   # shellcheck disable=SC1091
   source "$RUN/backing.env"
+  DB_PREFIX=$(sed -n 's/^DB_PREFIX=//p' "$RUN/stack.env" 2>/dev/null || true)
   if [ ! -f "$RUN/postgres.throwaway" ]; then
     if command -v psql >/dev/null 2>&1; then
-      for db in orders users inventory; do
+      for db in "${DB_PREFIX}orders" "${DB_PREFIX}users" "${DB_PREFIX}inventory"; do
         say "dropping database $db at $PG_URL"
         psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
           || say "could not drop $db; drop it yourself"
@@ -65,9 +66,9 @@ if [ "$WIPE" = 1 ] && [ -f "$RUN/backing.env" ]; then
     fi
   fi
   if [ ! -f "$RUN/redis.pid" ] && command -v redis-cli >/dev/null 2>&1; then
-    say "removing cached users (keys user:*) and the order streams from $REDIS"
-    redis-cli -u "$REDIS" --scan --pattern 'user:*' | xargs -r redis-cli -u "$REDIS" del >/dev/null || true
-    redis-cli -u "$REDIS" del orders orders.dead >/dev/null || true
+    say "removing cached users (keys ${DB_PREFIX}user:*) and the order streams from $REDIS"
+    redis-cli -u "$REDIS" --scan --pattern "${DB_PREFIX}user:*" | xargs -r redis-cli -u "$REDIS" del >/dev/null || true
+    redis-cli -u "$REDIS" del "${DB_PREFIX}orders" "${DB_PREFIX}orders.dead" >/dev/null || true
   fi
 fi
 

@@ -6,40 +6,83 @@
 #   the four services  api-gateway 8080, order-service 8081,
 #                      user-service 8082, inventory-service 8083
 #
-#   scripts/dev-up.sh            build, then (re)start what is not running
+#   scripts/dev-up.sh            build (dev profile), then start what is not
+#                                running and restart what changed
+#   scripts/dev-up.sh --release  the same with the release profile (benchmarks)
 #   scripts/dev-down.sh          stop it all (--wipe also drops the data)
+#
+# It is also the edit loop: run it again after changing code or environment
+# (`cargo lab check NN` does it for you). It rebuilds what changed and
+# restarts only the services whose binary or environment changed; the
+# databases, the sink and untouched services keep running. The services run
+# from copies of the binaries in .lab/bin/, so a later `cargo build` never
+# swaps a binary under a running process.
 #
 # Which Postgres/Redis: $DATABASE_URL / $REDIS_URL if set (they must answer),
 # else 127.0.0.1:5432 (user postgres) / 127.0.0.1:6379 if something listens
 # there, else throwaway servers on 127.0.0.1:25432 / :26379.
-# Which trace backend: if a collector and Jaeger already listen on 4318 and
-# 16686 (docker compose), the services export there; else `lab sink` starts.
+# Which trace backend: if a collector and Jaeger already listen on the OTLP
+# and query ports (docker compose), the services export there, and it says
+# so; else `lab sink` starts.
 #
-# Per-service environment: lines KEY=VALUE in .lab/<service>.env apply to that
-# service only, e.g. .lab/api-gateway.env with OTEL_TRACES_SAMPLER=... for the
-# sampling lessons. Re-run this script after changing code or env: it rebuilds
-# and restarts the services (the databases and the sink keep running).
+# Environment of a service, later lines winning:
+#   dev-up's defaults (ports, URLs, OTEL_BSP_SCHEDULE_DELAY=1000)
+#   lessons/NN-slug/env/<service>.env   the active lesson's (`cargo lab start NN`
+#                                       writes .lab/lesson; LAB_LESSON=NN-slug overrides it)
+#   .lab/<service>.env                  your own
+# Lines are KEY=VALUE (`#` comments and blank lines allowed); any other line
+# is an error naming the file and line.
 #
+# A second stack beside the learner's (tests, the lesson gate):
+#   LAB_PORT_BASE=P   services on P..P+3, OTLP grpc P+4, http P+5, query P+6
+#   LAB_DB_PREFIX=x_  databases x_orders, x_users, x_inventory; Redis keys x_...
 # WORKSHOP_THROWAWAY=1 always uses throwaway Postgres/Redis. LAB_BIN_DIR=dir
 # skips the build and runs the binaries found in dir (prebuilt, or for tests).
 #
-# Logs: .lab/logs/<name>.log   Process ids: .lab/run/<name>.pid
+# What it started is recorded in .lab/run/ (stack.env: URLs and ports, read
+# by `cargo lab`; <name>.pid; <name>.env: the environment it runs with).
+# Logs: .lab/logs/<name>.log. Exit status 3: the build failed, nothing restarted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUN=$ROOT/.lab/run
 LOGS=$ROOT/.lab/logs
-mkdir -p "$RUN" "$LOGS"
+LABBIN=$ROOT/.lab/bin
+mkdir -p "$RUN" "$LOGS" "$LABBIN"
+
+PROFILE=dev
+case "${1:-}" in
+  "") ;;
+  --release) PROFILE=release ;;
+  *) echo "usage: scripts/dev-up.sh [--release]" >&2; exit 2 ;;
+esac
 
 SERVICES=(inventory-service user-service order-service api-gateway) # start order: callees first
-declare -A PORTS=([api-gateway]=8080 [order-service]=8081 [user-service]=8082 [inventory-service]=8083)
-declare -A DATABASES=([order-service]=orders [user-service]=users [inventory-service]=inventory)
+BASE=${LAB_PORT_BASE:-}
+if [ -n "$BASE" ]; then
+  [[ "$BASE" =~ ^[0-9]+$ ]] && [ "$BASE" -ge 1024 ] && [ "$BASE" -le 65000 ] \
+    || { echo "error: LAB_PORT_BASE=$BASE is not a port number between 1024 and 65000" >&2; exit 1; }
+  declare -A PORTS=([api-gateway]=$BASE [order-service]=$((BASE + 1)) [user-service]=$((BASE + 2)) [inventory-service]=$((BASE + 3)))
+  OTLP_GRPC_PORT=$((BASE + 4)); OTLP_HTTP_PORT=$((BASE + 5)); QUERY_PORT=$((BASE + 6))
+else
+  declare -A PORTS=([api-gateway]=8080 [order-service]=8081 [user-service]=8082 [inventory-service]=8083)
+  OTLP_GRPC_PORT=4317; OTLP_HTTP_PORT=4318; QUERY_PORT=16686
+fi
+DB_PREFIX=${LAB_DB_PREFIX:-}
+[[ "$DB_PREFIX" =~ ^[a-z0-9_]*$ ]] \
+  || { echo "error: LAB_DB_PREFIX=$DB_PREFIX may hold only a-z, 0-9 and _" >&2; exit 1; }
+declare -A DATABASES=([order-service]=${DB_PREFIX}orders [user-service]=${DB_PREFIX}users [inventory-service]=${DB_PREFIX}inventory)
 THROWAWAY_PG_PORT=${THROWAWAY_PG_PORT:-25432}
 THROWAWAY_REDIS_PORT=${THROWAWAY_REDIS_PORT:-26379}
 
 # Bold only on a terminal, so logs stay free of escape codes.
 if [ -t 1 ]; then say() { printf '\033[1m==> %s\033[0m\n' "$*"; }; else say() { printf '==> %s\n' "$*"; }; fi
-die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+# Routine lines; `cargo lab check` (LAB_QUIET=1) shows only what changed.
+note() { if [ "${LAB_QUIET:-0}" != 1 ]; then say "$@"; fi; }
+die() {
+  if [ -t 2 ]; then printf '\033[31merror:\033[0m %s\n' "$*" >&2; else printf 'error: %s\n' "$*" >&2; fi
+  exit 1
+}
 # shellcheck source=scripts/lib/common.sh
 source "$ROOT/scripts/lib/common.sh"
 
@@ -80,7 +123,7 @@ start_throwaway_postgres() {
       -o "-p $THROWAWAY_PG_PORT -k $data -c listen_addresses=127.0.0.1" start >/dev/null \
       || die "Postgres did not start; see $LOGS/postgres.log"
   else
-    say "using the throwaway Postgres on 127.0.0.1:$THROWAWAY_PG_PORT"
+    note "using the throwaway Postgres on 127.0.0.1:$THROWAWAY_PG_PORT"
   fi
   printf '%s\n%s\n%s\n' "$bin" "$user" "$data" >"$RUN/postgres.throwaway"
   PG_URL="postgres://postgres@127.0.0.1:$THROWAWAY_PG_PORT"
@@ -91,7 +134,7 @@ find_postgres() {
     PG_URL=$(server_url "$DATABASE_URL")
     port_open "$(url_host "$PG_URL")" "$(url_port "$PG_URL" 5432)" \
       || die "DATABASE_URL=$DATABASE_URL does not answer. Start that Postgres, or unset DATABASE_URL for a throwaway one."
-    say "using Postgres at $PG_URL (DATABASE_URL)"
+    note "using Postgres at $PG_URL (DATABASE_URL)"
   elif [ -f "$RUN/postgres.throwaway" ] || [ "${WORKSHOP_THROWAWAY:-0}" = 1 ]; then
     start_throwaway_postgres
   elif port_open 127.0.0.1 5432; then
@@ -99,7 +142,7 @@ find_postgres() {
     if ! pg_login_ok "$PG_URL"; then
       die "a Postgres answers on 127.0.0.1:5432 but user postgres cannot log in without a password. Set DATABASE_URL=postgres://USER:PASSWORD@127.0.0.1:5432"
     fi
-    say "using the Postgres running on 127.0.0.1:5432"
+    note "using the Postgres running on 127.0.0.1:5432"
   else
     start_throwaway_postgres
   fi
@@ -111,10 +154,10 @@ find_redis() {
     REDIS=$REDIS_URL
     port_open "$(url_host "$REDIS")" "$(url_port "$REDIS" 6379)" \
       || die "REDIS_URL=$REDIS_URL does not answer. Start that Redis, or unset REDIS_URL."
-    say "using Redis at $REDIS (REDIS_URL)"
+    note "using Redis at $REDIS (REDIS_URL)"
   elif [ ! -f "$RUN/redis.pid" ] && [ "${WORKSHOP_THROWAWAY:-0}" != 1 ] && port_open 127.0.0.1 6379; then
     REDIS="redis://127.0.0.1:6379"
-    say "using the Redis running on 127.0.0.1:6379"
+    note "using the Redis running on 127.0.0.1:6379"
   elif command -v redis-server >/dev/null 2>&1; then
     REDIS="redis://127.0.0.1:$THROWAWAY_REDIS_PORT"
     if ! alive "$RUN/redis.pid"; then
@@ -124,7 +167,7 @@ find_redis() {
         --save "" --appendonly no
       for _ in $(seq 1 50); do port_open 127.0.0.1 "$THROWAWAY_REDIS_PORT" && break; sleep 0.1; done
     else
-      say "using the throwaway Redis on 127.0.0.1:$THROWAWAY_REDIS_PORT"
+      note "using the throwaway Redis on 127.0.0.1:$THROWAWAY_REDIS_PORT"
     fi
   else
     REDIS="redis://127.0.0.1:6379"
@@ -135,17 +178,19 @@ find_redis() {
 # --------------------------------------------------------------- trace sink
 start_trace_backend() {
   if alive "$RUN/sink.pid"; then
-    say "lab sink is already running (pid $(cat "$RUN/sink.pid"))"
-  elif port_open 127.0.0.1 4318 && port_open 127.0.0.1 16686; then
-    say "a trace backend already listens on 4318 and 16686 (docker compose?): using it"
+    note "lab sink is already running (pid $(cat "$RUN/sink.pid"))"
+  elif port_open 127.0.0.1 "$OTLP_HTTP_PORT" && port_open 127.0.0.1 "$QUERY_PORT"; then
+    say "a trace backend already listens on $OTLP_HTTP_PORT and $QUERY_PORT, not started by dev-up (docker compose?): using it"
+    BACKEND=external
   else
-    for port in 4317 4318 16686; do
+    for port in "$OTLP_GRPC_PORT" "$OTLP_HTTP_PORT" "$QUERY_PORT"; do
       port_open 127.0.0.1 "$port" && die "port $port is taken, but not by a whole trace backend. Free it (docker compose down?) and retry."
     done
     say "starting lab sink (log: .lab/logs/sink.log)"
-    nohup "$BIN/lab" sink >"$LOGS/sink.log" 2>&1 &
+    nohup "$LABBIN/lab" sink --grpc-port "$OTLP_GRPC_PORT" --http-port "$OTLP_HTTP_PORT" \
+      --query-port "$QUERY_PORT" >"$LOGS/sink.log" 2>&1 &
     echo $! >"$RUN/sink.pid"
-    for _ in $(seq 1 50); do port_open 127.0.0.1 16686 && return; sleep 0.1; done
+    for _ in $(seq 1 50); do port_open 127.0.0.1 "$QUERY_PORT" && return; sleep 0.1; done
     die "lab sink did not start; see $LOGS/sink.log"
   fi
 }
@@ -161,77 +206,175 @@ stop_service() {
   rm -f "$pidfile"
 }
 
-start_service() {
+# `read_env_file FILE`: appends its KEY=VALUE lines to ENV; any other line
+# (but comments and blank lines) is an error naming the file and line.
+read_env_file() {
+  local file=$1 n=0 line
+  [ -f "$file" ] || return 0
+  while IFS= read -r line || [ -n "$line" ]; do
+    n=$((n + 1))
+    line="${line%$'\r'}"
+    [[ "$line" =~ ^[[:space:]]*(#.*)?$ ]] && continue
+    [[ "$line" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] \
+      || die "${file#"$ROOT"/}:$n: cannot read \"$line\": expected KEY=VALUE (or a # comment)"
+    ENV+=("$line")
+  done <"$file"
+}
+
+# The environment `name` should run with, one KEY=VALUE each, in ENV.
+service_env() {
   local name=$1 port=${PORTS[$1]} db=${DATABASES[$1]:-}
-  local -a env=(
+  ENV=(
     "PORT=$port"
     "REDIS_URL=$REDIS"
+    "REDIS_KEY_PREFIX=$DB_PREFIX"
     "ORDER_SERVICE_URL=http://127.0.0.1:${PORTS[order-service]}"
     "USER_SERVICE_URL=http://127.0.0.1:${PORTS[user-service]}"
     "INVENTORY_SERVICE_URL=http://127.0.0.1:${PORTS[inventory-service]}"
-    "OTEL_EXPORTER_OTLP_ENDPOINT=${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:4318}"
+    "OTEL_EXPORTER_OTLP_ENDPOINT=${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:$OTLP_HTTP_PORT}"
     "OTEL_EXPORTER_OTLP_PROTOCOL=${OTEL_EXPORTER_OTLP_PROTOCOL:-http/protobuf}"
     # Export every second rather than every 5 s, so traces show up quickly.
     "OTEL_BSP_SCHEDULE_DELAY=${OTEL_BSP_SCHEDULE_DELAY:-1000}"
   )
-  [ -n "$db" ] && env+=("DATABASE_URL=$PG_URL/$db")
-  if [ -f "$ROOT/.lab/$name.env" ]; then
-    while IFS= read -r line; do
-      [[ "$line" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] && env+=("$line")
-    done <"$ROOT/.lab/$name.env"
-    say "$name: extra environment from .lab/$name.env"
-  fi
+  if [ -n "$db" ]; then ENV+=("DATABASE_URL=$PG_URL/$db"); fi
+  if [ -n "$LESSON" ]; then read_env_file "$ROOT/lessons/$LESSON/env/$name.env"; fi
+  read_env_file "$ROOT/.lab/$name.env"
+}
+
+declare -A LOG_OFFSET=()
+start_service() {
+  local name=$1 port=${PORTS[$1]}
   port_open 127.0.0.1 "$port" && die "port $port is taken: is $name already running elsewhere (docker compose)?"
   printf '\n--- started %s ---\n' "$(date)" >>"$LOGS/$name.log"
-  env "${env[@]}" nohup "$BIN/$name" >>"$LOGS/$name.log" 2>&1 &
+  LOG_OFFSET[$name]=$(stat -c %s "$LOGS/$name.log")
+  env "${ENV[@]}" nohup "$LABBIN/$name" >>"$LOGS/$name.log" 2>&1 &
   echo $! >"$RUN/$name.pid"
+  printf '%s\n' "${ENV[@]}" >"$RUN/$name.env"
 }
+
+# The log lines `name` wrote since this run started it (not older runs').
+new_log_lines() { tail -c +"$((${LOG_OFFSET[$1]:-0} + 1))" "$LOGS/$1.log" | tail -n 40; }
 
 wait_healthy() {
   local name=$1
   for _ in $(seq 1 120); do
     if ! alive "$RUN/$name.pid"; then
-      tail -n 20 "$LOGS/$name.log" >&2 || true
-      die "$name exited; the end of .lab/logs/$name.log is above"
+      new_log_lines "$name" >&2 || true
+      die "$name exited at start-up; the lines above are its log since this start (.lab/logs/$name.log)"
     fi
-    PORT=${PORTS[$name]} "$BIN/$name" --health >/dev/null 2>&1 && return
+    PORT=${PORTS[$name]} "$LABBIN/$name" --health >/dev/null 2>&1 && return
     sleep 0.5
   done
-  die "$name did not become healthy within 60 s; see .lab/logs/$name.log"
+  new_log_lines "$name" >&2 || true
+  die "$name did not become healthy within 60 s; the lines above are its log since this start"
+}
+
+# `install_binary NAME`: copies the freshly built binary into .lab/bin;
+# true when it differs from the copy there (so the service must restart).
+install_binary() {
+  local src="$BIN/$1" dst="$LABBIN/$1"
+  [ -x "$src" ] || die "$src is missing: the build did not produce it"
+  # The same bytes: up to date with the sources (doctor compares the times).
+  if cmp -s "$src" "$dst" 2>/dev/null; then touch "$dst"; return 1; fi
+  cp "$src" "$dst.tmp" && mv -f "$dst.tmp" "$dst"
 }
 
 # --------------------------------------------------------------------- main
+LESSON=${LAB_LESSON-}
+if [ -z "${LAB_LESSON+x}" ] && [ -f "$ROOT/.lab/lesson" ]; then LESSON=$(cat "$ROOT/.lab/lesson"); fi
+if [ -n "$LESSON" ]; then
+  [ -d "$ROOT/lessons/$LESSON" ] || die "lesson $LESSON (from .lab/lesson or LAB_LESSON) does not exist under lessons/"
+  note "lesson environment: lessons/$LESSON/env/"
+fi
+# Read every env file before building: a bad line stops here, with its name.
+REDIS=; PG_URL=
+for name in "${SERVICES[@]}"; do service_env "$name"; done
+
+if [ -n "${LAB_BIN_DIR:-}" ]; then
+  BIN=$LAB_BIN_DIR
+  note "using the binaries in $BIN (LAB_BIN_DIR)"
+else
+  note "building ($PROFILE profile): lab and the four services"
+  PROFILE_ARGS=()
+  if [ "$PROFILE" = release ]; then PROFILE_ARGS=(--release); fi
+  if [ "${LAB_QUIET:-0}" = 1 ]; then PROFILE_ARGS+=(--quiet); fi
+  if ! cargo build "${PROFILE_ARGS[@]}" -p lab -p api-gateway -p order-service -p user-service -p inventory-service; then
+    if [ -t 2 ]; then printf '\033[31merror:\033[0m ' >&2; else printf 'error: ' >&2; fi
+    printf 'the build failed (see above); nothing was restarted\n' >&2
+    exit 3
+  fi
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$([ "$PROFILE" = release ] && echo release || echo debug)"
+fi
+
 find_postgres
 find_redis
 printf 'PG_URL=%q\nREDIS=%q\n' "$PG_URL" "$REDIS" >"$RUN/backing.env"
 
-if [ -n "${LAB_BIN_DIR:-}" ]; then
-  BIN=$LAB_BIN_DIR
-  say "using the binaries in $BIN (LAB_BIN_DIR)"
-else
-  say "building (release): lab and the four services"
-  cargo build --release -p lab -p api-gateway -p order-service -p user-service -p inventory-service
-  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
-fi
-
+install_binary lab || true
+BACKEND=sink
 start_trace_backend
-for name in "${SERVICES[@]}"; do stop_service "$name"; done
+STARTED=()
 for name in "${SERVICES[@]}"; do
-  say "starting $name on :${PORTS[$name]}"
+  changed=0
+  if install_binary "$name"; then changed=1; fi
+  service_env "$name"
+  if alive "$RUN/$name.pid"; then
+    if [ "$changed" = 1 ]; then
+      say "restarting $name: its binary changed"
+    elif ! printf '%s\n' "${ENV[@]}" | cmp -s - "$RUN/$name.env"; then
+      say "restarting $name: its environment changed"
+    else
+      note "$name is up to date (pid $(cat "$RUN/$name.pid"))"
+      continue
+    fi
+    stop_service "$name"
+  else
+    say "starting $name on :${PORTS[$name]}"
+  fi
   start_service "$name"
+  STARTED+=("$name")
+  # Callees first: a caller starts once what it calls answers.
   wait_healthy "$name"
 done
 
+cat >"$RUN/stack.env" <<EOF
+# Written by scripts/dev-up.sh; read by cargo lab.
+MODE=native
+PROFILE=$PROFILE
+PORT_BASE=$BASE
+DB_PREFIX=$DB_PREFIX
+LESSON=$LESSON
+GATEWAY_URL=http://127.0.0.1:${PORTS[api-gateway]}
+JAEGER_URL=http://127.0.0.1:$QUERY_PORT
+OTLP_GRPC_ENDPOINT=http://127.0.0.1:$OTLP_GRPC_PORT
+OTLP_HTTP_ENDPOINT=http://127.0.0.1:$OTLP_HTTP_PORT
+BACKEND=$BACKEND
+PG_URL=$PG_URL
+REDIS_URL=$REDIS
+BIN_DIR=$LABBIN
+PORT_API_GATEWAY=${PORTS[api-gateway]}
+PORT_ORDER_SERVICE=${PORTS[order-service]}
+PORT_USER_SERVICE=${PORTS[user-service]}
+PORT_INVENTORY_SERVICE=${PORTS[inventory-service]}
+EOF
+
+if [ "${#STARTED[@]}" -eq 0 ]; then
+  note "all services up to date; nothing restarted"
+  exit 0
+fi
+[ "${LAB_QUIET:-0}" = 1 ] && exit 0
+G=${PORTS[api-gateway]}
 cat <<EOF
 
 The workshop is running natively.
 
   Send an order:
-    curl -s -X POST localhost:8080/orders -H 'content-type: application/json' \\
+    curl -s -X POST localhost:$G/orders -H 'content-type: application/json' \\
       -d '{"user_id": "1", "product": "Laptop", "quantity": 1}'
   See its trace:         cargo lab trace latest        (or: cargo lab trace <trace_id>)
-  Make it slow:          curl -s -X POST 'localhost:8080/orders?delay=1500' ...
+  Make it slow:          curl -s -X POST 'localhost:$G/orders?delay=1500' ...
   Check a lesson:        cargo lab check 01
+  Is all well?           cargo lab doctor
   Traces as they finish: tail -f .lab/logs/sink.log
   Service logs:          .lab/logs/<service>.log
   Stop everything:       scripts/dev-down.sh   (--wipe also drops the data)

@@ -21,11 +21,16 @@ ensure_backing_services
 export TEST_DATABASE_URL="$WORKSHOP_PG_URL"
 export TEST_REDIS_URL="$WORKSHOP_REDIS_URL"
 log "cargo test (Postgres $TEST_DATABASE_URL, Redis $TEST_REDIS_URL)"
+# The lesson gate (lab/tests/gate.rs) writes its time per lesson here.
+GATE_TIMES="${CARGO_TARGET_DIR:-target}/lesson-gate.txt"
+rm -f "$GATE_TIMES"
 started=$SECONDS
 if cargo test --workspace --locked "$@"; then
+  if [ -f "$GATE_TIMES" ]; then log "lesson gate"; cat "$GATE_TIMES" >&2; fi
   log "PASSED: every test of the workspace in $((SECONDS - started)) s"
 else
   status=$?
+  if [ -f "$GATE_TIMES" ]; then log "lesson gate"; cat "$GATE_TIMES" >&2; fi
   log "FAILED: see the first 'FAILED' / 'panicked' above (cargo test exited $status after $((SECONDS - started)) s)"
   exit "$status"
 fi

@@ -520,12 +520,15 @@ fn lab_setup(
         gateway: processes.url("api-gateway"),
         jaeger: format!("http://{}", sink.query_addr),
         timeout: Duration::from_secs(20),
+        control: Default::default(),
     };
     (root, options)
 }
 
 /// `cargo lab check` passes on main for the lessons whose check runs on the
 /// default configuration, and `cargo lab load` drives the real services.
+/// (Lesson 01 stops a service mid-check, so it runs in the lesson gate,
+/// against a stack started by dev-up.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lab_checks_pass_and_load_runs_against_the_real_services() {
     let Workshop {
@@ -536,7 +539,7 @@ async fn lab_checks_pass_and_load_runs_against_the_real_services() {
     } = start_workshop("http/protobuf", &[("OTEL_BSP_SCHEDULE_DELAY", "200")]).await;
 
     let (root, options) = lab_setup(&processes, &sink);
-    for lesson in ["01", "05", "07", "08"] {
+    for lesson in ["05", "07", "08"] {
         let passed = lab::check::run(&root, lesson, &options).await.unwrap();
         assert!(passed, "lesson {lesson}'s check fails on main");
     }

@@ -1,4 +1,4 @@
-//! The small commands: `list`, `hint` and `trace`. Each returns the text
+//! The small commands: `list`, `hint`, `trace` and `logs`. Each returns the text
 //! to print, so tests can call them without a terminal.
 
 use std::path::Path;
@@ -6,46 +6,75 @@ use std::path::Path;
 use crate::client::JaegerClient;
 use crate::lessons;
 use crate::model::{Trace, TraceId};
-use crate::progress::Progress;
+use crate::progress::{Progress, Result as LessonResult};
 use crate::style::Style;
 use crate::tree::{self, TreeOptions};
 
-/// `cargo lab list`: every lesson, done or not.
+/// `cargo lab list`: every lesson with its last result and when. Runs nothing.
 pub fn list(root: &Path, style: Style) -> anyhow::Result<String> {
     let lessons = lessons::all(root);
     if lessons.is_empty() {
         anyhow::bail!("no lessons found under {}", root.join("lessons").display());
     }
     let progress = Progress::load(root)?;
+    let active = crate::stack::active_lesson(root);
+    let now = crate::now_us() / 1_000_000;
     let mut out = String::new();
     let mut next = None;
     for lesson in &lessons {
-        let done = progress.is_done(&lesson.slug);
-        let mark = if done {
-            style.green("✓")
-        } else {
-            style.dim("·")
+        let last = progress.last(&lesson.slug);
+        let (mark, state) = match last.map(|l| l.result) {
+            Some(LessonResult::Passed) => (style.green("✓"), "passed".to_string()),
+            Some(LessonResult::Failed) => (style.red("✗"), "failed".to_string()),
+            Some(LessonResult::Started) => (style.yellow("▸"), "started".to_string()),
+            None => (style.dim("·"), "not started".to_string()),
         };
-        let mut line = format!("{mark} {:02}  {}", lesson.number, lesson.title());
+        let when = last.map(|l| format!(" {}", ago(now.saturating_sub(l.at))));
+        let mut line = format!(
+            "{mark} {:02}  {:<34} {}",
+            lesson.number,
+            lesson.title(),
+            style.dim(&format!("{state}{}", when.unwrap_or_default()))
+        );
+        if active.as_deref() == Some(lesson.slug.as_str()) {
+            line.push_str(&style.dim("  (its environment is active)"));
+        }
         if !lesson.has_check() {
             line.push_str(&style.dim("  (no automatic check)"));
-        } else if !done && next.is_none() {
-            next = Some(lesson.number);
+        } else if last.map(|l| l.result) != Some(LessonResult::Passed) && next.is_none() {
+            next = Some((
+                lesson.number,
+                lesson.is_exercise() && !lesson.exercise_pending(),
+            ));
         }
-        out.push_str(&line);
+        out.push_str(line.trim_end());
         out.push('\n');
     }
     let checks = lessons.iter().filter(|l| l.has_check()).count();
     let passed = lessons
         .iter()
-        .filter(|l| l.has_check() && progress.is_done(&l.slug))
+        .filter(|l| {
+            l.has_check() && progress.last(&l.slug).map(|x| x.result) == Some(LessonResult::Passed)
+        })
         .count();
-    out.push_str(&format!("\n{passed} of {checks} checks passed."));
-    if let Some(n) = next {
-        out.push_str(&format!(" Next: cargo lab check {n:02}"));
+    out.push_str(&format!("\n{passed} of {checks} checks pass."));
+    match next {
+        Some((n, true)) => out.push_str(&format!(" Next: cargo lab start {n:02}")),
+        Some((n, false)) => out.push_str(&format!(" Next: cargo lab check {n:02}")),
+        None => {}
     }
     out.push('\n');
     Ok(out)
+}
+
+/// `3 min ago`, `2 h ago`, `4 days ago`.
+fn ago(seconds: u64) -> String {
+    match seconds {
+        0..60 => "just now".to_string(),
+        60..3600 => format!("{} min ago", seconds / 60),
+        3600..86400 => format!("{} h ago", seconds / 3600),
+        _ => format!("{} days ago", seconds / 86400),
+    }
 }
 
 /// `cargo lab hint N`: the next hint not yet shown (remembered).

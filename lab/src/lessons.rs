@@ -21,6 +21,35 @@ impl Lesson {
         self.check_file().is_file()
     }
 
+    /// Applied by `cargo lab start`: removes or breaks what the lesson teaches.
+    pub fn exercise_patch(&self) -> PathBuf {
+        self.dir.join("exercise.patch")
+    }
+
+    /// Applied on top of the exercise by `cargo lab solution --apply`.
+    pub fn solution_patch(&self) -> PathBuf {
+        self.dir.join("solution.patch")
+    }
+
+    /// `env/<service>.env`: the lesson's environment.
+    pub fn env_dir(&self) -> PathBuf {
+        self.dir.join("env")
+    }
+
+    /// The lesson has an exercise to start (an `exercise.patch`).
+    pub fn is_exercise(&self) -> bool {
+        self.exercise_patch().is_file()
+    }
+
+    /// `exercise: pending` in check.yaml: its exercise is not written yet.
+    pub fn exercise_pending(&self) -> bool {
+        std::fs::read_to_string(self.check_file()).is_ok_and(|text| {
+            text.lines().any(|l| {
+                l.split('#').next().unwrap_or("").trim().replace(' ', "") == "exercise:pending"
+            })
+        })
+    }
+
     /// The first `# ` heading of the README, else the slug.
     pub fn title(&self) -> String {
         std::fs::read_to_string(self.dir.join("README.md"))

@@ -14,17 +14,25 @@
 //! - [`lessons`] and [`progress`]: lesson directories, hints, and what the
 //!   learner has done (`.lab/progress.json`).
 //! - [`load`]: `lab load`: steady traffic and a latency summary.
+//! - [`lifecycle`]: `start`, `reset` and `solution`: a lesson's patches, through git.
+//! - [`stack`] and [`native`]: what dev-up started (`.lab/run/`), env files,
+//!   the mode; bringing the native stack up to date, stopping a service.
+//! - [`doctor`]: `lab doctor`, the preflight.
 //! - [`commands`]: the glue behind `list`, `hint` and `trace`.
 //! - [`style`]: colour when writing to a terminal, plain text otherwise.
 
 pub mod check;
 pub mod client;
 pub mod commands;
+pub mod doctor;
 pub mod lessons;
+pub mod lifecycle;
 pub mod load;
 pub mod model;
+pub mod native;
 pub mod progress;
 pub mod sink;
+pub mod stack;
 pub mod style;
 pub mod tree;
 

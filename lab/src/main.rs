@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lab::check::scenario::CheckOptions;
+use lab::check::scenario::{CheckOptions, Control};
+use lab::check::RunOptions;
 use lab::load::{LoadConfig, Mix, Stop};
 use lab::sink::{store::StoreConfig, SinkConfig};
 use lab::style::Style;
@@ -27,8 +28,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List the lessons and which ones you have done.
+    /// List the lessons with each one's last result and when (runs nothing).
     List,
+    /// Start a lesson's exercise: applies its exercise.patch and its environment.
+    Start {
+        /// Lesson number, e.g. 1 or 01.
+        lesson: String,
+    },
+    /// Put the files a lesson changes back to the committed version.
+    Reset {
+        /// Lesson number, e.g. 1 or 01.
+        lesson: String,
+    },
+    /// Show a lesson's solution; `--apply` applies it on top of the exercise.
+    Solution {
+        /// Lesson number, e.g. 1 or 01.
+        lesson: String,
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Preflight: mode, ports, Postgres/Redis, trace backend, a test span, health, stale binaries.
+    Doctor,
     /// Show the next hint for a lesson (one more each time).
     Hint {
         /// Lesson number, e.g. 5 or 05.
@@ -41,13 +61,21 @@ enum Command {
     Check {
         /// Lesson number, e.g. 5 or 05.
         lesson: String,
-        #[arg(long, env = "LAB_GATEWAY", default_value = "http://localhost:8080")]
-        gateway: String,
-        #[arg(long, env = "LAB_JAEGER", default_value = lab::client::DEFAULT_JAEGER)]
-        jaeger: String,
-        /// Seconds to wait for the traces to arrive.
+        /// The gateway's URL (default: what scripts/dev-up.sh recorded, else localhost:8080).
+        #[arg(long, env = "LAB_GATEWAY")]
+        gateway: Option<String>,
+        /// The trace backend's URL (default: what dev-up recorded, else localhost:16686).
+        #[arg(long, env = "LAB_JAEGER")]
+        jaeger: Option<String>,
+        /// Seconds to wait for the traces to arrive (a lesson may ask for more).
         #[arg(long, default_value_t = 15)]
         timeout: u64,
+        /// Answer one of the lesson's questions, e.g. --answer slowest=inventory-service.
+        #[arg(long = "answer", value_name = "KEY=VALUE")]
+        answers: Vec<String>,
+        /// Write the result as JSON (passed, cause keys) to this file.
+        #[arg(long, hide = true)]
+        report_json: Option<std::path::PathBuf>,
     },
     /// Print a trace as a tree: `cargo lab trace latest` or `cargo lab trace <trace id>`.
     Trace {
@@ -129,6 +157,16 @@ async fn run(command: Command) -> anyhow::Result<bool> {
     let style = Style::for_stdout();
     match command {
         Command::List => print!("{}", lab::commands::list(&root, style)?),
+        Command::Start { lesson } => print!("{}", lab::lifecycle::start(&root, &lesson)?),
+        Command::Reset { lesson } => print!("{}", lab::lifecycle::reset(&root, &lesson)?),
+        Command::Solution { lesson, apply } => {
+            print!("{}", lab::lifecycle::solution(&root, &lesson, apply)?)
+        }
+        Command::Doctor => {
+            let diagnosis = lab::doctor::run(&root).await?;
+            print!("{}", diagnosis.render(style));
+            return Ok(diagnosis.healthy());
+        }
         Command::Hint { lesson, reset } => {
             print!("{}", lab::commands::hint(&root, &lesson, reset)?)
         }
@@ -137,13 +175,21 @@ async fn run(command: Command) -> anyhow::Result<bool> {
             gateway,
             jaeger,
             timeout,
+            answers,
+            report_json,
         } => {
+            let (control, gateway, jaeger) = where_to_check(&root, gateway, jaeger).await?;
             let options = CheckOptions {
                 gateway,
                 jaeger,
                 timeout: Duration::from_secs(timeout),
+                control,
             };
-            return lab::check::run(&root, &lesson, &options).await;
+            let extra = RunOptions {
+                answers,
+                report_json,
+            };
+            return lab::check::run_with(&root, &lesson, &options, &extra).await;
         }
         Command::Trace {
             id,
@@ -215,6 +261,62 @@ async fn run(command: Command) -> anyhow::Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// Who runs the services and where to reach them: the native stack dev-up
+/// recorded; else compose (when a Docker engine answers); else nothing is
+/// running yet, and the check starts the native stack through dev-up.
+async fn where_to_check(
+    root: &std::path::Path,
+    gateway: Option<String>,
+    jaeger: Option<String>,
+) -> anyhow::Result<(Control, String, String)> {
+    let stack = lab::stack::NativeStack::load(root)?;
+    let native = Control::Native {
+        root: root.to_path_buf(),
+        lesson_env: None,
+    };
+    if let Some(stack) = &stack {
+        let gateway = gateway.unwrap_or_else(|| {
+            stack
+                .gateway()
+                .unwrap_or(lab::stack::DEFAULT_GATEWAY)
+                .to_string()
+        });
+        let jaeger = jaeger.unwrap_or_else(|| {
+            stack
+                .jaeger()
+                .unwrap_or(lab::client::DEFAULT_JAEGER)
+                .to_string()
+        });
+        return Ok((native, gateway, jaeger));
+    }
+    let gateway = gateway.unwrap_or_else(|| lab::stack::DEFAULT_GATEWAY.to_string());
+    let jaeger = jaeger.unwrap_or_else(|| lab::client::DEFAULT_JAEGER.to_string());
+    let answers = reqwest::Client::new()
+        .get(format!("{}/health", gateway.trim_end_matches('/')))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .is_ok();
+    if lab::stack::docker_engine() {
+        let control = Control::Compose {
+            root: root.to_path_buf(),
+        };
+        if !answers {
+            anyhow::bail!(
+                "nothing answers at {gateway}; start the stack with `docker compose up --build -d` \
+                 (or run natively: scripts/dev-up.sh)"
+            );
+        }
+        return Ok((control, gateway, jaeger));
+    }
+    if answers {
+        // Running, but not started by dev-up here: check it as it is.
+        return Ok((Control::None, gateway, jaeger));
+    }
+    println!("Nothing is running yet: starting the workshop natively with scripts/dev-up.sh.");
+    Ok((native, "http://127.0.0.1:8080".to_string(), jaeger))
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal.

@@ -1,9 +1,11 @@
 //! The learner's progress, kept in `.lab/progress.json` at the repo root
-//! (git-ignored): which lessons passed their check, and how many hints of
-//! each lesson were shown.
+//! (git-ignored): each lesson's last result and when, which lessons ever
+//! passed, and how many hints of each lesson were shown.
 //!
 //! ```json
-//! { "done": { "01-first-trace": 1767225600 }, "hints_seen": { "05-context-propagation": 2 } }
+//! { "done": { "01-first-trace": 1767225600 },
+//!   "last": { "01-first-trace": { "result": "failed", "at": 1767229200 } },
+//!   "hints_seen": { "05-context-propagation": 2 } }
 //! ```
 
 use std::collections::BTreeMap;
@@ -17,9 +19,38 @@ pub struct Progress {
     /// Lesson slug → when its check first passed (seconds since the epoch).
     #[serde(default)]
     pub done: BTreeMap<String, u64>,
+    /// Lesson slug → its last result (a pass that later broke shows as failed).
+    #[serde(default)]
+    pub last: BTreeMap<String, Last>,
     /// Lesson slug → number of hints already shown.
     #[serde(default)]
     pub hints_seen: BTreeMap<String, usize>,
+}
+
+/// A lesson's latest state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Result {
+    Started,
+    Passed,
+    Failed,
+}
+
+impl Result {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Result::Started => "started",
+            Result::Passed => "passed",
+            Result::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct Last {
+    pub result: Result,
+    /// Seconds since the epoch.
+    pub at: u64,
 }
 
 pub fn path(root: &Path) -> PathBuf {
@@ -63,6 +94,34 @@ impl Progress {
     pub fn mark_done(&mut self, slug: &str) {
         let now = crate::now_us() / 1_000_000;
         self.done.entry(slug.to_string()).or_insert(now);
+        self.record(slug, Result::Passed);
+    }
+
+    /// Records a lesson's latest result, now.
+    pub fn record(&mut self, slug: &str, result: Result) {
+        let at = crate::now_us() / 1_000_000;
+        self.last.insert(slug.to_string(), Last { result, at });
+    }
+
+    /// After `reset`: a lesson that was only started is not started any more.
+    pub fn forget_started(&mut self, slug: &str) {
+        if self
+            .last
+            .get(slug)
+            .is_some_and(|l| l.result == Result::Started)
+        {
+            self.last.remove(slug);
+        }
+    }
+
+    /// The last result, falling back to an old-format pass.
+    pub fn last(&self, slug: &str) -> Option<Last> {
+        self.last.get(slug).copied().or_else(|| {
+            self.done.get(slug).map(|at| Last {
+                result: Result::Passed,
+                at: *at,
+            })
+        })
     }
 
     /// The index of the next hint to show for a lesson with `total` hints,

@@ -32,6 +32,8 @@ fn observed(trace: Option<Trace>) -> Observation {
         sent_trace_id: Some(trace_id(TRACE_ID)),
         trace,
         elsewhere: Vec::new(),
+        expect_trace: Default::default(),
+        logs: Vec::new(),
     }
 }
 
@@ -251,6 +253,8 @@ fn sampled(found: usize) -> Vec<Observation> {
                 sent_trace_id: None,
                 trace: (i < found).then_some(trace),
                 elsewhere: Vec::new(),
+                expect_trace: Default::default(),
+                logs: Vec::new(),
             }
         })
         .collect()

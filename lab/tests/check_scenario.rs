@@ -186,11 +186,14 @@ async fn run_lesson_01(mode: Mode) -> lab::check::engine::Report {
         "{}/../lessons/01-first-trace/check.yaml",
         env!("CARGO_MANIFEST_DIR")
     );
-    let spec = Spec::load(std::path::Path::new(&path)).unwrap();
+    let mut spec = Spec::load(std::path::Path::new(&path)).unwrap();
+    // Lesson 01 stops order-service after its requests: a fake has none.
+    spec.after_requests = Default::default();
     let options = CheckOptions {
         gateway,
         jaeger: format!("http://{}", sink.query_addr),
         timeout: Duration::from_secs(5),
+        control: Default::default(),
     };
     let observations = observe(&spec, &options, |_| {}).await.unwrap();
     sink.shutdown().await;
@@ -227,6 +230,7 @@ async fn no_trace_backend_is_a_clear_error() {
         gateway: "http://127.0.0.1:9".to_string(),
         jaeger: format!("http://127.0.0.1:{port}"),
         timeout: Duration::from_secs(1),
+        control: Default::default(),
     };
     let error = observe(&spec, &options, |_| {})
         .await

@@ -75,16 +75,14 @@ fn hints_come_one_at_a_time_and_are_remembered() {
 }
 
 #[test]
-fn list_shows_done_and_next() {
+fn list_shows_each_last_result_and_when() {
     let root = workshop("list");
     let text = lab::commands::list(&root, Style::plain()).unwrap();
     assert!(text.contains("· 01  Your first trace"), "{text}");
+    assert!(text.contains("not started"), "{text}");
+    assert!(text.contains("(no automatic check)"), "{text}");
     assert!(
-        text.contains("02  Spans and attributes  (no automatic check)"),
-        "{text}"
-    );
-    assert!(
-        text.contains("0 of 1 checks passed. Next: cargo lab check 01"),
+        text.contains("0 of 1 checks pass. Next: cargo lab check 01"),
         "{text}"
     );
 
@@ -93,7 +91,17 @@ fn list_shows_done_and_next() {
     progress.save(&root).unwrap();
     let text = lab::commands::list(&root, Style::plain()).unwrap();
     assert!(text.contains("✓ 01  Your first trace"), "{text}");
-    assert!(text.contains("1 of 1 checks passed."), "{text}");
+    assert!(text.contains("passed just now"), "{text}");
+    assert!(text.contains("1 of 1 checks pass."), "{text}");
+
+    // A pass that later broke shows as failed, not done.
+    let mut progress = Progress::load(&root).unwrap();
+    progress.record("01-first-trace", lab::progress::Result::Failed);
+    progress.save(&root).unwrap();
+    let text = lab::commands::list(&root, Style::plain()).unwrap();
+    assert!(text.contains("✗ 01  Your first trace"), "{text}");
+    assert!(text.contains("failed just now"), "{text}");
+    assert!(text.contains("0 of 1 checks pass."), "{text}");
     std::fs::remove_dir_all(root).unwrap();
 }
 

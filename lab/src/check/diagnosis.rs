@@ -44,6 +44,76 @@ pub enum Cause {
     SampledEverything,
     SampledNothing,
     WrongRatio,
+    /// A service the scenario stopped lost its spans: no flush at shutdown.
+    NotFlushed {
+        service: String,
+    },
+    /// Sampling: the gateway kept the trace, a downstream service dropped
+    /// its part (a sampler that does not follow its parent).
+    ParentIgnored {
+        service: String,
+    },
+    /// A request whose trace should not exist (unsampled parent, sampled out) has one.
+    UnexpectedTrace,
+    /// Too many or too few spans of a kind (an N+1).
+    WrongCount,
+    /// An attribute that must not be there is (e.g. a plain e-mail).
+    AttributePresent,
+    /// An attribute's value does not match the lesson's pattern.
+    NoMatch,
+    /// Too few log lines of the trace in a service's log.
+    LogsMissing {
+        service: String,
+    },
+    /// The collector config lacks what the lesson asks for.
+    CollectorConfig,
+    /// A wrong answer to one of the lesson's questions.
+    WrongAnswer {
+        key: String,
+    },
+    /// The code does not compile: nothing was checked.
+    BuildFailed,
+}
+
+impl Cause {
+    /// The stable name a check file uses for this cause (`expect_failure`,
+    /// `diagnosis`), e.g. `not-flushed`.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Cause::GatewayDown => "gateway-down",
+            Cause::BadStatus { .. } => "bad-status",
+            Cause::NotContinued => "not-continued",
+            Cause::NoSpans => "no-spans",
+            Cause::SplitTrace { .. } => "split-trace",
+            Cause::ServiceMissing { .. } => "service-missing",
+            Cause::SpanMissing => "span-missing",
+            Cause::WrongKind => "wrong-kind",
+            Cause::NotRoot => "not-root",
+            Cause::WrongParent => "wrong-parent",
+            Cause::AttributeMissing => "attribute-missing",
+            Cause::IntAsString => "int-as-string",
+            Cause::WrongType => "wrong-type",
+            Cause::WrongValue => "wrong-value",
+            Cause::EventMissing => "event-missing",
+            Cause::WrongStatus => "wrong-status",
+            Cause::TooShort => "too-short",
+            Cause::Orphan => "orphan",
+            Cause::Fragment => "fragment",
+            Cause::SampledEverything => "sampled-everything",
+            Cause::SampledNothing => "sampled-nothing",
+            Cause::WrongRatio => "wrong-ratio",
+            Cause::NotFlushed { .. } => "not-flushed",
+            Cause::ParentIgnored { .. } => "parent-ignored",
+            Cause::UnexpectedTrace => "unexpected-trace",
+            Cause::WrongCount => "wrong-count",
+            Cause::AttributePresent => "attribute-present",
+            Cause::NoMatch => "no-match",
+            Cause::LogsMissing { .. } => "logs-missing",
+            Cause::CollectorConfig => "collector-config",
+            Cause::WrongAnswer { .. } => "wrong-answer",
+            Cause::BuildFailed => "build-failed",
+        }
+    }
 }
 
 /// A likely cause and what to do about it.
@@ -191,6 +261,68 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              exported at all.",
             "check OTEL_TRACES_SAMPLER / _ARG of api-gateway; if they are right, run \
              `cargo lab check 01` to test the export path.",
+        ),
+        Cause::NotFlushed { service } => Diagnosis {
+            likely: format!(
+                "{service}'s spans were still queued in its batch processor when it stopped: the \
+                 process exited without flushing them (the scenario sent SIGTERM after the \
+                 requests, and the batch delay is long, so only a flush can deliver them)."
+            ),
+            fix: "after the server stops, shut the tracer provider down before the process \
+                  exits: `telemetry.shutdown().await` flushes every queued span."
+                .to_string(),
+        },
+        Cause::ParentIgnored { service } => Diagnosis {
+            likely: format!(
+                "{service} samples on its own instead of following its parent: the gateway kept \
+                 these traces, but {service} dropped its part (and the services it calls followed \
+                 its \"not sampled\"). A sampler like `traceidratio` ignores the parent's decision."
+            ),
+            fix: format!(
+                "give {service} a parent-based sampler (the default `parentbased_always_on`, or \
+                 `parentbased_traceidratio`): remove its OTEL_TRACES_SAMPLER override, and make the \
+                 ratio decision at the gateway only."
+            ),
+        },
+        Cause::UnexpectedTrace => diagnosis(
+            "a trace exists for a request that should leave none: the request's unsampled parent \
+             (or the sampler's \"drop\") was not respected by some service.",
+            "use parent-based samplers, so an unsampled parent keeps the whole request unsampled.",
+        ),
+        Cause::WrongCount => diagnosis(
+            "the trace holds another number of these spans than expected: a call in a loop \
+             (N+1) instead of one batch call, or a span created twice.",
+            "look at the repeated spans' parent and make one call for the whole batch.",
+        ),
+        Cause::AttributePresent => diagnosis(
+            "an attribute that must not leave the pipeline is still on the span.",
+            "remove or transform it (the collector's attributes processor: `delete` or `hash`).",
+        ),
+        Cause::NoMatch => diagnosis(
+            "the attribute's value does not have the expected form.",
+            "compare the value with the lesson's description (e.g. a hash, not the clear text).",
+        ),
+        Cause::LogsMissing { service } => Diagnosis {
+            likely: format!(
+                "{service}'s log lines do not carry the trace id, so they cannot be found by trace."
+            ),
+            fix: "put `trace_id` and `span_id` into every log line written inside a span (the \
+                  log format in the telemetry crate)."
+                .to_string(),
+        },
+        Cause::CollectorConfig => diagnosis(
+            "the collector config does not contain what the lesson asks for.",
+            "edit the collector config file named above; the lesson's README shows the shape.",
+        ),
+        Cause::WrongAnswer { key } => Diagnosis {
+            likely: format!("the answer to `{key}` is not what the trace shows."),
+            fix: "read the trace again (`cargo lab trace <id> --events`) and answer with \
+                  `--answer KEY=VALUE`."
+                .to_string(),
+        },
+        Cause::BuildFailed => diagnosis(
+            "the code does not compile, so the services still run the previous build.",
+            "fix the compiler errors shown above and run the check again.",
         ),
         Cause::WrongRatio => diagnosis(
             "the share of traced requests is off: the ratio is not this lesson's, or several \

@@ -9,7 +9,7 @@ use crate::model::{Trace, TraceId};
 
 use super::diagnosis::Cause;
 use super::matching::{check_span, pick_candidate, SpanOutcome};
-use super::spec::{SpanSpec, Spec};
+use super::spec::{ExpectTrace, SpanSpec, Spec};
 use super::whole_trace;
 
 /// What happened to one request of the scenario.
@@ -26,6 +26,30 @@ pub struct Observation {
     /// Other recent traces with spans of services missing from `trace`:
     /// where their spans went when propagation broke.
     pub elsewhere: Vec<Trace>,
+    /// Whether this request should leave a trace at all.
+    pub expect_trace: ExpectTrace,
+    /// Log lines carrying the trace id: (service, line).
+    pub logs: Vec<(String, String)>,
+}
+
+impl Observation {
+    /// A request answered with `status`, nothing else known yet.
+    pub fn answered(request: &str, status: u16, trace_id: Option<TraceId>) -> Observation {
+        Observation {
+            request: request.to_string(),
+            expected_status: Some(status),
+            response: Outcome::Answered {
+                status,
+                trace_id: trace_id.clone(),
+                error: None,
+            },
+            sent_trace_id: trace_id,
+            trace: None,
+            elsewhere: Vec::new(),
+            expect_trace: ExpectTrace::Present,
+            logs: Vec::new(),
+        }
+    }
 }
 
 /// The gateway's answer.
@@ -81,11 +105,20 @@ pub struct Report {
     pub shown: Option<Trace>,
     /// Sampling lessons: traces found / requests answered.
     pub sampled: Option<(usize, usize)>,
+    /// The lesson's own words per cause key (check.yaml `diagnosis`).
+    pub notes: std::collections::BTreeMap<String, String>,
+    /// Questions not answered on the command line: (key, text).
+    pub unanswered: Vec<(String, String)>,
 }
 
 impl Report {
     pub fn passed(&self) -> bool {
         self.findings.is_empty()
+    }
+
+    /// The cause keys, in the order found; the first is the conclusive one.
+    pub fn cause_keys(&self) -> Vec<&'static str> {
+        self.findings.iter().map(|f| f.cause.key()).collect()
     }
 
     pub(super) fn add(&mut self, span: Option<String>, problem: String, cause: Cause) {
@@ -128,8 +161,10 @@ pub fn evaluate(spec: &Spec, observations: &[Observation]) -> Report {
         }
     }
     if let Some(sampling) = &spec.sampling {
+        super::sampling::check_parents(spec, observations, &mut report);
         super::sampling::check_sampling(sampling, observations, &mut report);
     }
+    report.notes = spec.diagnosis.clone();
     if let Some((trace, rows, _)) = shown {
         report.shown = Some(trace);
         report.rows = rows;
@@ -172,6 +207,19 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
             }
         }
     }
+    if obs.expect_trace == ExpectTrace::Absent {
+        if let Some(trace) = &obs.trace {
+            let problem = format!(
+                "{}: expected no trace, found trace {} with {} spans from {}",
+                obs.request,
+                trace.trace_id,
+                trace.spans.len(),
+                trace.services().join(", ")
+            );
+            report.add(None, problem, Cause::UnexpectedTrace);
+        }
+        return missing_rows();
+    }
     let Some(trace) = &obs.trace else {
         if !sampling {
             let id = obs
@@ -196,6 +244,11 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
         return missing_rows();
     }
 
+    // Sampling lessons judge missing services across all traces (see
+    // `sampling::check_parents`); here only the spans of the services present.
+    if sampling && !super::sampling::is_whole(spec, trace) {
+        return missing_rows();
+    }
     // Services first: a missing service explains all of its missing spans.
     let absent_services = whole_trace::check_services(spec, obs, trace, report);
     if absent_services.is_empty() {
@@ -220,19 +273,84 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
                     );
                     RowState::Missing
                 }
-                Some(span) => match check_span(expected, span, trace) {
-                    SpanOutcome::Ok => RowState::Ok,
-                    SpanOutcome::Problems(problems) => {
-                        for (problem, cause) in problems {
-                            report.add(Some(expected.label()), problem, cause);
-                        }
+                Some(span) => {
+                    let mut problems = match check_span(expected, span, trace) {
+                        SpanOutcome::Ok => Vec::new(),
+                        SpanOutcome::Problems(problems) => problems,
+                    };
+                    problems.extend(check_count(expected, trace));
+                    let state = if problems.is_empty() {
+                        RowState::Ok
+                    } else {
                         RowState::Problem
+                    };
+                    for (problem, cause) in problems {
+                        report.add(Some(expected.label()), problem, cause);
                     }
-                },
+                    state
+                }
             }
         })
         .collect::<Vec<_>>();
+    if absent_services.is_empty() {
+        check_logs(spec, obs, trace, report);
+    }
     expected_rows(spec, |i| states[i])
+}
+
+/// `count:` — how many spans like `expected` the trace holds.
+fn check_count(expected: &SpanSpec, trace: &Trace) -> Option<(String, Cause)> {
+    let (min, max) = expected.count?.bounds();
+    let n = trace
+        .spans
+        .iter()
+        .filter(|s| s.service() == expected.service && s.name == expected.name)
+        .filter(|s| expected.kind.is_none_or(|k| s.kind == k.into()))
+        .count();
+    if (min..=max).contains(&n) {
+        return None;
+    }
+    let want = match (min, max) {
+        (a, b) if a == b => format!("{a}"),
+        (a, usize::MAX) => format!("at least {a}"),
+        (0, b) => format!("at most {b}"),
+        (a, b) => format!("{a} to {b}"),
+    };
+    Some((
+        format!("expected {want} such spans in the trace, found {n}"),
+        Cause::WrongCount,
+    ))
+}
+
+/// `logs:` — the services' log lines carrying this trace's id.
+fn check_logs(spec: &Spec, obs: &Observation, trace: &Trace, report: &mut Report) {
+    for want in &spec.logs {
+        let n = obs
+            .logs
+            .iter()
+            .filter(|(service, line)| {
+                service == &want.service
+                    && want
+                        .contains
+                        .as_ref()
+                        .is_none_or(|c| line.contains(c.as_str()))
+            })
+            .count();
+        if n < want.min {
+            let what = match &want.contains {
+                Some(text) => format!(" containing {text:?}"),
+                None => String::new(),
+            };
+            let problem = format!(
+                "{} wrote {n} log lines with trace id {}{what}; expected at least {}",
+                want.service, trace.trace_id, want.min
+            );
+            let cause = Cause::LogsMissing {
+                service: want.service.clone(),
+            };
+            report.add(None, problem, cause);
+        }
+    }
 }
 
 fn missing_problem(expected: &SpanSpec, trace: &Trace) -> String {

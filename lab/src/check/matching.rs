@@ -167,7 +167,16 @@ pub fn check_attribute(
     context: &str,
 ) -> Option<Problem> {
     let key = &spec.key;
-    let Some(value) = actual.iter().find(|a| &a.key == key).map(|a| &a.value) else {
+    let found = actual.iter().find(|a| &a.key == key).map(|a| &a.value);
+    if spec.absent {
+        return found.map(|value| {
+            (
+                format!("{context} {key} should not be there, found {value}"),
+                Cause::AttributePresent,
+            )
+        });
+    }
+    let Some(value) = found else {
         let mut problem = format!("{context} {key} is missing");
         if let Some(v) = &spec.value {
             problem.push_str(&format!(" (expected {v})"));
@@ -191,12 +200,30 @@ pub fn check_attribute(
             return Some((problem, cause));
         }
     }
+    if let Some(pattern) = &spec.matches {
+        // Validated when the check file was parsed.
+        let matched = regex::Regex::new(pattern).is_ok_and(|re| re.is_match(&text_of(value)));
+        if !matched {
+            return Some((
+                format!("{context} {key}: expected a value matching {pattern}, found {value}"),
+                Cause::NoMatch,
+            ));
+        }
+    }
     match &spec.value {
         Some(want) if !equal(want, value) => Some((
             format!("{context} {key}: expected {want}, found {value}"),
             Cause::WrongValue,
         )),
         _ => None,
+    }
+}
+
+/// A value as text, for patterns (strings without quotes).
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::Str(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

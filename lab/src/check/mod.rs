@@ -10,26 +10,50 @@
 //! - [`diagnosis`]: each finding's likely cause and fix.
 //! - [`report`]: prints expected vs actual side by side, then the findings.
 
+pub mod collector;
 pub mod diagnosis;
 pub mod engine;
 pub mod matching;
+pub mod questions;
 pub mod report;
 pub mod sampling;
 pub mod scenario;
 pub mod spec;
 pub mod whole_trace;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::lessons;
-use crate::progress::Progress;
+use crate::native::{self, LessonEnv, UpToDate};
+use crate::progress::{Progress, Result as LessonResult};
 use crate::style::Style;
-use scenario::CheckOptions;
+use diagnosis::Cause;
+use engine::Report;
+use scenario::{CheckOptions, Control};
 use spec::Spec;
 
-/// Runs lesson `which`'s check, prints the report, records a pass.
+/// What the command line adds to a check.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// `--answer KEY=VALUE`, as given.
+    pub answers: Vec<String>,
+    /// Write `{"passed": .., "causes": [..]}` here (the lesson gate reads it).
+    pub report_json: Option<PathBuf>,
+}
+
+/// Runs lesson `which`'s check, prints the report, records the result.
 /// Returns whether it passed.
 pub async fn run(root: &Path, which: &str, options: &CheckOptions) -> anyhow::Result<bool> {
+    run_with(root, which, options, &RunOptions::default()).await
+}
+
+/// [`run`] with answers and a machine-readable report.
+pub async fn run_with(
+    root: &Path,
+    which: &str,
+    options: &CheckOptions,
+    extra: &RunOptions,
+) -> anyhow::Result<bool> {
     let lesson = lessons::find(root, which)?;
     if !lesson.has_check() {
         anyhow::bail!(
@@ -38,24 +62,103 @@ pub async fn run(root: &Path, which: &str, options: &CheckOptions) -> anyhow::Re
         );
     }
     let spec = Spec::load(&lesson.check_file())?;
+    let answers = questions::parse_answers(&spec, &extra.answers)?;
     let style = Style::for_stdout();
     println!(
         "{}",
         style.bold(&format!("Lesson {:02}: {}", lesson.number, spec.title))
     );
-    let observations =
-        scenario::observe(&spec, options, |line| println!("{}", style.dim(&line))).await?;
-    let report = engine::evaluate(&spec, &observations);
-    println!();
-    print!("{}", report::render(&report, style));
-    if report.passed() {
-        let mut progress = Progress::load(root)?;
-        progress.mark_done(&lesson.slug);
-        progress.save(root)?;
+    let started = crate::stack::active_lesson(root).as_deref() == Some(lesson.slug.as_str());
+    // An exercise lesson not started: check main's finished version, record nothing.
+    let finished_version = lesson.is_exercise() && !spec.exercise_pending() && !started;
+    if finished_version {
         println!(
-            "Lesson {:02} is done. `cargo lab list` shows what is next.",
+            "this is the finished version; `cargo lab start {:02}` begins the exercise",
             lesson.number
         );
+    }
+    let record = |passed: bool| -> anyhow::Result<()> {
+        if finished_version {
+            return Ok(());
+        }
+        let mut progress = Progress::load(root)?;
+        if passed {
+            progress.mark_done(&lesson.slug);
+        } else {
+            progress.record(&lesson.slug, LessonResult::Failed);
+        }
+        progress.save(root)
+    };
+
+    let mut report = Report::default();
+    // Static findings first: they are conclusive without sending a request.
+    if let Some(collector) = &spec.collector {
+        collector::check(root, collector, &mut report);
+    }
+    let lesson_env = (!started && lesson.env_dir().is_dir()).then(|| lesson.slug.clone());
+    let mut options = options.clone();
+    if let Control::Native {
+        lesson_env: env, ..
+    } = &mut options.control
+    {
+        env.clone_from(&lesson_env);
+    }
+    if report.passed() {
+        if let Control::Native {
+            root: native_root, ..
+        } = &options.control
+        {
+            let env = match &lesson_env {
+                Some(slug) => LessonEnv::Only(slug),
+                None => LessonEnv::Active,
+            };
+            if native::dev_up(native_root, env)? == UpToDate::BuildFailed {
+                report.add(
+                    None,
+                    "the workshop does not compile; the running services were left as they were"
+                        .to_string(),
+                    Cause::BuildFailed,
+                );
+            }
+        }
+    }
+    if report.passed() {
+        let observations =
+            scenario::observe(&spec, &options, |line| println!("{}", style.dim(&line))).await?;
+        let evaluated = engine::evaluate(&spec, &observations);
+        report = evaluated;
+        questions::check(&spec, &answers, &mut report);
+    }
+    report.notes = spec.diagnosis.clone();
+    // The lesson's environment applied to this run only: put the learner's back.
+    if let (
+        Control::Native {
+            root: native_root, ..
+        },
+        Some(_),
+    ) = (&options.control, &lesson_env)
+    {
+        println!(
+            "{}",
+            style.dim("restoring your environment (the lesson's applied to this check only)")
+        );
+        native::dev_up(native_root, LessonEnv::Active)?;
+    }
+    println!();
+    print!("{}", report::render(&report, style));
+    if let Some(path) = &extra.report_json {
+        let json = serde_json::json!({ "passed": report.passed(), "causes": report.cause_keys() });
+        std::fs::write(path, json.to_string())
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    record(report.passed())?;
+    if report.passed() {
+        if !finished_version {
+            println!(
+                "Lesson {:02} is done. `cargo lab list` shows what is next.",
+                lesson.number
+            );
+        }
     } else {
         println!("Stuck? `cargo lab hint {}` gives a hint.", lesson.number);
     }

@@ -22,11 +22,16 @@ pub fn render(report: &Report, style: Style) -> String {
     if let Some((found, sent)) = report.sampled {
         out.push_str(&format!("{found} of {sent} requests produced a trace\n\n"));
     }
-    out.push_str(&side_by_side(report, style));
-    out.push('\n');
+    // Nothing expected and nothing found (a build failure, a config-only
+    // finding): no table to show.
+    if !report.rows.is_empty() || report.shown.is_some() {
+        out.push_str(&side_by_side(report, style));
+        out.push('\n');
+    }
     if report.passed() {
         out.push_str(&style.green("✓ passed"));
         out.push('\n');
+        out.push_str(&unanswered(report, style));
         return out;
     }
     let n = report.findings.len();
@@ -56,7 +61,27 @@ pub fn render(report: &Report, style: Style) -> String {
             &diagnosis.fix,
             "   ",
         ));
+        if let Some(note) = report.notes.get(finding.cause.key()) {
+            out.push_str(&wrap(
+                &format!("   {}", style.cyan("in this lesson: ")),
+                note,
+                "   ",
+            ));
+        }
         out.push('\n');
+    }
+    out.push_str(&unanswered(report, style));
+    out
+}
+
+/// The lesson's questions not answered on the command line.
+fn unanswered(report: &Report, style: Style) -> String {
+    if report.unanswered.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("\n{}\n", style.bold("Questions to answer from the trace:"));
+    for (key, text) in &report.unanswered {
+        out.push_str(&format!("  {text}   --answer {key}=...\n"));
     }
     out
 }

@@ -19,11 +19,69 @@ pub fn is_fragment(spec: &Spec, trace: &Trace) -> bool {
         .any(|s: &&Span| s.service() == root.service && s.name == root.name)
 }
 
+/// Whether a sampled trace has every required service.
+pub fn is_whole(spec: &Spec, trace: &Trace) -> bool {
+    let present = trace.services();
+    spec.required_services().iter().all(|s| present.contains(s))
+}
+
+/// Traces that kept their root but lost the part of a downstream service:
+/// that service decided on its own (a sampler that ignores its parent).
+/// Reported once, naming the first such service in the order the check
+/// lists them, with how many traces it cut short. A service missing from
+/// every trace is not sampling, it is not exporting: `ServiceMissing`.
+pub fn check_parents(spec: &Spec, observations: &[Observation], report: &mut Report) {
+    let traces: Vec<&Trace> = observations
+        .iter()
+        .filter_map(|o| o.trace.as_ref())
+        .filter(|t| !is_fragment(spec, t))
+        .collect();
+    let cut: Vec<&Trace> = traces
+        .iter()
+        .copied()
+        .filter(|t| !is_whole(spec, t))
+        .collect();
+    let Some(first_cut) = cut.first() else {
+        return;
+    };
+    let required = spec.required_services();
+    let Some(service) = required
+        .iter()
+        .find(|s| !first_cut.services().contains(s))
+        .map(|s| s.to_string())
+    else {
+        return;
+    };
+    let seen_somewhere = traces
+        .iter()
+        .any(|t| t.services().contains(&service.as_str()));
+    if seen_somewhere {
+        let problem = format!(
+            "{} of {} traces have the gateway's spans but none from {service} or the services \
+             it calls (e.g. trace {})",
+            cut.len(),
+            traces.len(),
+            first_cut.trace_id
+        );
+        report.add(None, problem, Cause::ParentIgnored { service });
+    } else {
+        let problem = format!(
+            "no spans from {service} in any of the {} traces (e.g. trace {})",
+            traces.len(),
+            first_cut.trace_id
+        );
+        report.add(None, problem, Cause::ServiceMissing { service });
+    }
+}
+
 /// Was the share of traced requests close enough to the expected ratio?
 pub fn check_sampling(sampling: &SamplingSpec, observations: &[Observation], report: &mut Report) {
+    // Requests sent with a traceparent of ours were decided by it, not by
+    // the sampler: they do not count towards the share.
     let answered: Vec<&Observation> = observations
         .iter()
         .filter(|o| matches!(o.response, Outcome::Answered { .. }))
+        .filter(|o| o.sent_trace_id.is_none())
         .collect();
     let sent = answered.len();
     let found = answered.iter().filter(|o| o.trace.is_some()).count();

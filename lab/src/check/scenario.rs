@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 
 use super::engine::{Observation, Outcome};
-use super::spec::{RequestSpec, Spec};
+use super::spec::{ExpectTrace, RequestSpec, Spec, TraceparentSpec};
 use super::whole_trace::looks_complete;
 use crate::client::JaegerClient;
 use crate::model::{Trace, TraceId};
@@ -18,8 +18,37 @@ use crate::model::{Trace, TraceId};
 pub struct CheckOptions {
     pub gateway: String,
     pub jaeger: String,
-    /// How long to wait for traces to arrive (default 15 s).
+    /// How long to wait for traces to arrive (default 15 s; a lesson's
+    /// `timeout_s` may ask for longer).
     pub timeout: Duration,
+    /// How to stop and restart services (`after_requests`).
+    pub control: Control,
+}
+
+/// Who runs the services, so the scenario can stop or restart one.
+#[derive(Clone, Debug, Default)]
+pub enum Control {
+    /// Nobody the lab knows (tests, a stack started by hand): lessons that
+    /// stop services cannot run.
+    #[default]
+    None,
+    /// `scripts/dev-up.sh` in this workshop root; `lesson_env` is the lesson
+    /// whose environment applies for this run only.
+    Native {
+        root: std::path::PathBuf,
+        lesson_env: Option<String>,
+    },
+    /// docker compose in this root.
+    Compose { root: std::path::PathBuf },
+}
+
+/// How long traces must stop growing before an incomplete one counts as
+/// final: dev-up's services export every second; compose's every 5 s.
+fn stable_window(control: &Control) -> Duration {
+    match control {
+        Control::Native { .. } | Control::None => Duration::from_secs(3),
+        Control::Compose { .. } => Duration::from_secs(7),
+    }
 }
 
 /// Services export in batches every few seconds (the batch span processor
@@ -33,6 +62,11 @@ const SAMPLING_SETTLE: Duration = Duration::from_secs(8);
 
 /// A fresh W3C `traceparent`: random trace and parent ids, sampled flag set.
 pub fn new_traceparent() -> (TraceId, String) {
+    new_traceparent_with(true)
+}
+
+/// A fresh `traceparent` with the sampled flag set or not.
+pub fn new_traceparent_with(sampled: bool) -> (TraceId, String) {
     let trace = loop {
         let id: u128 = rand::random();
         if id != 0 {
@@ -41,7 +75,11 @@ pub fn new_traceparent() -> (TraceId, String) {
     };
     let parent = rand::random::<u64>().max(1);
     let trace_id = TraceId::parse(&format!("{trace:032x}")).expect("32 hex digits, not zero");
-    (trace_id.clone(), format!("00-{trace_id}-{parent:016x}-01"))
+    let flags = if sampled { "01" } else { "00" };
+    (
+        trace_id.clone(),
+        format!("00-{trace_id}-{parent:016x}-{flags}"),
+    )
 }
 
 /// Sends the requests and collects their traces.
@@ -60,12 +98,22 @@ pub async fn observe(
 
     let total: usize = spec.requests.iter().map(|r| r.repeat.max(1)).sum();
     let mut observations = Vec::new();
-    for request in &spec.requests {
-        for _ in 0..request.repeat.max(1) {
-            let (sent_trace_id, traceparent) = match spec.reads_ids_from_responses() {
-                true => (None, None),
-                false => {
-                    let (id, header) = new_traceparent();
+    'requests: for request in &spec.requests {
+        let pace = request.rps.map(|r| Duration::from_secs_f64(1.0 / r));
+        let phase_start = tokio::time::Instant::now();
+        for n in 0..request.repeat.max(1) {
+            if let Some(pace) = pace {
+                tokio::time::sleep_until(phase_start + pace * n as u32).await;
+            }
+            let mode = match (spec.reads_ids_from_responses(), request.traceparent) {
+                (true, None) | (_, Some(TraceparentSpec::None)) => None,
+                (false, None) | (_, Some(TraceparentSpec::Sampled)) => Some(true),
+                (_, Some(TraceparentSpec::Unsampled)) => Some(false),
+            };
+            let (sent_trace_id, traceparent) = match mode {
+                None => (None, None),
+                Some(sampled) => {
+                    let (id, header) = new_traceparent_with(sampled);
                     (Some(id), Some(header))
                 }
             };
@@ -81,6 +129,7 @@ pub async fn observe(
                 let id = trace_id.as_ref().map_or("?".to_string(), |t| t.to_string());
                 say(format!("→ {label}: {status}, trace {id}"));
             }
+            let unreachable = matches!(response, Outcome::Unreachable(_));
             observations.push(Observation {
                 request: label,
                 expected_status: request.status,
@@ -88,11 +137,17 @@ pub async fn observe(
                 sent_trace_id,
                 trace: None,
                 elsewhere: Vec::new(),
+                expect_trace: request.expect_trace,
+                logs: Vec::new(),
             });
+            // No gateway: conclusive at once, no need to send the rest.
+            if unreachable {
+                break 'requests;
+            }
         }
     }
     if total >= 5 {
-        say(format!("→ sent {total} requests"));
+        say(format!("→ sent {} requests", observations.len()));
     }
     let answered = observations
         .iter()
@@ -100,8 +155,14 @@ pub async fn observe(
     if !answered {
         return Ok(observations); // nothing to wait for
     }
+    after_requests(spec, options, &mut say).await?;
     say(format!("waiting for traces at {} ...", jaeger.base()));
     collect_traces(spec, options, &jaeger, &mut observations).await?;
+    if !spec.logs.is_empty() {
+        if let Control::Native { root, .. } = &options.control {
+            read_logs(root, &mut observations);
+        }
+    }
     if !spec.reads_ids_from_responses() {
         find_elsewhere(spec, &jaeger, window_start, &mut observations).await?;
     }
@@ -121,6 +182,9 @@ async fn send(
     let mut builder = http.request(method, &url);
     if let Some(header) = traceparent {
         builder = builder.header("traceparent", header);
+    }
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
     }
     if let Some(body) = &request.body {
         builder = builder.json(body);
@@ -166,13 +230,20 @@ async fn collect_traces(
     observations: &mut [Observation],
 ) -> anyhow::Result<()> {
     let started = Instant::now();
+    let timeout = options
+        .timeout
+        .max(Duration::from_secs(spec.timeout_s.unwrap_or(0)));
+    let settle = Duration::from_millis(spec.settle_ms.unwrap_or(0));
+    let stable_for = stable_window(&options.control);
+    let mut last_change = Instant::now();
     let mut last_size: HashMap<usize, usize> = HashMap::new();
     let mut done = vec![false; observations.len()];
     let mut stable_polls = 0;
     loop {
         let mut changed = false;
         for (i, obs) in observations.iter_mut().enumerate() {
-            if done[i] {
+            if done[i] || !matches!(obs.response, Outcome::Answered { .. }) {
+                done[i] = true;
                 continue;
             }
             let mut found: Option<Trace> = None;
@@ -182,7 +253,12 @@ async fn collect_traces(
                     break;
                 }
             }
-            let Some(trace) = found else { continue };
+            let Some(trace) = found else {
+                // A trace expected absent is "done" once the window has passed.
+                done[i] = obs.expect_trace == ExpectTrace::Absent
+                    && started.elapsed() >= settle.max(stable_for);
+                continue;
+            };
             let size = trace.spans.len();
             let previous = last_size.insert(i, size);
             // Complete: it looks whole and did not grow since the last poll.
@@ -191,16 +267,82 @@ async fn collect_traces(
             obs.trace = Some(trace);
         }
         stable_polls = if changed { 0 } else { stable_polls + 1 };
+        if changed {
+            last_change = Instant::now();
+        }
         let elapsed = started.elapsed();
         let finished = if spec.reads_ids_from_responses() {
             elapsed >= SAMPLING_SETTLE && stable_polls >= 4
         } else {
-            done.iter().all(|d| *d)
+            // Complete, or conclusive: nothing has changed for a whole
+            // export window, so what is missing is not on its way.
+            let quiet = last_change.elapsed() >= stable_for;
+            (done.iter().all(|d| *d) || quiet) && elapsed >= settle
         };
-        if finished || elapsed >= options.timeout {
+        if finished || elapsed >= timeout {
             return Ok(());
         }
         tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// `after_requests`: stop or restart services once the requests are answered.
+async fn after_requests(
+    spec: &Spec,
+    options: &CheckOptions,
+    say: &mut impl FnMut(String),
+) -> anyhow::Result<()> {
+    let after = &spec.after_requests;
+    if after.stop.is_empty() && after.restart.is_empty() {
+        return Ok(());
+    }
+    for service in after.stopped() {
+        say(format!(
+            "stopping {service} (SIGTERM: it should flush its spans)"
+        ));
+        match &options.control {
+            Control::Native { root, .. } => crate::native::stop_service(root, service)?,
+            Control::Compose { root } => crate::native::compose(root, "stop", service)?,
+            Control::None => anyhow::bail!(
+                "this lesson stops {service} after its requests, and the lab does not know who \
+                 runs it: start the services with scripts/dev-up.sh or docker compose"
+            ),
+        }
+    }
+    for service in &after.restart {
+        say(format!("starting {service} again"));
+        match &options.control {
+            Control::Native { root, lesson_env } => {
+                let env = match lesson_env {
+                    Some(slug) => crate::native::LessonEnv::Only(slug),
+                    None => crate::native::LessonEnv::Active,
+                };
+                crate::native::dev_up(root, env)?;
+            }
+            Control::Compose { root } => crate::native::compose(root, "start", service)?,
+            Control::None => {}
+        }
+    }
+    Ok(())
+}
+
+/// Reads `.lab/logs/<service>.log` for lines carrying each trace's id.
+fn read_logs(root: &std::path::Path, observations: &mut [Observation]) {
+    for service in crate::stack::SERVICES {
+        let path = root
+            .join(".lab")
+            .join("logs")
+            .join(format!("{service}.log"));
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for obs in observations.iter_mut() {
+            let Some(trace) = &obs.trace else { continue };
+            let id = trace.trace_id.to_string();
+            for line in text.lines().filter(|l| l.contains(&id)) {
+                obs.logs.push((service.to_string(), line.to_string()));
+            }
+        }
     }
 }
 

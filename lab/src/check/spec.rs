@@ -32,7 +32,47 @@
 //! make any parent-based sampler keep the trace); the trace ids are read from
 //! the responses, and the share of requests that produced a trace is
 //! compared with `ratio`.
+//!
+//! The keys lessons use beyond the trace shape:
+//!
+//! ```yaml
+//! exercise: pending            # no exercise.patch yet: the gate lists it as not proven
+//! expect_failure: not-flushed  # the cause the starting point must fail with (the gate)
+//! timeout_s: 30                # how long to wait for traces (default 15)
+//! settle_ms: 2000              # wait at least this long: spans arriving after the response
+//! diagnosis:                   # lesson words added to a cause's explanation
+//!   not-flushed: "look at service-kit/src/lifecycle.rs, `// LESSON 01`"
+//! requests:
+//!   - path: /orders
+//!     headers: { baggage: "request.source=lab" }
+//!     traceparent: unsampled   # sampled | unsampled | none (default: sampled;
+//!                              # none in sampling lessons)
+//!     expect_trace: absent     # present (default) | absent
+//!     repeat: 40
+//!     rps: 20                  # a load phase: paced at this rate
+//! after_requests:              # then, before reading the traces:
+//!   restart: [order-service]   # SIGTERM (it must flush) and start again
+//!   stop: []                   # SIGTERM and leave it stopped
+//! trace:
+//!   spans:
+//!     - service: order-service
+//!       name: GET
+//!       count: { min: 1, max: 1 }           # or `count: 1`
+//!       attributes:
+//!         - { key: user.email, absent: true }
+//!         - { key: user.email.hash, matches: "^[0-9a-f]{64}$" }
+//! logs:                        # log lines of the trace (.lab/logs/<service>.log)
+//!   - { service: order-service, min: 1, contains: "order confirmed" }
+//! collector:                   # static: the collector config, any equivalent form
+//!   file: config/otel-collector.yaml
+//!   expect:
+//!     - { processor: attributes, action: { key: user.email, action: hash } }
+//!     - { before: [memory_limiter, batch] }
+//! questions:                   # `cargo lab check NN --answer slowest=inventory-service`
+//!   - { key: slowest, text: Which service added the delay?, answer: inventory-service }
+//! ```
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -43,10 +83,138 @@ use crate::model::{SpanKind, Status};
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     pub title: String,
+    /// `pending`: the lesson has no exercise.patch yet.
+    pub exercise: Option<ExerciseSpec>,
+    /// The cause key the starting point must fail with (see `Cause::key`).
+    pub expect_failure: Option<String>,
+    /// Seconds to wait for traces (overrides the default 15).
+    pub timeout_s: Option<u64>,
+    /// Wait at least this long for spans: some arrive after the response.
+    pub settle_ms: Option<u64>,
+    /// Cause key → the lesson's own words, printed with that finding.
+    #[serde(default)]
+    pub diagnosis: BTreeMap<String, String>,
     pub requests: Vec<RequestSpec>,
+    #[serde(default)]
+    pub after_requests: AfterRequests,
     #[serde(default)]
     pub trace: TraceSpec,
     pub sampling: Option<SamplingSpec>,
+    #[serde(default)]
+    pub logs: Vec<LogSpec>,
+    pub collector: Option<CollectorSpec>,
+    #[serde(default)]
+    pub questions: Vec<QuestionSpec>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExerciseSpec {
+    Pending,
+}
+
+/// Services to stop or restart once the requests are answered.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AfterRequests {
+    #[serde(default)]
+    pub stop: Vec<String>,
+    #[serde(default)]
+    pub restart: Vec<String>,
+}
+
+impl AfterRequests {
+    /// Every service the scenario sends SIGTERM to.
+    pub fn stopped(&self) -> impl Iterator<Item = &str> {
+        self.stop.iter().chain(&self.restart).map(String::as_str)
+    }
+}
+
+/// Log lines of each request's trace a service must have written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSpec {
+    pub service: String,
+    /// Lines with the trace id that must also contain this text.
+    pub contains: Option<String>,
+    #[serde(default = "one")]
+    pub min: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorSpec {
+    /// Repository-relative path of the collector config.
+    pub file: String,
+    pub expect: Vec<CollectorExpect>,
+}
+
+/// One assertion on the collector config; component names match by type
+/// (`attributes/pii` is an `attributes`), in any `traces` pipeline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorExpect {
+    /// A processor of this type is in a traces pipeline.
+    pub processor: Option<String>,
+    /// ... and among its `actions` is one on this key with this action.
+    pub action: Option<ActionSpec>,
+    /// Two processor types, the first before the second in the pipeline.
+    pub before: Option<[String; 2]>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSpec {
+    pub key: String,
+    pub action: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuestionSpec {
+    pub key: String,
+    pub text: String,
+    /// The right answer (compared case-insensitively, trimmed).
+    pub answer: Option<String>,
+    /// Or a regular expression the answer must match.
+    pub matches: Option<String>,
+}
+
+/// Whether a request's traceparent is sampled, unsampled, or absent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TraceparentSpec {
+    Sampled,
+    Unsampled,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpectTrace {
+    #[default]
+    Present,
+    Absent,
+}
+
+/// `count: 3` or `count: { min: 1, max: 2 }`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum CountSpec {
+    Exactly(usize),
+    Range {
+        min: Option<usize>,
+        max: Option<usize>,
+    },
+}
+
+impl CountSpec {
+    pub fn bounds(self) -> (usize, usize) {
+        match self {
+            CountSpec::Exactly(n) => (n, n),
+            CountSpec::Range { min, max } => (min.unwrap_or(0), max.unwrap_or(usize::MAX)),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +230,16 @@ pub struct RequestSpec {
     pub status: Option<u16>,
     #[serde(default = "one")]
     pub repeat: usize,
+    /// Extra request headers (e.g. `baggage`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Default: sampled, or none in sampling lessons.
+    pub traceparent: Option<TraceparentSpec>,
+    #[serde(default)]
+    pub expect_trace: ExpectTrace,
+    /// Send the `repeat` requests at this rate (a load phase) instead of
+    /// one after the other.
+    pub rps: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,6 +271,8 @@ pub struct SpanSpec {
     /// Checked only when present (e.g. `SELECT users` happens on a cache miss).
     #[serde(default)]
     pub optional: bool,
+    /// How many spans with this service and name (and kind) the trace holds.
+    pub count: Option<CountSpec>,
 }
 
 /// Points at another expected span: service + name (+ kind).
@@ -113,6 +293,11 @@ pub struct AttributeSpec {
     pub value_type: Option<TypeSpec>,
     /// If given, the value must be equal.
     pub value: Option<serde_json::Value>,
+    /// The attribute must NOT be there (e.g. the e-mail once it is hashed).
+    #[serde(default)]
+    pub absent: bool,
+    /// A regular expression the value (as text) must match.
+    pub matches: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,6 +404,30 @@ impl Spec {
         if spec.requests.is_empty() {
             return Err("`requests` is empty: a check needs at least one request".into());
         }
+        for request in &spec.requests {
+            if request.rps.is_some_and(|r| !(r > 0.0 && r <= 1000.0)) {
+                return Err(format!("{}: rps must be within 0..=1000", request.path));
+            }
+        }
+        for pattern in spec
+            .trace
+            .spans
+            .iter()
+            .flat_map(|s| &s.attributes)
+            .filter_map(|a| a.matches.as_deref())
+            .chain(spec.questions.iter().filter_map(|q| q.matches.as_deref()))
+        {
+            regex::Regex::new(pattern)
+                .map_err(|e| format!("`matches: {pattern}` is not a regular expression: {e}"))?;
+        }
+        for question in &spec.questions {
+            if question.answer.is_none() && question.matches.is_none() {
+                return Err(format!(
+                    "question {} has neither `answer` nor `matches`",
+                    question.key
+                ));
+            }
+        }
         if let Some(sampling) = &spec.sampling {
             if !(0.0..=1.0).contains(&sampling.ratio) {
                 return Err(format!(
@@ -240,6 +449,11 @@ impl Spec {
     /// True for sampling lessons: no `traceparent`, ids from the responses.
     pub fn reads_ids_from_responses(&self) -> bool {
         self.sampling.is_some()
+    }
+
+    /// The check needs the services running (it sends requests).
+    pub fn exercise_pending(&self) -> bool {
+        self.exercise == Some(ExerciseSpec::Pending)
     }
 
     /// Every service the trace must contain: listed ones plus those of

@@ -44,6 +44,19 @@ pub fn check_services<'a>(
             }
             // Its spans went along with an upstream service that split off.
             Some(_) => {}
+            // The scenario stopped it after the requests: its queued spans
+            // could only arrive through the flush at shutdown.
+            None if spec.after_requests.stopped().any(|s| s == service) => report.add(
+                None,
+                format!(
+                    "no spans from {service} in trace {}: it was stopped after the requests \
+                     and delivered none",
+                    trace.trace_id
+                ),
+                Cause::NotFlushed {
+                    service: service.to_string(),
+                },
+            ),
             None => report.add(
                 None,
                 format!("no spans from {service} in trace {}", trace.trace_id),

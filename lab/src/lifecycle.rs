@@ -1,0 +1,254 @@
+//! A lesson's life: `start NN` applies its `exercise.patch` and activates
+//! its environment, `solution NN [--apply]` shows or applies
+//! `solution.patch`, `reset NN` puts the files back to the committed
+//! version. Everything goes through `git`, so the learner's history and
+//! index are never touched: only the working tree files a lesson patches.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::lessons::{self, Lesson};
+use crate::progress::{Progress, Result as LessonResult};
+use crate::stack;
+
+/// The files a patch touches (repository-relative), from `git apply --numstat`.
+pub fn patched_files(root: &Path, patch: &Path) -> anyhow::Result<Vec<String>> {
+    let out = git(root, &["apply", "--numstat", &patch.to_string_lossy()])?;
+    Ok(out
+        .lines()
+        .filter_map(|l| l.split('\t').nth(2))
+        .map(str::to_string)
+        .collect())
+}
+
+/// Every file the lesson's patches touch, each once.
+pub fn lesson_files(root: &Path, lesson: &Lesson) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::new();
+    for patch in [lesson.exercise_patch(), lesson.solution_patch()] {
+        if patch.is_file() {
+            for file in patched_files(root, &patch)? {
+                if !files.contains(&file) {
+                    files.push(file);
+                }
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// Files among `files` that differ from the committed version.
+pub fn changed_files(root: &Path, files: &[String]) -> anyhow::Result<Vec<String>> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = vec!["status", "--porcelain", "--untracked-files=all", "--"];
+    args.extend(files.iter().map(String::as_str));
+    let out = git(root, &args)?;
+    Ok(out
+        .lines()
+        .filter(|l| l.len() > 3)
+        .map(|l| l[3..].to_string())
+        .collect())
+}
+
+/// `cargo lab start NN`.
+pub fn start(root: &Path, which: &str) -> anyhow::Result<String> {
+    let lesson = lessons::find(root, which)?;
+    let patch = require_exercise(&lesson)?;
+    let files = patched_files(root, &patch)?;
+    let changed = changed_files(root, &files)?;
+    if !changed.is_empty() {
+        anyhow::bail!(
+            "lesson {:02} changes {}, which {} local changes; commit or stash them \
+             (`git stash`), or drop them with `cargo lab reset {:02}`, then start again",
+            lesson.number,
+            changed.join(", "),
+            if changed.len() == 1 { "has" } else { "have" },
+            lesson.number
+        );
+    }
+    apply(root, &patch, "exercise.patch")?;
+    let previous = stack::active_lesson(root).filter(|p| p != &lesson.slug);
+    stack::set_active_lesson(root, Some(&lesson.slug))?;
+    let mut progress = Progress::load(root)?;
+    progress.record(&lesson.slug, LessonResult::Started);
+    progress.save(root)?;
+
+    let mut out = format!(
+        "Lesson {:02} ({}) started: exercise.patch changed {}.\n",
+        lesson.number,
+        lesson.title(),
+        files.join(", ")
+    );
+    if lesson.env_dir().is_dir() {
+        out.push_str(&format!(
+            "Its environment (lessons/{}/env/) now applies to the services.\n",
+            lesson.slug
+        ));
+    }
+    if let Some(previous) = previous {
+        out.push_str(&format!(
+            "Lesson {previous}'s environment no longer applies (its files stay as they are).\n"
+        ));
+    }
+    out.push_str(&format!(
+        "\nRead lessons/{}/README.md, make your change at the `// LESSON {:02}` marker, then:\n  \
+         cargo lab check {:02}      (rebuilds and restarts what changed, then checks)\n  \
+         cargo lab hint {:02}       (a nudge)\n  \
+         cargo lab solution {:02}   (the answer)\n",
+        lesson.slug, lesson.number, lesson.number, lesson.number, lesson.number
+    ));
+    Ok(out)
+}
+
+/// `cargo lab reset NN`.
+pub fn reset(root: &Path, which: &str) -> anyhow::Result<String> {
+    let lesson = lessons::find(root, which)?;
+    let files = lesson_files(root, &lesson)?;
+    let changed = changed_files(root, &files)?;
+    let mut out = String::new();
+    for file in &changed {
+        if tracked(root, file)? {
+            git(root, &["checkout", "HEAD", "--", file])?;
+        } else {
+            std::fs::remove_file(root.join(file))
+                .map_err(|e| anyhow::anyhow!("cannot remove {file}: {e}"))?;
+        }
+    }
+    if changed.is_empty() {
+        out.push_str(&format!(
+            "Lesson {:02}'s files were already the committed version ({}).\n",
+            lesson.number,
+            if files.is_empty() {
+                "it patches none".to_string()
+            } else {
+                files.join(", ")
+            }
+        ));
+    } else {
+        out.push_str(&format!(
+            "Put back to the committed version: {}.\n",
+            changed.join(", ")
+        ));
+    }
+    if stack::active_lesson(root).as_deref() == Some(lesson.slug.as_str()) {
+        stack::set_active_lesson(root, None)?;
+        out.push_str(&format!(
+            "Lesson {:02}'s environment no longer applies; the next `cargo lab check` or \
+             `scripts/dev-up.sh` restarts the services without it.\n",
+            lesson.number
+        ));
+    }
+    let mut progress = Progress::load(root)?;
+    progress.forget_started(&lesson.slug);
+    progress.save(root)?;
+    Ok(out)
+}
+
+/// `cargo lab solution NN [--apply]`.
+pub fn solution(root: &Path, which: &str, apply_it: bool) -> anyhow::Result<String> {
+    let lesson = lessons::find(root, which)?;
+    require_exercise(&lesson)?;
+    let patch = lesson.solution_patch();
+    if !patch.is_file() {
+        anyhow::bail!(
+            "lesson {:02} has no solution.patch (expected at {})",
+            lesson.number,
+            patch.display()
+        );
+    }
+    if !apply_it {
+        let text = std::fs::read_to_string(&patch)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", patch.display()))?;
+        return Ok(format!(
+            "{text}\n`cargo lab solution {:02} --apply` applies it on top of the exercise.\n",
+            lesson.number
+        ));
+    }
+    if git(
+        root,
+        &[
+            "apply",
+            "--check",
+            &lesson.exercise_patch().to_string_lossy(),
+        ],
+    )
+    .is_ok()
+    {
+        anyhow::bail!(
+            "lesson {:02} is not started (its exercise is not applied): run `cargo lab start {:02}` first",
+            lesson.number,
+            lesson.number
+        );
+    }
+    apply(root, &patch, "solution.patch").map_err(|e| {
+        anyhow::anyhow!(
+            "{e}; your changes to the lesson's files are in the way: `cargo lab reset {:02}` \
+             then `cargo lab start {:02}` gives a clean starting point",
+            lesson.number,
+            lesson.number
+        )
+    })?;
+    let files = patched_files(root, &patch)?;
+    Ok(format!(
+        "Applied lesson {:02}'s solution to {}. `cargo lab check {:02}` should pass now.\n",
+        lesson.number,
+        files.join(", "),
+        lesson.number
+    ))
+}
+
+fn require_exercise(lesson: &Lesson) -> anyhow::Result<PathBuf> {
+    if lesson.exercise_pending() {
+        anyhow::bail!(
+            "lesson {:02}'s exercise is not written yet (check.yaml says `exercise: pending`); \
+             `cargo lab check {:02}` checks the finished version",
+            lesson.number,
+            lesson.number
+        );
+    }
+    let patch = lesson.exercise_patch();
+    if !patch.is_file() {
+        anyhow::bail!(
+            "lesson {:02} has no exercise (no {})",
+            lesson.number,
+            patch.display()
+        );
+    }
+    Ok(patch)
+}
+
+fn apply(root: &Path, patch: &Path, name: &str) -> anyhow::Result<()> {
+    let path = patch.to_string_lossy();
+    git(root, &["apply", "--check", &path])
+        .map_err(|e| anyhow::anyhow!("{name} does not apply to your files ({e})"))?;
+    git(root, &["apply", &path])?;
+    Ok(())
+}
+
+fn tracked(root: &Path, file: &str) -> anyhow::Result<bool> {
+    Ok(Command::new("git")
+        .current_dir(root)
+        .args(["ls-files", "--error-unmatch", "--", file])
+        .output()?
+        .status
+        .success())
+}
+
+/// Runs git in `root`; a failure is an error carrying git's own sentence.
+pub fn git(root: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let output = Command::new("git")
+        .current_dir(root)
+        .args(args)
+        .output()
+        .map_err(|e| anyhow::anyhow!("cannot run git ({e}); is it installed?"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first = stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        anyhow::bail!("`git {}` failed: {}", args.join(" "), first.trim());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).to_string())
+}

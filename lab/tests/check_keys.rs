@@ -1,0 +1,458 @@
+//! The check.yaml keys lessons 01–15 need, each on a hand-made trace (or a
+//! fake gateway for the keys that shape the requests): counts, absent and
+//! pattern attributes, stopped services, traces expected absent, log lines,
+//! collector configs, questions, the lesson's own diagnosis, and lesson
+//! 09's downstream sampler that ignores its parent.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use common::*;
+use lab::check::diagnosis::Cause;
+use lab::check::engine::{evaluate, Observation, Outcome, Report};
+use lab::check::scenario::{observe, CheckOptions};
+use lab::check::spec::Spec;
+use lab::model::{SpanKind, Trace, TraceId, Value};
+use serde_json::json;
+
+fn spec(yaml: &str) -> Spec {
+    Spec::parse(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+const HEAD: &str = "title: t\nrequests: [{ method: POST, path: /orders, status: 201 }]\n";
+
+fn observed(trace: Option<Trace>) -> Observation {
+    let mut obs = Observation::answered("POST /orders", 201, Some(trace_id(TRACE_ID)));
+    obs.trace = trace;
+    obs
+}
+
+fn keys(report: &Report) -> Vec<&'static str> {
+    report.cause_keys()
+}
+
+#[test]
+fn span_counts_catch_an_n_plus_one() {
+    let one = spec(&format!(
+        "{HEAD}trace:\n  spans:\n    - {{ service: order-service, name: GET, kind: client, count: 1 }}\n"
+    ));
+    assert!(evaluate(&one, &[observed(Some(healthy_order()))]).passed());
+
+    let mut trace = healthy_order();
+    for id in 100..103 {
+        trace.spans.push(span(
+            id,
+            Some(3),
+            "order-service",
+            "GET",
+            SpanKind::Client,
+            20.0,
+            1.0,
+        ));
+    }
+    let report = evaluate(&one, &[observed(Some(trace.clone()))]);
+    assert_eq!(keys(&report), ["wrong-count"], "{:#?}", report.findings);
+    assert!(report.findings[0]
+        .problem
+        .contains("expected 1 such spans in the trace, found 4"));
+
+    let range = spec(&format!(
+        "{HEAD}trace:\n  spans:\n    - {{ service: order-service, name: GET, count: {{ min: 2, max: 5 }} }}\n"
+    ));
+    assert!(evaluate(&range, &[observed(Some(trace))]).passed());
+}
+
+#[test]
+fn attributes_can_be_required_absent_or_matching_a_pattern() {
+    let check = spec(&format!(
+        "{HEAD}trace:\n  spans:\n    - service: user-service\n      name: GET /users/{{id}}\n      attributes:\n        - {{ key: user.email, absent: true }}\n        - {{ key: user.email.hash, matches: '^[0-9a-f]{{64}}$' }}\n"
+    ));
+    let with = |attrs: Vec<(&str, &str)>| {
+        let mut trace = healthy_order();
+        let user = find_mut(&mut trace, "user-service", "GET /users/{id}");
+        for (k, v) in attrs {
+            user.attributes.push(attr(k, s(v)));
+        }
+        evaluate(&check, &[observed(Some(trace))])
+    };
+    let hash = "a".repeat(64);
+    assert!(with(vec![("user.email.hash", &hash)]).passed());
+    assert_eq!(
+        keys(&with(vec![
+            ("user.email", "ada@example.com"),
+            ("user.email.hash", &hash)
+        ])),
+        ["attribute-present"]
+    );
+    assert_eq!(
+        keys(&with(vec![("user.email.hash", "ada@example.com")])),
+        ["no-match"]
+    );
+    assert!(Spec::parse(&format!(
+        "{HEAD}trace:\n  spans:\n    - service: a\n      name: b\n      attributes: [{{ key: k, matches: '(' }}]\n"
+    ))
+    .unwrap_err()
+    .contains("not a regular expression"));
+}
+
+#[test]
+fn a_service_stopped_after_the_requests_without_flushing_is_named() {
+    let lesson = spec(&format!(
+        "{HEAD}after_requests: {{ restart: [order-service] }}\ntrace:\n  services: [api-gateway, order-service, user-service, inventory-service]\n"
+    ));
+    let mut trace = healthy_order();
+    trace.spans.retain(|s| s.service() != "order-service");
+    let report = evaluate(&lesson, &[observed(Some(trace.clone()))]);
+    assert_eq!(
+        report.findings[0].cause,
+        Cause::NotFlushed {
+            service: "order-service".into()
+        },
+        "{:#?}",
+        report.findings
+    );
+    // Without the restart, the same trace is an exporter problem.
+    let plain = spec(&format!(
+        "{HEAD}trace:\n  services: [api-gateway, order-service, user-service, inventory-service]\n"
+    ));
+    let report = evaluate(&plain, &[observed(Some(trace))]);
+    assert_eq!(keys(&report), ["service-missing"]);
+}
+
+#[test]
+fn shipped_lesson_01_diagnoses_the_missing_flush_in_its_own_words() {
+    let path = format!(
+        "{}/../lessons/01-first-trace/check.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let lesson = Spec::load(std::path::Path::new(&path)).unwrap();
+    assert_eq!(lesson.expect_failure.as_deref(), Some("not-flushed"));
+    let mut trace = healthy_order();
+    trace.spans.retain(|s| s.service() != "order-service");
+    let report = evaluate(&lesson, &[observed(Some(trace))]);
+    assert_eq!(keys(&report)[0], "not-flushed", "{:#?}", report.findings);
+    let text = lab::check::report::render(&report, lab::style::Style::plain());
+    assert!(
+        text.contains("in this lesson: order-service queued its spans"),
+        "{text}"
+    );
+    assert!(text.contains("LESSON 01"), "{text}");
+    // On a whole trace it passes, and lists its questions.
+    let report = evaluate(&lesson, &[observed(Some(healthy_order()))]);
+    assert!(report.passed(), "{:#?}", report.findings);
+}
+
+#[test]
+fn a_trace_expected_absent_fails_only_when_it_exists() {
+    let lesson = spec(
+        "title: t\nrequests: [{ path: /orders, traceparent: unsampled, expect_trace: absent }]\n",
+    );
+    let mut obs = observed(None);
+    obs.expect_trace = lesson.requests[0].expect_trace;
+    assert!(evaluate(&lesson, std::slice::from_ref(&obs)).passed());
+    obs.trace = Some(healthy_order());
+    assert_eq!(keys(&evaluate(&lesson, &[obs])), ["unexpected-trace"]);
+}
+
+#[test]
+fn log_lines_of_the_trace_are_counted_per_service() {
+    let lesson = spec(&format!(
+        "{HEAD}logs:\n  - {{ service: order-service, contains: confirmed }}\n  - {{ service: user-service, min: 2 }}\n"
+    ));
+    let mut obs = observed(Some(healthy_order()));
+    let line = |svc: &str, text: &str| {
+        (
+            svc.to_string(),
+            format!("{{\"trace_id\":\"{TRACE_ID}\",\"msg\":\"{text}\"}}"),
+        )
+    };
+    obs.logs = vec![
+        line("order-service", "order confirmed"),
+        line("user-service", "a"),
+    ];
+    let report = evaluate(&lesson, std::slice::from_ref(&obs));
+    assert_eq!(
+        report.findings[0].cause,
+        Cause::LogsMissing {
+            service: "user-service".into()
+        }
+    );
+    obs.logs.push(line("user-service", "b"));
+    assert!(evaluate(&lesson, &[obs]).passed());
+}
+
+#[test]
+fn lesson_09_names_the_downstream_sampler_that_ignores_its_parent() {
+    let path = format!(
+        "{}/../lessons/09-head-sampling/check.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let lesson = Spec::load(std::path::Path::new(&path)).unwrap();
+    // The gateway keeps every trace; order-service keeps a quarter of them
+    // on its own, and the services it calls follow its "no".
+    let observations: Vec<Observation> = (0..100)
+        .map(|i| {
+            let id = TraceId::parse(&format!("{:032x}", i + 1)).unwrap();
+            let mut trace = healthy_order();
+            trace.trace_id = id.clone();
+            trace.spans[0].parent_span_id = None;
+            if i % 4 != 0 {
+                trace.spans.retain(|s| s.service() == "api-gateway");
+            }
+            let mut obs = Observation::answered("POST /orders", 201, Some(id));
+            obs.sent_trace_id = None;
+            obs.trace = Some(trace);
+            obs
+        })
+        .collect();
+    let report = evaluate(&lesson, &observations);
+    assert_eq!(
+        report.findings[0].cause,
+        Cause::ParentIgnored {
+            service: "order-service".into()
+        },
+        "{:#?}",
+        report.findings
+    );
+    assert!(
+        !keys(&report).contains(&"service-missing"),
+        "{:#?}",
+        report.findings
+    );
+    assert!(report.findings[0].problem.starts_with("75 of 100 traces"));
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+#[test]
+fn collector_assertions_accept_equivalent_configs() {
+    let dir = std::env::temp_dir().join(format!("lab-collector-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lesson = spec(&format!(
+        "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ processor: attributes, action: {{ key: user.email, action: hash }} }}\n    - {{ before: [memory_limiter, batch] }}\n"
+    ));
+    let judge = |yaml: &str| {
+        write(&dir, "c.yaml", yaml);
+        let mut report = Report::default();
+        lab::check::collector::check(&dir, lesson.collector.as_ref().unwrap(), &mut report);
+        report
+    };
+    // Named `attributes`, one pipeline `traces`.
+    let plain = "processors:\n  memory_limiter: {}\n  batch: {}\n  attributes:\n    actions:\n      - { key: user.email, action: hash }\nservice:\n  pipelines:\n    traces: { receivers: [otlp], processors: [memory_limiter, attributes, batch], exporters: [otlp] }\n";
+    assert!(judge(plain).passed(), "{:#?}", judge(plain).findings);
+    // Named `attributes/pii`, other actions first, pipeline `traces/jaeger`.
+    let renamed = "processors:\n  memory_limiter/x: {}\n  batch/y: {}\n  attributes/pii:\n    actions:\n      - action: delete\n        key: code.lineno\n      - action: hash\n        key: user.email\nservice:\n  pipelines:\n    traces/jaeger:\n      processors: [memory_limiter/x, attributes/pii, batch/y]\n";
+    assert!(judge(renamed).passed(), "{:#?}", judge(renamed).findings);
+    // Deleting is not hashing; batch before the limiter is the wrong order.
+    let wrong = plain.replace("action: hash", "action: delete").replace(
+        "[memory_limiter, attributes, batch]",
+        "[batch, attributes, memory_limiter]",
+    );
+    let report = judge(&wrong);
+    assert_eq!(keys(&report), ["collector-config", "collector-config"]);
+    assert!(report.findings[0]
+        .problem
+        .contains("no action `hash` on key `user.email`"));
+    // A processor defined but not in the pipeline does not count.
+    let unused = plain.replace(
+        "[memory_limiter, attributes, batch]",
+        "[memory_limiter, batch]",
+    );
+    assert!(judge(&unused).findings[0]
+        .problem
+        .contains("no `attributes` processor"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn questions_are_answered_on_the_command_line() {
+    let lesson = spec(&format!(
+        "{HEAD}questions:\n  - {{ key: slowest, text: Which service is slow?, answer: inventory-service }}\n  - {{ key: ms, text: How long?, matches: '^1[45][0-9]{{2}}$' }}\n"
+    ));
+    let answers = |given: &[&str]| {
+        let raw: Vec<String> = given.iter().map(|s| s.to_string()).collect();
+        lab::check::questions::parse_answers(&lesson, &raw)
+    };
+    let mut report = Report::default();
+    lab::check::questions::check(
+        &lesson,
+        &answers(&["slowest=Inventory-Service", "ms=1503"]).unwrap(),
+        &mut report,
+    );
+    assert!(report.passed() && report.unanswered.is_empty());
+
+    let mut report = Report::default();
+    lab::check::questions::check(
+        &lesson,
+        &answers(&["slowest=order-service"]).unwrap(),
+        &mut report,
+    );
+    assert_eq!(
+        report.findings[0].cause,
+        Cause::WrongAnswer {
+            key: "slowest".into()
+        }
+    );
+    assert_eq!(
+        report.unanswered,
+        vec![("ms".to_string(), "How long?".to_string())]
+    );
+
+    let error = answers(&["fastest=x"]).unwrap_err().to_string();
+    assert!(
+        error.contains("no question \"fastest\"; its questions: slowest, ms"),
+        "{error}"
+    );
+    assert!(answers(&["slowest"])
+        .unwrap_err()
+        .to_string()
+        .contains("not KEY=VALUE"));
+}
+
+#[test]
+fn lesson_keys_parse_and_unknown_ones_are_refused() {
+    let lesson = spec(&format!(
+        "{HEAD}exercise: pending\nexpect_failure: no-spans\ntimeout_s: 40\nsettle_ms: 2500\ndiagnosis: {{ no-spans: look at main.rs }}\n"
+    ));
+    assert!(lesson.exercise_pending());
+    assert_eq!(lesson.timeout_s, Some(40));
+    assert_eq!(lesson.settle_ms, Some(2500));
+    assert_eq!(lesson.expect_failure.as_deref(), Some("no-spans"));
+    assert!(Spec::parse(&format!("{HEAD}expect_fail: x\n")).is_err());
+    assert!(Spec::parse("title: t\nrequests: [{ path: /, rps: 0 }]\n").is_err());
+}
+
+#[test]
+fn env_files_are_key_value_and_a_bad_line_is_named() {
+    let pairs = lab::stack::parse_env("# c\n\nA=1\nB=x=y\n").unwrap();
+    assert_eq!(
+        pairs,
+        vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+    );
+    let (line, problem) = lab::stack::parse_env("A=1\nexport B=2\n").unwrap_err();
+    assert_eq!(line, 2);
+    assert!(problem.contains("not a variable name"), "{problem}");
+    assert_eq!(lab::stack::parse_env("A=1\njunk\n").unwrap_err().0, 2);
+}
+
+/// What the fake gateway saw.
+#[derive(Default)]
+struct Seen {
+    headers: Vec<HeaderMap>,
+    at: Vec<Instant>,
+}
+
+async fn record(
+    State(seen): State<Arc<Mutex<Seen>>>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let trace_id = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.split('-').nth(1))
+        .unwrap_or("")
+        .to_string();
+    let mut seen = seen.lock().unwrap();
+    seen.headers.push(headers);
+    seen.at.push(Instant::now());
+    (StatusCode::CREATED, Json(json!({ "trace_id": trace_id })))
+}
+
+/// Headers, an unsampled traceparent, a paced load phase and a trace
+/// expected absent, through the scenario's network half.
+#[tokio::test]
+async fn requests_carry_headers_and_unsampled_parents_at_a_rate() {
+    let sink = lab::sink::start(lab::sink::SinkConfig::ephemeral())
+        .await
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let app = Router::new()
+        .route("/orders", post(record))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gateway = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let lesson = spec(
+        "title: t\nsettle_ms: 1000\nrequests:\n  - { method: POST, path: /orders, status: 201, repeat: 5, rps: 10, traceparent: unsampled, expect_trace: absent, headers: { baggage: request.source=lab } }\n",
+    );
+    let options = CheckOptions {
+        gateway,
+        jaeger: format!("http://{}", sink.query_addr),
+        timeout: Duration::from_secs(5),
+        control: Default::default(),
+    };
+    let started = Instant::now();
+    let observations = observe(&lesson, &options, |_| {}).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "settle_ms is honoured"
+    );
+    let report = evaluate(&lesson, &observations);
+    assert!(report.passed(), "{:#?}", report.findings);
+
+    sink.shutdown().await;
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.headers.len(), 5);
+    for headers in &seen.headers {
+        assert_eq!(headers["baggage"], "request.source=lab");
+        let traceparent = headers["traceparent"].to_str().unwrap();
+        assert!(traceparent.ends_with("-00"), "{traceparent}");
+    }
+    let spread = seen.at[4] - seen.at[0];
+    assert!(
+        spread >= Duration::from_millis(380),
+        "paced at 10/s: {spread:?}"
+    );
+}
+
+/// A gateway that does not answer is conclusive at the first request.
+#[tokio::test]
+async fn an_unreachable_gateway_stops_the_scenario_at_once() {
+    let sink = lab::sink::start(lab::sink::SinkConfig::ephemeral())
+        .await
+        .unwrap();
+    let lesson = spec("title: t\nrequests: [{ path: /orders, repeat: 50 }]\n");
+    let options = CheckOptions {
+        gateway: "http://127.0.0.1:9".to_string(),
+        jaeger: format!("http://{}", sink.query_addr),
+        timeout: Duration::from_secs(30),
+        control: Default::default(),
+    };
+    let started = Instant::now();
+    let observations = observe(&lesson, &options, |_| {}).await.unwrap();
+    assert_eq!(observations.len(), 1);
+    assert!(matches!(observations[0].response, Outcome::Unreachable(_)));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(keys(&evaluate(&lesson, &observations)), ["gateway-down"]);
+    sink.shutdown().await;
+}
+
+#[test]
+fn value_types_still_matter_next_to_patterns() {
+    let lesson = spec(&format!(
+        "{HEAD}trace:\n  spans:\n    - service: api-gateway\n      name: POST /orders\n      attributes: [{{ key: http.response.status_code, type: int64, matches: '^2' }}]\n"
+    ));
+    assert!(evaluate(&lesson, &[observed(Some(healthy_order()))]).passed());
+    let mut trace = healthy_order();
+    let root = find_mut(&mut trace, "api-gateway", "POST /orders");
+    for a in root
+        .attributes
+        .iter_mut()
+        .filter(|a| a.key == "http.response.status_code")
+    {
+        a.value = Value::Int(500);
+    }
+    assert_eq!(
+        keys(&evaluate(&lesson, &[observed(Some(trace))])),
+        ["no-match"]
+    );
+}

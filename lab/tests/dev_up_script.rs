@@ -1,0 +1,100 @@
+//! scripts/dev-up.sh's own refusals, which happen before it builds or
+//! starts anything: an environment line it cannot read names its file and
+//! line; a bad LAB_PORT_BASE or lesson is a sentence.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A scratch root holding only the scripts (dev-up needs nothing else to refuse).
+fn scratch(name: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("lab-devup-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    std::fs::create_dir_all(root.join("scripts/lib")).unwrap();
+    for file in ["scripts/dev-up.sh", "scripts/lib/common.sh"] {
+        std::fs::copy(repo.join(file), root.join(file)).unwrap();
+    }
+    std::fs::create_dir_all(root.join(".lab")).unwrap();
+    root
+}
+
+fn dev_up(root: &Path, env: &[(&str, &str)]) -> (bool, String) {
+    let out = Command::new("bash")
+        .arg(root.join("scripts/dev-up.sh"))
+        .env_remove("LAB_LESSON")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn an_unreadable_env_line_names_its_file_and_line() {
+    let root = scratch("env");
+    std::fs::write(
+        root.join(".lab/order-service.env"),
+        "# mine\nOTEL_TRACES_SAMPLER=always_on\n\nexport RUST_LOG=debug\n",
+    )
+    .unwrap();
+    let (ok, text) = dev_up(&root, &[]);
+    assert!(!ok);
+    assert!(
+        text.contains(
+            ".lab/order-service.env:4: cannot read \"export RUST_LOG=debug\": expected KEY=VALUE"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("building"),
+        "it stops before building: {text}"
+    );
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn a_lesson_env_line_is_read_the_same_way() {
+    let root = scratch("lesson");
+    let env = root.join("lessons/09-head-sampling/env");
+    std::fs::create_dir_all(&env).unwrap();
+    std::fs::write(
+        env.join("api-gateway.env"),
+        "OTEL_TRACES_SAMPLER parentbased_traceidratio\n",
+    )
+    .unwrap();
+    std::fs::write(root.join(".lab/lesson"), "09-head-sampling\n").unwrap();
+    let (ok, text) = dev_up(&root, &[]);
+    assert!(!ok);
+    assert!(
+        text.contains("lessons/09-head-sampling/env/api-gateway.env:1: cannot read"),
+        "{text}"
+    );
+
+    let (ok, text) = dev_up(&root, &[("LAB_LESSON", "42-nothing")]);
+    assert!(!ok);
+    assert!(
+        text.contains("lesson 42-nothing (from .lab/lesson or LAB_LESSON) does not exist"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn a_bad_port_base_or_prefix_is_refused() {
+    let root = scratch("base");
+    let (ok, text) = dev_up(&root, &[("LAB_PORT_BASE", "80")]);
+    assert!(
+        !ok && text.contains("LAB_PORT_BASE=80 is not a port number between 1024 and 65000"),
+        "{text}"
+    );
+    let (ok, text) = dev_up(&root, &[("LAB_DB_PREFIX", "Bad-Prefix")]);
+    assert!(
+        !ok && text.contains("may hold only a-z, 0-9 and _"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(root);
+}

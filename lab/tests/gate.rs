@@ -1,0 +1,379 @@
+//! The lesson gate, like rustlings' `dev check`: for every lesson with an
+//! `exercise.patch` it proves, with the real binaries and `lab check` run
+//! as a learner runs it, that
+//!
+//! 1. the patches apply to main,
+//! 2. main passes the check (the finished version),
+//! 3. the starting point (`lab start NN`) fails with the cause check.yaml
+//!    names in `expect_failure`,
+//! 4. the solution (`lab solution NN --apply`) passes,
+//! 5. `lab reset NN` leaves `git status` clean.
+//!
+//! It works in a scratch copy of the committed state (HEAD), on its own ports
+//! (`LAB_PORT_BASE`) and databases (`LAB_DB_PREFIX`), sharing the target
+//! directory for speed; dev-up runs copies of the binaries (`.lab/bin/`),
+//! so later builds never swap a binary under the stack. Lessons marked
+//! `exercise: pending` (or with no patch at all) are listed as not yet
+//! proven; a lesson that claims to be an exercise (`expect_failure`, a
+//! solution.patch) without an exercise.patch fails the gate. The time per lesson is
+//! printed and written to `target/lesson-gate.txt`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use lab::check::spec::Spec;
+use lab::lessons::Lesson;
+
+/// The repository this test was built from.
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `target/` (this test runs from `target/<profile>/deps/`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).unwrap().to_path_buf()
+}
+
+fn run(dir: &Path, program: &str, args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut command = Command::new(program);
+    command.current_dir(dir).args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = run(dir, "git", args, &[]);
+    assert!(out.status.success(), "git {args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// A scratch copy of the committed state (`git archive HEAD`), committed in
+/// a fresh repository so `lab reset` has a HEAD. The committed state, not
+/// the working tree: a lesson started in this checkout (its exercise
+/// applied) must not become the gate's "main".
+fn scratch_copy(repo: &Path, scratch: &Path) {
+    let archive = scratch.join("..").join(format!(
+        "{}.tar",
+        scratch.file_name().unwrap().to_string_lossy()
+    ));
+    git(
+        repo,
+        &[
+            "archive",
+            "--format=tar",
+            "-o",
+            archive.to_str().unwrap(),
+            "HEAD",
+        ],
+    );
+    let out = run(scratch, "tar", &["-xf", archive.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "tar: {}", text(&out));
+    let _ = std::fs::remove_file(&archive);
+    let dirty = git(repo, &["status", "--porcelain", "--untracked-files=no"]);
+    if !dirty.is_empty() {
+        println!(
+            "lesson gate: proving HEAD; uncommitted changes in this checkout are not part of it"
+        );
+    }
+    git(scratch, &["init", "-q"]);
+    git(scratch, &["add", "-A"]);
+    git(
+        scratch,
+        &[
+            "-c",
+            "user.name=gate",
+            "-c",
+            "user.email=gate@localhost",
+            "commit",
+            "-qm",
+            "main, as committed",
+        ],
+    );
+}
+
+/// A base port with seven free ports above it.
+fn free_port_base() -> u16 {
+    for _ in 0..200 {
+        let base = 30_000 + 10 * (rand::random::<u16>() % 2_500);
+        let all_free =
+            (base..base + 7).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no 7 free consecutive ports found");
+}
+
+/// Stops the scratch stack and drops its databases, even on a panic.
+struct Stack {
+    scratch: PathBuf,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let env: Vec<(&str, String)> = self.env.iter().map(|(k, v)| (*k, v.clone())).collect();
+        let out = run(
+            &self.scratch,
+            "bash",
+            &["scripts/dev-down.sh", "--wipe"],
+            &env,
+        );
+        if !out.status.success() {
+            eprintln!("dev-down in the gate's scratch copy: {}", text(&out));
+        }
+        if std::env::var_os("LAB_GATE_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.scratch);
+        }
+    }
+}
+
+/// `lab check NN` in the scratch copy; returns (passed, cause keys, output).
+fn check(lab: &Path, stack: &Stack, number: u32) -> (bool, Vec<String>, String) {
+    let report = stack.scratch.join(".lab").join("gate-report.json");
+    let _ = std::fs::remove_file(&report);
+    let lesson = format!("{number:02}");
+    let out = run(
+        &stack.scratch,
+        lab.to_str().unwrap(),
+        &["check", &lesson, "--report-json", report.to_str().unwrap()],
+        &stack
+            .env
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let output = text(&out);
+    let json: serde_json::Value = std::fs::read_to_string(&report)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| panic!("lab check {lesson} wrote no report:\n{output}"));
+    let causes = json["causes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let passed = json["passed"].as_bool().unwrap_or(false);
+    assert_eq!(
+        passed,
+        out.status.success(),
+        "exit status follows the result:\n{output}"
+    );
+    (passed, causes, output)
+}
+
+fn lab_cmd(lab: &Path, stack: &Stack, args: &[&str]) -> String {
+    let env: Vec<(&str, String)> = stack.env.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let out = run(&stack.scratch, lab.to_str().unwrap(), args, &env);
+    assert!(out.status.success(), "lab {args:?} failed:\n{}", text(&out));
+    text(&out)
+}
+
+#[test]
+fn every_lesson_exercise_fails_and_its_solution_passes() {
+    let repo = repo_root();
+    let started = Instant::now();
+    let scratch = std::env::temp_dir().join(format!(
+        "lab-gate-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&scratch).unwrap();
+    scratch_copy(&repo, &scratch);
+    // The lessons as committed, read from the scratch copy.
+    let lessons: Vec<Lesson> = lab::lessons::all(&scratch)
+        .into_iter()
+        .filter(Lesson::has_check)
+        .collect();
+    let mut exercises = Vec::new();
+    let mut pending = Vec::new();
+    let mut unmarked = Vec::new();
+    for lesson in &lessons {
+        let spec = Spec::load(&lesson.check_file()).unwrap();
+        match (lesson.is_exercise(), spec.exercise_pending()) {
+            (true, true) => panic!(
+                "lesson {} has an exercise.patch and says `exercise: pending`: remove the mark",
+                lesson.slug
+            ),
+            (true, false) => {
+                let cause = spec.expect_failure.clone().unwrap_or_else(|| {
+                    panic!(
+                        "lesson {} has an exercise but no `expect_failure` naming the cause \
+                         its starting point fails with",
+                        lesson.slug
+                    )
+                });
+                assert!(
+                    lesson.solution_patch().is_file(),
+                    "lesson {} has exercise.patch but no solution.patch",
+                    lesson.slug
+                );
+                exercises.push((lesson.clone(), cause));
+            }
+            (false, true) => pending.push(format!("{:02}", lesson.number)),
+            // It claims to be an exercise (a cause to fail with, a solution)
+            // but has nothing to start from.
+            (false, false)
+                if spec.expect_failure.is_some() || lesson.solution_patch().is_file() =>
+            {
+                panic!(
+                    "lesson {} claims to be an exercise (expect_failure or solution.patch) \
+                     but has no exercise.patch",
+                    lesson.slug
+                )
+            }
+            (false, false) => unmarked.push(format!("{:02}", lesson.number)),
+        }
+    }
+    let mut summary = String::new();
+    if !pending.is_empty() {
+        summary.push_str(&format!(
+            "lesson gate: NOT YET PROVEN (exercise: pending): {}\n",
+            pending.join(", ")
+        ));
+    }
+    if !unmarked.is_empty() {
+        summary.push_str(&format!(
+            "lesson gate: NOT PROVEN, no exercise.patch and not marked `exercise: pending`: {}\n",
+            unmarked.join(", ")
+        ));
+    }
+    if exercises.is_empty() {
+        println!("{summary}");
+        let _ = std::fs::remove_dir_all(&scratch);
+        return;
+    }
+
+    // A copy of this build's lab: builds in the scratch copy replace target/*/lab.
+    let lab = scratch.join(".lab").join("gate-lab");
+    std::fs::create_dir_all(lab.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_lab"), &lab).unwrap();
+
+    let base = free_port_base();
+    let prefix = format!("gate{}_", rand::random::<u32>());
+    let mut env: Vec<(&'static str, String)> = vec![
+        (
+            "CARGO_TARGET_DIR",
+            target_dir().to_string_lossy().to_string(),
+        ),
+        ("LAB_PORT_BASE", base.to_string()),
+        ("LAB_DB_PREFIX", prefix),
+        ("LAB_ROOT", scratch.to_string_lossy().to_string()),
+        ("NO_COLOR", "1".to_string()),
+    ];
+    if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+        env.push(("DATABASE_URL", url));
+    }
+    if let Ok(url) = std::env::var("TEST_REDIS_URL") {
+        env.push(("REDIS_URL", url));
+    }
+    let stack = Stack { scratch, env };
+
+    // 1. Every patch applies to main before anything runs.
+    for (lesson, _) in &exercises {
+        let patch = lesson.exercise_patch();
+        let out = run(
+            &stack.scratch,
+            "git",
+            &["apply", "--check", patch.to_str().unwrap()],
+            &[],
+        );
+        assert!(
+            out.status.success(),
+            "{}'s exercise.patch does not apply to main: {}",
+            lesson.slug,
+            text(&out)
+        );
+    }
+
+    let up = Instant::now();
+    let env: Vec<(&str, String)> = stack.env.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let out = run(&stack.scratch, "bash", &["scripts/dev-up.sh"], &env);
+    assert!(
+        out.status.success(),
+        "dev-up in the scratch copy:\n{}",
+        text(&out)
+    );
+    summary.push_str(&format!(
+        "lesson gate: stack built and started on ports {base}.. in {:.0} s\n",
+        up.elapsed().as_secs_f64()
+    ));
+
+    for (lesson, cause) in &exercises {
+        let t = Instant::now();
+        let n = lesson.number;
+        let nn = format!("{n:02}");
+        let (passed, causes, output) = check(&lab, &stack, n);
+        assert!(
+            passed,
+            "lesson {nn}: main fails its check ({causes:?}):\n{output}"
+        );
+        assert!(output.contains("this is the finished version"), "{output}");
+        let progress =
+            std::fs::read_to_string(stack.scratch.join(".lab/progress.json")).unwrap_or_default();
+        assert!(
+            !progress.contains(&lesson.slug),
+            "checking the finished version records nothing: {progress}"
+        );
+        let t_main = t.elapsed().as_secs_f64();
+
+        lab_cmd(&lab, &stack, &["start", &nn]);
+        let (passed, causes, output) = check(&lab, &stack, n);
+        assert!(
+            !passed,
+            "lesson {nn}: the starting point passes its check:\n{output}"
+        );
+        assert_eq!(
+            causes.first(),
+            Some(cause),
+            "lesson {nn}: the starting point fails, but not first with `{cause}`:\n{output}"
+        );
+        let t_exercise = t.elapsed().as_secs_f64() - t_main;
+
+        lab_cmd(&lab, &stack, &["solution", &nn, "--apply"]);
+        let (passed, causes, output) = check(&lab, &stack, n);
+        assert!(
+            passed,
+            "lesson {nn}: the solution fails its check ({causes:?}):\n{output}"
+        );
+        let t_solution = t.elapsed().as_secs_f64() - t_main - t_exercise;
+
+        lab_cmd(&lab, &stack, &["reset", &nn]);
+        let status = git(&stack.scratch, &["status", "--porcelain"]);
+        assert_eq!(status, "", "lesson {nn}: reset leaves changes behind");
+        let line = format!(
+            "lesson {nn}: main passes ({t_main:.0} s), start fails with {cause} ({t_exercise:.0} s), \
+             solution passes ({t_solution:.0} s): {:.0} s\n",
+            t.elapsed().as_secs_f64()
+        );
+        print!("{line}");
+        summary.push_str(&line);
+    }
+    summary.push_str(&format!(
+        "lesson gate: {} lessons proven in {:.0} s\n",
+        exercises.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    println!("{summary}");
+    let _ = std::fs::write(target_dir().join("lesson-gate.txt"), &summary);
+}

@@ -1,0 +1,185 @@
+//! `start`, `reset` and `solution` in a throwaway git repository: patches
+//! applied and reverted through git, local changes protected, the lesson's
+//! environment switched on and off, progress recorded.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lab::lifecycle;
+use lab::style::Style;
+
+fn git(root: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(root)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// A repository with one service file and lesson 01 (exercise + solution).
+fn repo(name: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("lab-life-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let lesson = root.join("lessons/01-first-trace");
+    std::fs::create_dir_all(lesson.join("env")).unwrap();
+    std::fs::create_dir_all(root.join("svc")).unwrap();
+    std::fs::write(root.join("Cargo.toml"), "[workspace]\n").unwrap();
+    std::fs::write(root.join(".gitignore"), "/.lab\n").unwrap();
+    std::fs::write(
+        root.join("svc/main.rs"),
+        "fn main() {\n    // LESSON 01\n    flush();\n}\n",
+    )
+    .unwrap();
+    std::fs::write(lesson.join("README.md"), "# 01 — Your first trace\n").unwrap();
+    std::fs::write(
+        lesson.join("check.yaml"),
+        "title: t\nrequests: [{path: /}]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lesson.join("env/order-service.env"),
+        "OTEL_BSP_SCHEDULE_DELAY=600000\n",
+    )
+    .unwrap();
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "-A"]);
+    git(
+        &root,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "main",
+        ],
+    );
+    // The exercise removes the flush; the solution puts it back.
+    std::fs::write(
+        root.join("svc/main.rs"),
+        "fn main() {\n    // LESSON 01\n}\n",
+    )
+    .unwrap();
+    let exercise = git(&root, &["diff"]);
+    let solution = git(&root, &["diff", "-R"]);
+    git(&root, &["checkout", "--", "svc/main.rs"]);
+    std::fs::write(lesson.join("exercise.patch"), exercise).unwrap();
+    std::fs::write(lesson.join("solution.patch"), solution).unwrap();
+    git(&root, &["add", "-A"]);
+    git(
+        &root,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "patches",
+        ],
+    );
+    root
+}
+
+fn read(root: &Path, file: &str) -> String {
+    std::fs::read_to_string(root.join(file)).unwrap()
+}
+
+#[test]
+fn start_solution_reset_round_trip() {
+    let root = repo("trip");
+    let out = lifecycle::start(&root, "1").unwrap();
+    assert!(
+        out.contains("Lesson 01 (Your first trace) started: exercise.patch changed svc/main.rs"),
+        "{out}"
+    );
+    assert!(
+        out.contains("lessons/01-first-trace/env/) now applies"),
+        "{out}"
+    );
+    assert!(!read(&root, "svc/main.rs").contains("flush"));
+    assert_eq!(
+        lab::stack::active_lesson(&root).as_deref(),
+        Some("01-first-trace")
+    );
+    let list = lab::commands::list(&root, Style::plain()).unwrap();
+    assert!(
+        list.contains("started just now") && list.contains("(its environment is active)"),
+        "{list}"
+    );
+
+    // Starting again: the file now has (the exercise's) local changes.
+    let error = lifecycle::start(&root, "01").unwrap_err().to_string();
+    assert!(
+        error.contains("changes svc/main.rs, which has local changes"),
+        "{error}"
+    );
+
+    let shown = lifecycle::solution(&root, "01", false).unwrap();
+    assert!(shown.contains("+    flush();"), "{shown}");
+    let out = lifecycle::solution(&root, "01", true).unwrap();
+    assert!(
+        out.contains("Applied lesson 01's solution to svc/main.rs"),
+        "{out}"
+    );
+    assert!(read(&root, "svc/main.rs").contains("flush();"));
+
+    let out = lifecycle::reset(&root, "01").unwrap();
+    assert!(out.contains("environment no longer applies"), "{out}");
+    assert_eq!(git(&root, &["status", "--porcelain"]), "");
+    assert_eq!(lab::stack::active_lesson(&root), None);
+    let list = lab::commands::list(&root, Style::plain()).unwrap();
+    assert!(list.contains("not started"), "{list}");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn start_refuses_when_the_learner_changed_the_files() {
+    let root = repo("refuse");
+    std::fs::write(root.join("svc/main.rs"), "my own work\n").unwrap();
+    let error = lifecycle::start(&root, "01").unwrap_err().to_string();
+    assert!(error.contains("svc/main.rs"), "{error}");
+    assert!(error.contains("commit or stash them"), "{error}");
+    assert_eq!(
+        read(&root, "svc/main.rs"),
+        "my own work\n",
+        "nothing was touched"
+    );
+    // reset puts it back and says so.
+    let out = lifecycle::reset(&root, "01").unwrap();
+    assert!(
+        out.contains("Put back to the committed version: svc/main.rs."),
+        "{out}"
+    );
+    let out = lifecycle::reset(&root, "01").unwrap();
+    assert!(out.contains("already the committed version"), "{out}");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn solution_before_start_and_pending_exercises_are_sentences() {
+    let root = repo("pending");
+    let error = lifecycle::solution(&root, "01", true)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("run `cargo lab start 01` first"), "{error}");
+    let lesson = root.join("lessons/05-context-propagation");
+    std::fs::create_dir_all(&lesson).unwrap();
+    std::fs::write(
+        lesson.join("check.yaml"),
+        "title: t\nexercise: pending\nrequests: [{path: /}]\n",
+    )
+    .unwrap();
+    let error = lifecycle::start(&root, "05").unwrap_err().to_string();
+    assert!(error.contains("exercise is not written yet"), "{error}");
+    let error = lifecycle::start(&root, "07").unwrap_err().to_string();
+    assert!(error.contains("there is no lesson \"07\""), "{error}");
+    std::fs::remove_dir_all(root).unwrap();
+}
