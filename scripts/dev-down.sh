@@ -92,6 +92,8 @@ if [ -f "$RUN/postgres.throwaway" ]; then
   fi
 fi
 
+# Nothing recorded runs any more: `cargo lab` stops reading this stack's ports.
+rm -f "$RUN/stack.env"
 if [ "$WIPE" = 1 ]; then
   rm -rf "$RUN"
   say "wiped: the next scripts/dev-up.sh starts from fresh data"

@@ -81,8 +81,9 @@ enum Command {
     Trace {
         /// A trace id (32 hex digits) or `latest`.
         id: String,
-        #[arg(long, env = "LAB_JAEGER", default_value = lab::client::DEFAULT_JAEGER)]
-        jaeger: String,
+        /// The trace backend (default: what dev-up recorded, else localhost:16686).
+        #[arg(long, env = "LAB_JAEGER")]
+        jaeger: Option<String>,
         /// Show each span's events.
         #[arg(long)]
         events: bool,
@@ -95,8 +96,9 @@ enum Command {
     },
     /// Send steady traffic to the gateway and summarise the latencies.
     Load {
-        #[arg(long, env = "LAB_GATEWAY", default_value = "http://localhost:8080")]
-        gateway: String,
+        /// The gateway (default: what dev-up recorded, else localhost:8080).
+        #[arg(long, env = "LAB_GATEWAY")]
+        gateway: Option<String>,
         /// Requests per second.
         #[arg(long, default_value_t = 5.0)]
         rps: f64,
@@ -203,6 +205,7 @@ async fn run(command: Command) -> anyhow::Result<bool> {
                 attrs,
                 ..TreeOptions::default()
             };
+            let jaeger = jaeger.unwrap_or(recorded(&root)?.1);
             print!(
                 "{}",
                 lab::commands::trace(&jaeger, &id, &service, &options, style).await?
@@ -222,7 +225,7 @@ async fn run(command: Command) -> anyhow::Result<bool> {
                 (n, None) => Stop::Requests(n.unwrap_or(50)),
             };
             let config = LoadConfig {
-                gateway,
+                gateway: gateway.unwrap_or(recorded(&root)?.0),
                 rps,
                 stop,
                 mix,
@@ -261,6 +264,18 @@ async fn run(command: Command) -> anyhow::Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// The gateway and trace backend dev-up recorded in `.lab/run/stack.env`,
+/// else the defaults.
+fn recorded(root: &std::path::Path) -> anyhow::Result<(String, String)> {
+    let stack = lab::stack::NativeStack::load(root)?;
+    let gateway = stack.as_ref().and_then(|s| s.gateway());
+    let jaeger = stack.as_ref().and_then(|s| s.jaeger());
+    Ok((
+        gateway.unwrap_or(lab::stack::DEFAULT_GATEWAY).to_string(),
+        jaeger.unwrap_or(lab::client::DEFAULT_JAEGER).to_string(),
+    ))
 }
 
 /// Who runs the services and where to reach them: the native stack dev-up

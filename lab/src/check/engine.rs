@@ -278,7 +278,7 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
                         SpanOutcome::Ok => Vec::new(),
                         SpanOutcome::Problems(problems) => problems,
                     };
-                    problems.extend(check_count(expected, trace));
+                    problems.extend(super::matching::check_count(expected, trace));
                     let state = if problems.is_empty() {
                         RowState::Ok
                     } else {
@@ -293,64 +293,9 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
         })
         .collect::<Vec<_>>();
     if absent_services.is_empty() {
-        check_logs(spec, obs, trace, report);
+        super::logs::check_logs(spec, obs, trace, report);
     }
     expected_rows(spec, |i| states[i])
-}
-
-/// `count:` — how many spans like `expected` the trace holds.
-fn check_count(expected: &SpanSpec, trace: &Trace) -> Option<(String, Cause)> {
-    let (min, max) = expected.count?.bounds();
-    let n = trace
-        .spans
-        .iter()
-        .filter(|s| s.service() == expected.service && s.name == expected.name)
-        .filter(|s| expected.kind.is_none_or(|k| s.kind == k.into()))
-        .count();
-    if (min..=max).contains(&n) {
-        return None;
-    }
-    let want = match (min, max) {
-        (a, b) if a == b => format!("{a}"),
-        (a, usize::MAX) => format!("at least {a}"),
-        (0, b) => format!("at most {b}"),
-        (a, b) => format!("{a} to {b}"),
-    };
-    Some((
-        format!("expected {want} such spans in the trace, found {n}"),
-        Cause::WrongCount,
-    ))
-}
-
-/// `logs:` — the services' log lines carrying this trace's id.
-fn check_logs(spec: &Spec, obs: &Observation, trace: &Trace, report: &mut Report) {
-    for want in &spec.logs {
-        let n = obs
-            .logs
-            .iter()
-            .filter(|(service, line)| {
-                service == &want.service
-                    && want
-                        .contains
-                        .as_ref()
-                        .is_none_or(|c| line.contains(c.as_str()))
-            })
-            .count();
-        if n < want.min {
-            let what = match &want.contains {
-                Some(text) => format!(" containing {text:?}"),
-                None => String::new(),
-            };
-            let problem = format!(
-                "{} wrote {n} log lines with trace id {}{what}; expected at least {}",
-                want.service, trace.trace_id, want.min
-            );
-            let cause = Cause::LogsMissing {
-                service: want.service.clone(),
-            };
-            report.add(None, problem, cause);
-        }
-    }
 }
 
 fn missing_problem(expected: &SpanSpec, trace: &Trace) -> String {

@@ -256,3 +256,27 @@ pub fn status_name(status: Status) -> &'static str {
         Status::Error => "error",
     }
 }
+
+/// `count:` — how many spans like `expected` the trace holds.
+pub fn check_count(expected: &SpanSpec, trace: &Trace) -> Option<(String, Cause)> {
+    let (min, max) = expected.count?.bounds();
+    let n = trace
+        .spans
+        .iter()
+        .filter(|s| s.service() == expected.service && s.name == expected.name)
+        .filter(|s| expected.kind.is_none_or(|k| s.kind == k.into()))
+        .count();
+    if (min..=max).contains(&n) {
+        return None;
+    }
+    let want = match (min, max) {
+        (a, b) if a == b => format!("{a}"),
+        (a, usize::MAX) => format!("at least {a}"),
+        (0, b) => format!("at most {b}"),
+        (a, b) => format!("{a} to {b}"),
+    };
+    Some((
+        format!("expected {want} such spans in the trace, found {n}"),
+        Cause::WrongCount,
+    ))
+}

@@ -6,6 +6,9 @@
 //! - [`engine`]: compares expected and actual, in memory, into findings.
 //! - [`whole_trace`]: all services present? split-off traces? orphans?
 //! - [`matching`]: one expected span against the spans of a trace.
+//! - [`logs`]: log lines of a trace (`logs:`).
+//! - [`collector`]: static assertions on a collector config.
+//! - [`questions`]: questions answered with `--answer KEY=VALUE`.
 //! - [`sampling`]: the sampled share of requests, and whole sampled traces.
 //! - [`diagnosis`]: each finding's likely cause and fix.
 //! - [`report`]: prints expected vs actual side by side, then the findings.
@@ -13,6 +16,7 @@
 pub mod collector;
 pub mod diagnosis;
 pub mod engine;
+pub mod logs;
 pub mod matching;
 pub mod questions;
 pub mod report;
