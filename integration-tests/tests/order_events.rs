@@ -574,12 +574,21 @@ async fn events_sent_while_user_service_is_down_are_processed_when_it_returns() 
         stopping.elapsed()
     );
 
-    // Down: three events arrive, as order-service's relay sends them.
+    // Down: three events arrive, as order-service's relay sends them. The
+    // group stays (it keeps them); the idle consumer left it on the way out.
     let mut redis = redis::Client::open(redis_url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .unwrap();
+    let consumers: redis::streams::StreamInfoConsumersReply = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(&key)
+        .arg("user-service")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(consumers.consumers.is_empty(), "{consumers:?}");
     for order_id in [900_031, 900_032, 900_033] {
         xadd(&mut redis, &key, &event_fields(order_id, 8, 1250)).await;
     }

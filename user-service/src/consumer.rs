@@ -198,6 +198,7 @@ impl Consumer {
                 }
             }
         }
+        self.leave_group().await;
         tracing::info!("order stream consumer stopped");
     }
 
@@ -234,6 +235,34 @@ impl Consumer {
             .pending
             .store(pending.count() as i64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// On the way out: a consumer that holds no pending entries leaves the
+    /// group (`XGROUP DELCONSUMER`), so `XINFO CONSUMERS` lists only live
+    /// ones. One that holds some stays: its entries are read again when it
+    /// restarts under the same name, or taken over after `claim_idle`.
+    async fn leave_group(&mut self) {
+        let Some(mut connection) = self.connection.clone() else {
+            return;
+        };
+        let mine: redis::RedisResult<redis::Value> = redis::cmd("XPENDING")
+            .arg(&self.stream_key)
+            .arg(GROUP)
+            .arg("-")
+            .arg("+")
+            .arg(1)
+            .arg(&self.config.name)
+            .query_async(&mut connection)
+            .await;
+        if matches!(mine, Ok(redis::Value::Array(ref entries)) if entries.is_empty()) {
+            let _: redis::RedisResult<i64> = redis::cmd("XGROUP")
+                .arg("DELCONSUMER")
+                .arg(&self.stream_key)
+                .arg(GROUP)
+                .arg(&self.config.name)
+                .query_async(&mut connection)
+                .await;
+        }
     }
 
     /// Our connection; a new one also makes sure the group exists.
