@@ -41,7 +41,7 @@
 //! timeout_s: 30                # how long to wait for traces (default 15)
 //! settle_ms: 2000              # wait at least this long: spans arriving after the response
 //! diagnosis:                   # lesson words added to a cause's explanation
-//!   not-flushed: "look at service-kit/src/lifecycle.rs, `// LESSON 01`"
+//!   not-flushed: "look at order-service/src/main.rs, `// LESSON 01`"
 //! requests:
 //!   - path: /orders
 //!     headers: { baggage: "request.source=lab" }
