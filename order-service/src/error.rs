@@ -61,12 +61,6 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-impl From<service_kit::postgres::NotReady> for ApiError {
-    fn from(error: service_kit::postgres::NotReady) -> Self {
-        ApiError::Database(error.into())
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = self.public();

@@ -146,13 +146,13 @@ impl Database {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// `Err(NotReady)` until the database exists and is migrated: handlers
-    /// start with `state.db.require_ready()?` and answer 503 meanwhile.
-    pub fn require_ready(&self) -> Result<(), NotReady> {
+    /// An error (503: unreachable) until the database exists and is
+    /// migrated: handlers start with `state.db.require_ready()?`.
+    pub fn require_ready(&self) -> Result<(), DbError> {
         if self.is_ready() {
             Ok(())
         } else {
-            Err(NotReady)
+            Err(NotReady.into())
         }
     }
 

@@ -43,12 +43,6 @@ impl ApiError {
     }
 }
 
-impl From<service_kit::postgres::NotReady> for ApiError {
-    fn from(error: service_kit::postgres::NotReady) -> Self {
-        ApiError::Database(error.into())
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = self.public();

@@ -16,11 +16,14 @@
 //!   is the fraction of traces to keep, 0 to 1, default 1.0.
 //! - `rules`: see [`rules`]; ARG is a YAML file, default `config/sampling.yaml`.
 //! - `ratelimit`: see [`ratelimit`]; ARG is root traces per second (required).
+//! - `adaptive`: see [`adaptive`]; ARG is the target in root traces per
+//!   second (required): everything while quiet, a falling share when busy.
 //!
 //! To add a sampler of your own (lesson 10): write a type implementing
 //! [`ShouldSample`] in a new file next to these, wrap it with
 //! [`Sampler::parent_based`], and give it a name in [`from_values`].
 
+pub mod adaptive;
 pub mod ratelimit;
 pub mod rules;
 mod watch;
@@ -42,6 +45,7 @@ pub const SAMPLER_NAMES: &[&str] = &[
     "parentbased_traceidratio",
     "rules",
     "ratelimit",
+    "adaptive",
 ];
 
 /// The rules file used by `OTEL_TRACES_SAMPLER=rules` when no ARG is given.
@@ -72,13 +76,13 @@ pub enum SamplerError {
     },
 
     #[error(
-        "OTEL_TRACES_SAMPLER=ratelimit needs OTEL_TRACES_SAMPLER_ARG set to the number \
-         of traces to keep per second, e.g. OTEL_TRACES_SAMPLER_ARG=10"
+        "OTEL_TRACES_SAMPLER=ratelimit (or adaptive) needs OTEL_TRACES_SAMPLER_ARG set to \
+         a number of traces per second, e.g. OTEL_TRACES_SAMPLER_ARG=10"
     )]
     MissingRate,
 
     #[error(
-        "OTEL_TRACES_SAMPLER_ARG={value:?} is not a valid rate for ratelimit: {reason} \
+        "OTEL_TRACES_SAMPLER_ARG={value:?} is not a valid number of traces per second: {reason} \
          (use a positive number of traces per second, e.g. 10 or 0.5)"
     )]
     InvalidRate { value: String, reason: &'static str },
@@ -143,6 +147,10 @@ pub fn from_values(
         "ratelimit" => {
             let limiter = ratelimit::RateLimitSampler::new(parse_rate(arg)?)?;
             Box::new(Sampler::parent_based(limiter))
+        }
+        "adaptive" => {
+            let adaptive = adaptive::AdaptiveSampler::new(parse_rate(arg)?)?;
+            Box::new(Sampler::parent_based(adaptive))
         }
         other => {
             return Err(SamplerError::UnknownSampler {
