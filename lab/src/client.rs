@@ -90,7 +90,11 @@ impl JaegerClient {
     /// A backend that answers neither is taken as v1, whose errors then
     /// say what went wrong.
     pub async fn api(&self) -> Result<Api, ClientError> {
-        if let Some(api) = probed().lock().ok().and_then(|m| m.get(&self.base).copied()) {
+        if let Some(api) = probed()
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&self.base).copied())
+        {
             return Ok(api);
         }
         let v1 = format!("{}/api/services", self.base);
@@ -102,8 +106,8 @@ impl JaegerClient {
         } else {
             let v3 = format!("{}/api/v3/services", self.base);
             let (status, body) = self.get(&v3, &[]).await?;
-            let is_v3 = (200..300).contains(&status)
-                && serde_json::from_str::<V3Services>(&body).is_ok();
+            let is_v3 =
+                (200..300).contains(&status) && serde_json::from_str::<V3Services>(&body).is_ok();
             if is_v3 {
                 Api::V3
             } else {
@@ -175,7 +179,10 @@ impl JaegerClient {
         let query = vec![
             ("query.service_name", service.to_string()),
             ("query.start_time_min", crate::time::format_us(start)),
-            ("query.start_time_max", crate::time::format_us(now + 60_000_000)),
+            (
+                "query.start_time_max",
+                crate::time::format_us(now + 60_000_000),
+            ),
             // Jaeger renamed num_traces to search_depth; each ignores the other.
             ("query.num_traces", limit.to_string()),
             ("query.search_depth", limit.to_string()),

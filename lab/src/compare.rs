@@ -115,9 +115,8 @@ pub fn compare(a: &Trace, b: &Trace) -> Diff {
             })
         })
         .collect();
-    pairs.sort_by_key(|p| {
-        std::cmp::Reverse((p.self_delta_us().abs(), p.duration_delta_us().abs()))
-    });
+    pairs
+        .sort_by_key(|p| std::cmp::Reverse((p.self_delta_us().abs(), p.duration_delta_us().abs())));
     only_a.sort_by_key(|s| std::cmp::Reverse(s.side.duration_us));
     only_b.sort_by_key(|s| std::cmp::Reverse(s.side.duration_us));
     Diff {
@@ -244,7 +243,9 @@ pub fn render(diff: &Diff, style: Style) -> String {
     let notable: Vec<&Pair> = diff
         .pairs
         .iter()
-        .filter(|p| p.self_delta_us().abs() >= NOTABLE_US || p.duration_delta_us().abs() >= NOTABLE_US)
+        .filter(|p| {
+            p.self_delta_us().abs() >= NOTABLE_US || p.duration_delta_us().abs() >= NOTABLE_US
+        })
         .collect();
     out.push_str(&format!(
         "\n{} spans in both; where the time went (self time = a span's duration minus its children's):\n",

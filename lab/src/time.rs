@@ -27,7 +27,9 @@ pub fn parse_us(text: &str) -> Option<u64> {
             .then(|| part.parse().ok())?
     };
     let separators = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
-    if separators.iter().any(|(i, c)| text.as_bytes().get(*i) != Some(c))
+    if separators
+        .iter()
+        .any(|(i, c)| text.as_bytes().get(*i) != Some(c))
         || !matches!(text.as_bytes().get(10), Some(b'T' | b't' | b' '))
     {
         return None;
@@ -104,7 +106,10 @@ mod tests {
             Some(us),
             "nanoseconds are cut to microseconds"
         );
-        assert_eq!(parse_us("2024-02-29T12:00:00Z"), Some(1_709_208_000_000_000));
+        assert_eq!(
+            parse_us("2024-02-29T12:00:00Z"),
+            Some(1_709_208_000_000_000)
+        );
         assert_eq!(parse_us("yesterday"), None);
         assert_eq!(parse_us("1767225600"), None);
     }

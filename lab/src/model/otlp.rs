@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans};
 use serde::{Deserialize, Serialize};
 
-use super::{Attribute, Span, SpanKind, Status, Trace, TraceId, Value};
+use super::{Attribute, Span, SpanKind, Status, Trace, Value};
 
 /// One document of a v3 answer: a result, or an error
 /// (`{"error": {"httpCode": 404, "message": "trace not found"}}`).
@@ -135,7 +135,11 @@ fn otlp_span(span: &Span) -> opentelemetry_proto::tonic::trace::v1::Span {
     OtlpSpan {
         trace_id: unhex(span.trace_id.as_str()),
         span_id: unhex(&span.span_id),
-        parent_span_id: span.parent_span_id.as_deref().map(unhex).unwrap_or_default(),
+        parent_span_id: span
+            .parent_span_id
+            .as_deref()
+            .map(unhex)
+            .unwrap_or_default(),
         trace_state: span.trace_state.clone().unwrap_or_default(),
         name: span.name.clone(),
         kind: kind as i32,
@@ -190,15 +194,4 @@ fn unhex(text: &str) -> Vec<u8> {
     (0..text.len() / 2)
         .filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
         .collect()
-}
-
-/// Used by the sink: a trace id from the URL, for the error message.
-pub fn not_found(id: &TraceId) -> V3Document {
-    V3Document {
-        result: None,
-        error: Some(V3Error {
-            http_code: 404,
-            message: format!("trace {id} not found"),
-        }),
-    }
 }

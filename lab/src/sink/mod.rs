@@ -3,17 +3,22 @@
 //! It stands in for the collector + Jaeger pair: the services export to it
 //! exactly as they would to a collector (OTLP, gRPC 4317 or HTTP 4318), it
 //! keeps the most recent traces in memory, prints each finished trace as a
-//! tree, and answers Jaeger's query API on 16686.
+//! tree, and answers Jaeger's query API (v1 and v3) and serves a small web
+//! UI on 16686.
 //!
 //! - [`convert`]: OTLP protobuf → the trace model.
 //! - [`store`]: bounded in-memory store; when a trace counts as finished.
 //! - [`otlp`]: the gRPC and HTTP receivers.
 //! - [`jaeger_api`]: `/api/traces/{id}`, `/api/traces?service=`, `/api/services`.
+//! - [`jaeger_v3`]: the same in Jaeger's v3 API (OTLP JSON).
+//! - [`web`]: the web page on the same port: traces, waterfall, map, diff.
 
 pub mod convert;
 pub mod jaeger_api;
+pub mod jaeger_v3;
 pub mod otlp;
 pub mod store;
+pub mod web;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -103,7 +108,7 @@ pub async fn start(config: SinkConfig) -> anyhow::Result<RunningSink> {
     }));
     for (listener, router) in [
         (http, otlp::http_router(store.clone())),
-        (query, jaeger_api::router(store.clone())),
+        (query, query_router(store.clone())),
     ] {
         let signal = wait_for(stopped.clone());
         tasks.push(tokio::spawn(async move {
@@ -125,6 +130,13 @@ pub async fn start(config: SinkConfig) -> anyhow::Result<RunningSink> {
     })
 }
 
+/// Everything on the query port: both Jaeger APIs and the web page.
+pub fn query_router(store: SharedStore) -> axum::Router {
+    jaeger_api::router(store.clone())
+        .merge(jaeger_v3::router(store.clone()))
+        .merge(web::router(store))
+}
+
 impl RunningSink {
     /// Stops all servers and waits for them.
     pub async fn shutdown(self) {
@@ -143,6 +155,10 @@ pub async fn run(config: SinkConfig, print_traces: bool) -> anyhow::Result<()> {
     println!(
         "lab sink: OTLP gRPC on {}, OTLP HTTP on http://{}/v1/traces, Jaeger query API on http://{}",
         sink.grpc_addr, sink.http_addr, sink.query_addr
+    );
+    println!(
+        "lab sink: open http://{} in a browser for traces, waterfalls, the service map",
+        sink.query_addr
     );
     println!(
         "lab sink: point the services at it with OTEL_EXPORTER_OTLP_ENDPOINT=http://{}",
