@@ -170,6 +170,12 @@ async fn create_order(
 
 /// Starts a sink and a fake gateway; runs lesson 01's check against them.
 async fn run_lesson_01(mode: Mode) -> lab::check::engine::Report {
+    run_lesson_01_on(mode, false).await
+}
+
+/// With `v3_only`, the check reads the sink through a front that answers
+/// only Jaeger's v3 API (and HTML elsewhere, like a newer Jaeger's UI).
+async fn run_lesson_01_on(mode: Mode, v3_only: bool) -> lab::check::engine::Report {
     let sink = start(SinkConfig::ephemeral()).await.unwrap();
     let fake = Arc::new(Fake {
         mode,
@@ -189,9 +195,19 @@ async fn run_lesson_01(mode: Mode) -> lab::check::engine::Report {
     let mut spec = Spec::load(std::path::Path::new(&path)).unwrap();
     // Lesson 01 stops order-service after its requests: a fake has none.
     spec.after_requests = Default::default();
+    let jaeger = if v3_only {
+        let front = lab::sink::jaeger_v3::router(sink.store.clone())
+            .fallback(|| async { axum::response::Html("<!doctype html><html></html>") });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, front).await.unwrap() });
+        url
+    } else {
+        format!("http://{}", sink.query_addr)
+    };
     let options = CheckOptions {
         gateway,
-        jaeger: format!("http://{}", sink.query_addr),
+        jaeger,
         timeout: Duration::from_secs(5),
         control: Default::default(),
     };
@@ -211,6 +227,15 @@ async fn healthy_gateway_passes_after_the_late_batch_arrives() {
 #[tokio::test]
 async fn gateway_that_starts_its_own_trace_is_caught() {
     let report = run_lesson_01(Mode::IgnoresTraceparent).await;
+    let causes: Vec<Cause> = report.findings.iter().map(|f| f.cause.clone()).collect();
+    assert_eq!(causes, vec![Cause::NotContinued], "{:#?}", report.findings);
+}
+
+#[tokio::test]
+async fn both_verdicts_hold_when_the_backend_answers_only_v3() {
+    let report = run_lesson_01_on(Mode::Healthy, true).await;
+    assert!(report.passed(), "{:#?}", report.findings);
+    let report = run_lesson_01_on(Mode::IgnoresTraceparent, true).await;
     let causes: Vec<Cause> = report.findings.iter().map(|f| f.cause.clone()).collect();
     assert_eq!(causes, vec![Cause::NotContinued], "{:#?}", report.findings);
 }
