@@ -168,7 +168,6 @@ fn otlp_span(span: &Span) -> opentelemetry_proto::tonic::trace::v1::Span {
         status: Some(opentelemetry_proto::tonic::trace::v1::Status {
             message: span.status_message.clone().unwrap_or_default(),
             code: code as i32,
-            ..Default::default()
         }),
         ..OtlpSpan::default()
     }

@@ -157,8 +157,8 @@ pub async fn run(config: SinkConfig, print_traces: bool) -> anyhow::Result<()> {
         sink.grpc_addr, sink.http_addr, sink.query_addr
     );
     println!(
-        "lab sink: open http://{} in a browser for traces, waterfalls, the service map",
-        sink.query_addr
+        "lab sink: open {} in a browser for traces, waterfalls, the service map",
+        web_url(sink.query_addr)
     );
     println!(
         "lab sink: point the services at it with OTEL_EXPORTER_OTLP_ENDPOINT=http://{}",
@@ -172,7 +172,7 @@ pub async fn run(config: SinkConfig, print_traces: bool) -> anyhow::Result<()> {
                 let finished = lock(&sink.store).take_finished(Instant::now());
                 if print_traces {
                     for (trace, how) in finished {
-                        print_finished(&trace, how, style);
+                        print_finished(&trace, how, sink.query_addr, style);
                     }
                 }
             }
@@ -183,7 +183,7 @@ pub async fn run(config: SinkConfig, print_traces: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_finished(trace: &crate::model::Trace, how: Finished, style: Style) {
+fn print_finished(trace: &crate::model::Trace, how: Finished, web: SocketAddr, style: Style) {
     let note = match how {
         Finished::Complete => String::new(),
         Finished::NoRoot => style.yellow(
@@ -193,9 +193,19 @@ fn print_finished(trace: &crate::model::Trace, how: Finished, style: Style) {
         Finished::Update(n) => style.yellow(&format!("{n} late spans arrived, updated trace:\n")),
     };
     println!(
-        "\n{note}{}",
-        tree::render(trace, &TreeOptions::default(), style)
+        "\n{note}{}{}",
+        tree::render(trace, &TreeOptions::default(), style),
+        style.dim(&format!("open: {}/trace/{}", web_url(web), trace.trace_id))
     );
+}
+
+/// The web page's address for a browser (`localhost` when bound to all interfaces).
+fn web_url(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("http://localhost:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
 }
 
 /// Ctrl-C, or SIGTERM (what `scripts/dev-down.sh` and `kill` send).

@@ -27,11 +27,11 @@ pub async fn page(
 ) -> Response {
     let a = match super::find(&store, &a) {
         Ok(trace) => trace,
-        Err(not_found) => return not_found,
+        Err(message) => return html::not_found(&message),
     };
     let b = match super::find(&store, &b) {
         Ok(trace) => trace,
-        Err(not_found) => return not_found,
+        Err(message) => return html::not_found(&message),
     };
     let diff = compare::compare(&a, &b);
     html::page("Two traces compared", &render(&diff)).into_response()

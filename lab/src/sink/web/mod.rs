@@ -39,13 +39,11 @@ async fn not_found() -> Response {
     html::not_found("There is no page here.")
 }
 
-/// A stored trace by the id in the URL, or the 404 page that says why not.
-pub fn find(store: &SharedStore, id: &str) -> Result<Trace, Response> {
-    let id = TraceId::parse(id).map_err(|e| html::not_found(&e.to_string()))?;
+/// A stored trace by the id in the URL, or what the 404 page should say.
+pub fn find(store: &SharedStore, id: &str) -> Result<Trace, String> {
+    let id = TraceId::parse(id).map_err(|e| e.to_string())?;
     lock(store).get(&id).ok_or_else(|| {
-        html::not_found(&format!(
-            "Trace {id} is not in the sink (it keeps recent traces in memory only)."
-        ))
+        format!("Trace {id} is not in the sink (it keeps recent traces in memory only).")
     })
 }
 

@@ -16,7 +16,7 @@ use crate::tree;
 pub async fn page(State(store): State<SharedStore>, Path(id): Path<String>) -> Response {
     match super::find(&store, &id) {
         Ok(trace) => render(&trace).into_response(),
-        Err(not_found) => not_found,
+        Err(message) => html::not_found(&message),
     }
 }
 
