@@ -88,12 +88,12 @@ body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
 nav{background:#263238;color:#fff;padding:8px 16px}nav a{color:#cfd8dc;margin-left:16px}
 main{padding:8px 16px}h1{font-size:18px}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #e0e0e0;vertical-align:top}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .svc{white-space:nowrap}.dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:4px}
 .err{color:#c62828;font-weight:bold}.muted{color:#777}.notfound{font-size:16px}
 .wf details{border-bottom:1px solid #eee}.wf summary{display:flex;cursor:pointer;list-style:none;align-items:center}
 .wf summary::-webkit-details-marker{display:none}
-.label{flex:0 0 38%;overflow:hidden;white-space:nowrap;text-overflow:ellipsis}
+.label{flex:0 0 38%;box-sizing:border-box;overflow:hidden;white-space:nowrap;text-overflow:ellipsis}
 .track{flex:1;position:relative;height:18px;background:#f0f0f0}
 .bar{position:absolute;top:3px;height:12px;min-width:2px;border-radius:2px}
 .bar.error{outline:2px solid #c62828}
@@ -104,5 +104,5 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .detail{padding:4px 8px 8px 40px;background:#fff}.detail table{width:auto;font-size:13px}
 .up{color:#c62828}.down{color:#2e7d32}
 form.filters{margin:8px 0}form.filters input{width:6em}
-svg text{font-size:12px}
+svg text{font-size:12px}svg .edge-label{text-anchor:middle}
 ";

@@ -105,6 +105,9 @@ pub async fn page(State(store): State<SharedStore>) -> Html<String> {
     html::page("Service map", &body)
 }
 
+/// Horizontal distance between node columns (a node is 160 wide).
+const COLUMN: usize = 320;
+
 /// Nodes in columns by call depth (callers left of callees), edges as arrows.
 fn svg(edges: &BTreeMap<(String, String), Edge>) -> String {
     let mut column: BTreeMap<&str, usize> = BTreeMap::new();
@@ -125,10 +128,10 @@ fn svg(edges: &BTreeMap<(String, String), Edge>) -> String {
     let mut at: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for (name, col) in &column {
         let row = rows.entry(*col).or_insert(0);
-        at.insert(name, (20 + col * 230, 30 + *row * 60));
+        at.insert(name, (20 + col * COLUMN, 30 + *row * 60));
         *row += 1;
     }
-    let width = 20 + (column.values().max().unwrap_or(&0) + 1) * 230;
+    let width = 20 + (column.values().max().unwrap_or(&0) + 1) * COLUMN;
     let height = 30 + rows.values().max().unwrap_or(&1) * 60;
     let mut out = format!(
         r##"<svg id="map" width="{width}" height="{height}" role="img" aria-label="service map">
@@ -139,10 +142,10 @@ fn svg(edges: &BTreeMap<(String, String), Edge>) -> String {
         let ((x1, y1), (x2, y2)) = (at[caller.as_str()], at[callee.as_str()]);
         let colour = if edge.errors > 0 { "#c62828" } else { "#555" };
         out.push_str(&format!(
-            r#"<line x1="{}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{colour}" marker-end="url(#arrow)"/><text x="{}" y="{}" fill="{colour}">{} · p50 {}</text>
+            r#"<line x1="{}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{colour}" marker-end="url(#arrow)"/><text class="edge-label" x="{}" y="{}" fill="{colour}">{} · p50 {}</text>
 "#,
             x1 + 160,
-            (x1 + 160 + x2) / 2 - 20,
+            (x1 + 160 + x2) / 2,
             (y1 + y2) / 2 - 4,
             edge.calls,
             html::duration(edge.p50_us())
