@@ -99,8 +99,10 @@ impl JaegerClient {
         }
         let v1 = format!("{}/api/services", self.base);
         let (status, body) = self.get(&v1, &[]).await?;
+        // Jaeger's envelope always has `data` (null when it has no services yet).
         let is_v1 = (200..300).contains(&status)
-            && serde_json::from_str::<Envelope<Vec<String>>>(&body).is_ok_and(|e| e.data.is_some());
+            && serde_json::from_str::<serde_json::Value>(&body)
+                .is_ok_and(|v| v.get("data").is_some());
         let api = if is_v1 {
             Api::V1
         } else {
