@@ -1,4 +1,4 @@
-//! The small commands: `list`, `hint`, `trace` and `logs`. Each returns the text
+//! The small commands: `list`, `hint`, `trace`, `diff` and `logs`. Each returns the text
 //! to print, so tests can call them without a terminal.
 
 use std::path::Path;
@@ -126,7 +126,31 @@ pub async fn trace(
 ) -> anyhow::Result<String> {
     let client = JaegerClient::new(jaeger);
     let trace = fetch(&client, which, service).await?;
-    Ok(tree::render(&trace, options, style))
+    let mut out = tree::render(&trace, options, style);
+    out.push_str(&format!(
+        "\n{}\n",
+        style.dim(&format!("open: {}", client.trace_url(&trace.trace_id)))
+    ));
+    Ok(out)
+}
+
+/// `cargo lab diff <a> <b>`: fetches two traces and compares them span by span.
+pub async fn diff(jaeger: &str, a: &str, b: &str, style: Style) -> anyhow::Result<String> {
+    let client = JaegerClient::new(jaeger);
+    let a = fetch(&client, a, "api-gateway").await?;
+    let b = fetch(&client, b, "api-gateway").await?;
+    let diff = crate::compare::compare(&a, &b);
+    let mut out = crate::compare::render(&diff, style);
+    out.push_str(&format!(
+        "\n{}\n",
+        style.dim(&format!(
+            "open: {}/diff/{}/{} (in the sink's web page)",
+            client.base(),
+            diff.a,
+            diff.b
+        ))
+    ));
+    Ok(out)
 }
 
 async fn fetch(client: &JaegerClient, which: &str, service: &str) -> anyhow::Result<Trace> {

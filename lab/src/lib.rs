@@ -5,10 +5,14 @@
 //!
 //! - [`model`]: the trace model (spans, attributes, events) every command
 //!   works on, and its Jaeger JSON form.
-//! - [`sink`]: `lab sink`, an OTLP receiver that keeps traces in memory and
-//!   answers Jaeger's query API: the no-Docker trace backend.
-//! - [`client`]: reads traces back from Jaeger (or the sink) over its API.
+//! - [`sink`]: `lab sink`, an OTLP receiver that keeps traces in memory,
+//!   answers Jaeger's query API (v1 and v3) and serves a web page (trace
+//!   list, waterfall, service map, diff): the no-Docker trace backend.
+//! - [`client`]: reads traces back from Jaeger (or the sink) over its API,
+//!   v1 or v3, whichever answers.
 //! - [`tree`]: prints a trace as an indented tree with a timeline (`lab trace`).
+//! - [`compare`]: two traces matched span by span (`lab diff`, the sink's `/diff`).
+//! - [`time`]: RFC 3339 timestamps (Jaeger's v3 API, the web page).
 //! - [`check`]: `lab check N`: runs a lesson's scenario, compares the traces
 //!   with the lesson's expected shape and explains each mismatch.
 //! - [`lessons`] and [`progress`]: lesson directories, hints, and what the
@@ -24,6 +28,7 @@
 pub mod check;
 pub mod client;
 pub mod commands;
+pub mod compare;
 pub mod doctor;
 pub mod lessons;
 pub mod lifecycle;
@@ -34,6 +39,7 @@ pub mod progress;
 pub mod sink;
 pub mod stack;
 pub mod style;
+pub mod time;
 pub mod tree;
 
 /// Microseconds since the Unix epoch (Jaeger's unit of time).

@@ -94,6 +94,15 @@ enum Command {
         #[arg(long, default_value = "api-gateway")]
         service: String,
     },
+    /// Compare two traces span by span: duration changes, spans only in one, status changes.
+    Diff {
+        /// The first trace id (usually the fast one).
+        a: String,
+        /// The second trace id (usually the slow one).
+        b: String,
+        #[arg(long, env = "LAB_JAEGER", default_value = lab::client::DEFAULT_JAEGER)]
+        jaeger: String,
+    },
     /// Send steady traffic to the gateway and summarise the latencies.
     Load {
         /// The gateway (default: what dev-up recorded, else localhost:8080).
@@ -210,6 +219,9 @@ async fn run(command: Command) -> anyhow::Result<bool> {
                 "{}",
                 lab::commands::trace(&jaeger, &id, &service, &options, style).await?
             );
+        }
+        Command::Diff { a, b, jaeger } => {
+            print!("{}", lab::commands::diff(&jaeger, &a, &b, style).await?)
         }
         Command::Load {
             gateway,

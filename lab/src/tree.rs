@@ -152,6 +152,15 @@ pub fn outline(trace: &Trace) -> Vec<String> {
         .collect()
 }
 
+/// Spans in tree order with their depth (0 for a root), for other views
+/// of the same tree (the sink's waterfall).
+pub fn depth_first(trace: &Trace) -> Vec<(usize, &Span)> {
+    rows(trace)
+        .into_iter()
+        .map(|row| (row.prefix.chars().count() / 3, row.span))
+        .collect()
+}
+
 /// Fields tracing-opentelemetry adds to every event made from a log line
 /// (`level`, `target`, `code.*`): shown only with `--attrs`.
 fn is_log_metadata(key: &str) -> bool {

@@ -35,6 +35,9 @@ enum Mode {
     Healthy,
     /// Ignores the incoming traceparent and starts its own trace.
     IgnoresTraceparent,
+    /// Continues the trace, but its call to order-service carries no
+    /// traceparent: order-service and everything after it start a new trace.
+    SplitsAtOrderService,
 }
 
 struct Fake {
@@ -127,7 +130,7 @@ async fn create_order(
         .unwrap_or("");
     let parts: Vec<&str> = traceparent.split('-').collect();
     let (trace_id, parent) = match (fake.mode, parts.as_slice()) {
-        (Mode::Healthy, [_, trace, parent, _]) => {
+        (Mode::Healthy | Mode::SplitsAtOrderService, [_, trace, parent, _]) => {
             (TraceId::parse(trace).unwrap(), Some(parent.to_string()))
         }
         _ => (
@@ -141,6 +144,20 @@ async fn create_order(
         span.trace_id = trace_id.clone();
     }
     trace.spans[0].parent_span_id = parent;
+    if let Mode::SplitsAtOrderService = fake.mode {
+        let other = TraceId::parse("5b1175b1175b1175b1175b1175b1175b").unwrap();
+        // The diagnosis searches for traces that started during the check.
+        let shift = lab::now_us() - T0;
+        for span in trace.spans.iter_mut() {
+            span.start_us += shift;
+            if span.service() != "api-gateway" {
+                span.trace_id = other.clone();
+            }
+            if span.service() == "order-service" && span.name == "POST /orders" {
+                span.parent_span_id = None;
+            }
+        }
+    }
     // Export in two batches, the way two services' batch processors would.
     let late = trace.spans.split_off(8);
     let url = fake.otlp_url.clone();
@@ -170,6 +187,12 @@ async fn create_order(
 
 /// Starts a sink and a fake gateway; runs lesson 01's check against them.
 async fn run_lesson_01(mode: Mode) -> lab::check::engine::Report {
+    run_lesson_01_on(mode, false).await
+}
+
+/// With `v3_only`, the check reads the sink through a front that answers
+/// only Jaeger's v3 API (and HTML elsewhere, like a newer Jaeger's UI).
+async fn run_lesson_01_on(mode: Mode, v3_only: bool) -> lab::check::engine::Report {
     let sink = start(SinkConfig::ephemeral()).await.unwrap();
     let fake = Arc::new(Fake {
         mode,
@@ -189,9 +212,19 @@ async fn run_lesson_01(mode: Mode) -> lab::check::engine::Report {
     let mut spec = Spec::load(std::path::Path::new(&path)).unwrap();
     // Lesson 01 stops order-service after its requests: a fake has none.
     spec.after_requests = Default::default();
+    let jaeger = if v3_only {
+        let front = lab::sink::jaeger_v3::router(sink.store.clone())
+            .fallback(|| async { axum::response::Html("<!doctype html><html></html>") });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, front).await.unwrap() });
+        url
+    } else {
+        format!("http://{}", sink.query_addr)
+    };
     let options = CheckOptions {
         gateway,
-        jaeger: format!("http://{}", sink.query_addr),
+        jaeger,
         timeout: Duration::from_secs(5),
         control: Default::default(),
     };
@@ -216,6 +249,33 @@ async fn gateway_that_starts_its_own_trace_is_caught() {
     let report = run_lesson_01(Mode::IgnoresTraceparent).await;
     let causes: Vec<Cause> = report.findings.iter().map(|f| f.cause.clone()).collect();
     assert_eq!(causes, vec![Cause::NotContinued], "{:#?}", report.findings);
+}
+
+#[tokio::test]
+async fn both_verdicts_hold_when_the_backend_answers_only_v3() {
+    let report = run_lesson_01_on(Mode::Healthy, true).await;
+    assert!(report.passed(), "{:#?}", report.findings);
+    let report = run_lesson_01_on(Mode::IgnoresTraceparent, true).await;
+    let causes: Vec<Cause> = report.findings.iter().map(|f| f.cause.clone()).collect();
+    assert_eq!(causes, vec![Cause::NotContinued], "{:#?}", report.findings);
+}
+
+#[tokio::test]
+async fn a_split_trace_is_diagnosed_the_same_through_v1_and_v3() {
+    let mut verdicts = Vec::new();
+    for v3_only in [false, true] {
+        let report = run_lesson_01_on(Mode::SplitsAtOrderService, v3_only).await;
+        let causes: Vec<Cause> = report.findings.iter().map(|f| f.cause.clone()).collect();
+        assert!(
+            causes.contains(&Cause::SplitTrace {
+                service: "order-service".to_string()
+            }),
+            "v3_only={v3_only}: {:#?}",
+            report.findings
+        );
+        verdicts.push(causes);
+    }
+    assert_eq!(verdicts[0], verdicts[1]);
 }
 
 #[tokio::test]

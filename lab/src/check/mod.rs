@@ -150,6 +150,16 @@ pub async fn run_with(
     }
     println!();
     print!("{}", report::render(&report, style));
+    if let Some(trace) = &report.shown {
+        let client = crate::client::JaegerClient::new(&options.jaeger);
+        println!(
+            "{}",
+            style.dim(&format!(
+                "open the trace in a browser: {}",
+                client.trace_url(&trace.trace_id)
+            ))
+        );
+    }
     if let Some(path) = &extra.report_json {
         let json = serde_json::json!({ "passed": report.passed(), "causes": report.cause_keys() });
         std::fs::write(path, json.to_string())

@@ -7,8 +7,10 @@
 //! tests can build traces by hand.
 //!
 //! - [`jaeger`]: the Jaeger JSON shapes and the conversion to and from them.
+//! - [`otlp`]: OTLP JSON, the shape of Jaeger's v3 API, to and from the model.
 
 pub mod jaeger;
+pub mod otlp;
 
 use std::fmt;
 

@@ -28,17 +28,11 @@ const DEFAULT_LIMIT: usize = 100;
 
 pub fn router(store: SharedStore) -> Router {
     Router::new()
-        .route("/", get(home))
         .route("/api/services", get(services))
         .route("/api/services/{service}/operations", get(operations))
         .route("/api/traces", get(search))
         .route("/api/traces/{id}", get(trace_by_id))
         .with_state(store)
-}
-
-async fn home() -> &'static str {
-    "This is `cargo lab sink`, a stand-in for Jaeger's query API.\n\
-     Try: cargo lab trace latest, or GET /api/traces/<trace id>\n"
 }
 
 async fn services(State(store): State<SharedStore>) -> Json<Envelope<Vec<String>>> {

@@ -3,17 +3,22 @@
 //! It stands in for the collector + Jaeger pair: the services export to it
 //! exactly as they would to a collector (OTLP, gRPC 4317 or HTTP 4318), it
 //! keeps the most recent traces in memory, prints each finished trace as a
-//! tree, and answers Jaeger's query API on 16686.
+//! tree, and answers Jaeger's query API (v1 and v3) and serves a small web
+//! UI on 16686.
 //!
 //! - [`convert`]: OTLP protobuf → the trace model.
 //! - [`store`]: bounded in-memory store; when a trace counts as finished.
 //! - [`otlp`]: the gRPC and HTTP receivers.
 //! - [`jaeger_api`]: `/api/traces/{id}`, `/api/traces?service=`, `/api/services`.
+//! - [`jaeger_v3`]: the same in Jaeger's v3 API (OTLP JSON).
+//! - [`web`]: the web page on the same port: traces, waterfall, map, diff.
 
 pub mod convert;
 pub mod jaeger_api;
+pub mod jaeger_v3;
 pub mod otlp;
 pub mod store;
+pub mod web;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -103,7 +108,7 @@ pub async fn start(config: SinkConfig) -> anyhow::Result<RunningSink> {
     }));
     for (listener, router) in [
         (http, otlp::http_router(store.clone())),
-        (query, jaeger_api::router(store.clone())),
+        (query, query_router(store.clone())),
     ] {
         let signal = wait_for(stopped.clone());
         tasks.push(tokio::spawn(async move {
@@ -123,6 +128,13 @@ pub async fn start(config: SinkConfig) -> anyhow::Result<RunningSink> {
         stop,
         tasks,
     })
+}
+
+/// Everything on the query port: both Jaeger APIs and the web page.
+pub fn query_router(store: SharedStore) -> axum::Router {
+    jaeger_api::router(store.clone())
+        .merge(jaeger_v3::router(store.clone()))
+        .merge(web::router(store))
 }
 
 impl RunningSink {
@@ -145,6 +157,10 @@ pub async fn run(config: SinkConfig, print_traces: bool) -> anyhow::Result<()> {
         sink.grpc_addr, sink.http_addr, sink.query_addr
     );
     println!(
+        "lab sink: open {} in a browser for traces, waterfalls, the service map",
+        web_url(sink.query_addr)
+    );
+    println!(
         "lab sink: point the services at it with OTEL_EXPORTER_OTLP_ENDPOINT=http://{}",
         sink.http_addr
     );
@@ -156,7 +172,7 @@ pub async fn run(config: SinkConfig, print_traces: bool) -> anyhow::Result<()> {
                 let finished = lock(&sink.store).take_finished(Instant::now());
                 if print_traces {
                     for (trace, how) in finished {
-                        print_finished(&trace, how, style);
+                        print_finished(&trace, how, sink.query_addr, style);
                     }
                 }
             }
@@ -167,7 +183,7 @@ pub async fn run(config: SinkConfig, print_traces: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_finished(trace: &crate::model::Trace, how: Finished, style: Style) {
+fn print_finished(trace: &crate::model::Trace, how: Finished, web: SocketAddr, style: Style) {
     let note = match how {
         Finished::Complete => String::new(),
         Finished::NoRoot => style.yellow(
@@ -177,9 +193,19 @@ fn print_finished(trace: &crate::model::Trace, how: Finished, style: Style) {
         Finished::Update(n) => style.yellow(&format!("{n} late spans arrived, updated trace:\n")),
     };
     println!(
-        "\n{note}{}",
-        tree::render(trace, &TreeOptions::default(), style)
+        "\n{note}{}{}",
+        tree::render(trace, &TreeOptions::default(), style),
+        style.dim(&format!("open: {}/trace/{}", web_url(web), trace.trace_id))
     );
+}
+
+/// The web page's address for a browser (`localhost` when bound to all interfaces).
+fn web_url(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("http://localhost:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
 }
 
 /// Ctrl-C, or SIGTERM (what `scripts/dev-down.sh` and `kill` send).

@@ -168,6 +168,21 @@ impl Store {
             .collect()
     }
 
+    /// Up to `limit` traces, the most recently started first (the web page).
+    pub fn recent(&self, limit: usize) -> Vec<Trace> {
+        let mut found: Vec<(u64, &TraceId)> = self
+            .traces
+            .iter()
+            .map(|(id, e)| (e.spans.iter().map(|s| s.start_us).min().unwrap_or(0), id))
+            .collect();
+        found.sort_by(|a, b| b.cmp(a));
+        found.truncate(limit);
+        found
+            .into_iter()
+            .filter_map(|(_, id)| self.get(id))
+            .collect()
+    }
+
     /// Traces that became finished by `now` (see the module docs); each is
     /// returned once, or again as an update when late spans arrive.
     pub fn take_finished(&mut self, now: Instant) -> Vec<(Trace, Finished)> {
