@@ -8,7 +8,8 @@
 # Uses DATABASE_URL / REDIS_URL (or 127.0.0.1:5432 / :6379) when something
 # answers there; otherwise starts throwaway servers (installing postgresql /
 # redis-server with apt-get if they are missing, saying so first) and removes
-# them afterwards. It installs nothing else. WORKSHOP_NO_INSTALL=1 turns
+# them afterwards; it installs Debian's chromium (a headless browser for the
+# sink's web page test) the same way. It installs nothing else. WORKSHOP_NO_INSTALL=1 turns
 # installing off; WORKSHOP_THROWAWAY=1 forces throwaway servers; TEST_LOG=1
 # shows the services' logs. Ends with one summary line.
 set -euo pipefail
@@ -17,6 +18,11 @@ source scripts/lib/backing-services.sh
 
 trap stop_backing_services EXIT
 ensure_backing_services
+
+# The sink's web page is also tested in a real headless browser.
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium || log "the web page will be tested over plain HTTP only (no headless browser)"
+fi
 
 export TEST_DATABASE_URL="$WORKSHOP_PG_URL"
 export TEST_REDIS_URL="$WORKSHOP_REDIS_URL"
