@@ -137,9 +137,25 @@ impl Outbox {
                 }
             }
         }
+        // The server has drained: every order it answered is committed. One
+        // last round publishes their events now, in this process, so their
+        // PRODUCER spans are flushed with the rest instead of waiting for the
+        // next start. Bounded, so a slow Redis cannot hold up the exit.
+        if !relay.failing {
+            let (_never_stops, keep_going) = watch::channel(false);
+            let last_round = relay.publish_waiting(&keep_going);
+            match tokio::time::timeout(LAST_ROUND, last_round).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "order events left in the outbox at shutdown; sent at the next start"),
+                Err(_) => tracing::warn!("order events left in the outbox at shutdown (Redis too slow); sent at the next start"),
+            }
+        }
         tracing::info!("order event relay stopped");
     }
 }
+
+/// How long the relay's last round at shutdown may take.
+const LAST_ROUND: Duration = Duration::from_secs(2);
 
 /// The relay's working state.
 struct Relay {
