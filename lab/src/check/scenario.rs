@@ -262,7 +262,12 @@ async fn collect_traces(
             let size = trace.spans.len();
             let previous = last_size.insert(i, size);
             // Complete: it looks whole and did not grow since the last poll.
-            done[i] = looks_complete(spec, &trace) && previous == Some(size);
+            // Not before `settle_ms`: a trace marked done is not fetched
+            // again, and spans the lesson waits for (a service no span of
+            // it requires, an optional span) may still be on their way.
+            done[i] = looks_complete(spec, &trace)
+                && previous == Some(size)
+                && started.elapsed() >= settle;
             changed |= previous != Some(size);
             obs.trace = Some(trace);
         }
