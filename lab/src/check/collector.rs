@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_yaml::Value as Yaml;
 
 use super::diagnosis::Cause;
-use super::engine::Report;
+use super::outcome::Report;
 use super::spec::{CollectorExpect, CollectorSpec};
 
 /// Adds a finding per unmet expectation.

@@ -5,7 +5,7 @@
 use crate::model::Trace;
 
 use super::diagnosis::Cause;
-use super::engine::{Observation, Report};
+use super::outcome::{Observation, Report};
 use super::spec::Spec;
 
 /// `logs:` — the services' log lines carrying this trace's id.

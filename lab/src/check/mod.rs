@@ -4,6 +4,7 @@
 //! - [`spec`]: the `check.yaml` format (requests to send, expected shape).
 //! - [`scenario`]: sends the requests and fetches the traces (network).
 //! - [`engine`]: compares expected and actual, in memory, into findings.
+//! - [`outcome`]: observations and the report every check writes to.
 //! - [`whole_trace`]: all services present? split-off traces? orphans?
 //! - [`matching`]: one expected span against the spans of a trace.
 //! - [`logs`]: log lines of a trace (`logs:`).
@@ -18,6 +19,7 @@ pub mod diagnosis;
 pub mod engine;
 pub mod logs;
 pub mod matching;
+pub mod outcome;
 pub mod questions;
 pub mod report;
 pub mod sampling;
@@ -32,7 +34,7 @@ use crate::native::{self, LessonEnv, UpToDate};
 use crate::progress::{Progress, Result as LessonResult};
 use crate::style::Style;
 use diagnosis::Cause;
-use engine::Report;
+use outcome::Report;
 use scenario::{CheckOptions, Control};
 use spec::Spec;
 

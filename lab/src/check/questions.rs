@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::diagnosis::Cause;
-use super::engine::Report;
+use super::outcome::Report;
 use super::spec::Spec;
 
 /// Parses `KEY=VALUE` answers; an unknown key is an error naming the known ones.

@@ -9,7 +9,7 @@
 //! ```
 
 use super::diagnosis::explain;
-use super::engine::{Report, RowState};
+use super::outcome::{Report, RowState};
 use crate::style::{self, Style};
 use crate::tree;
 

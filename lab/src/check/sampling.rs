@@ -4,7 +4,7 @@
 use crate::model::{Span, Trace};
 
 use super::diagnosis::Cause;
-use super::engine::{Observation, Outcome, Report};
+use super::outcome::{Observation, Outcome, Report};
 use super::spec::{SamplingSpec, Spec};
 
 /// A trace without the expected root span: a downstream service kept its

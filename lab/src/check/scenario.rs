@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use super::engine::{Observation, Outcome};
+use super::outcome::{Observation, Outcome};
 use super::spec::{ExpectTrace, RequestSpec, Spec, TraceparentSpec};
 use super::whole_trace::looks_complete;
 use crate::client::JaegerClient;

@@ -5,8 +5,8 @@
 use crate::model::{Span, Trace};
 
 use super::diagnosis::Cause;
-use super::engine::{Observation, Report};
 use super::matching::describe;
+use super::outcome::{Observation, Report};
 use super::spec::Spec;
 
 /// Reports services missing from `trace`, telling a split-off trace

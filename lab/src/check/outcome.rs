@@ -1,0 +1,154 @@
+//! What a check found: the observations it made ([`Observation`]) and the
+//! [`Report`] of findings and rows that `engine`, `sampling`, `whole_trace`
+//! and the other checks all write to. Data only, so those modules depend on
+//! this one and not on each other.
+
+use crate::model::{Trace, TraceId};
+
+use super::diagnosis::Cause;
+use super::spec::ExpectTrace;
+
+/// What happened to one request of the scenario.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    /// `POST /orders`, for messages.
+    pub request: String,
+    pub expected_status: Option<u16>,
+    pub response: Outcome,
+    /// The trace id `lab check` put in its `traceparent` (none for sampling lessons).
+    pub sent_trace_id: Option<TraceId>,
+    /// The trace fetched for this request, if the backend had it.
+    pub trace: Option<Trace>,
+    /// Other recent traces with spans of services missing from `trace`:
+    /// where their spans went when propagation broke.
+    pub elsewhere: Vec<Trace>,
+    /// Whether this request should leave a trace at all.
+    pub expect_trace: ExpectTrace,
+    /// Log lines carrying the trace id: (service, line).
+    pub logs: Vec<(String, String)>,
+}
+
+impl Observation {
+    /// A request answered with `status`, nothing else known yet.
+    pub fn answered(request: &str, status: u16, trace_id: Option<TraceId>) -> Observation {
+        Observation {
+            request: request.to_string(),
+            expected_status: Some(status),
+            response: Outcome::Answered {
+                status,
+                trace_id: trace_id.clone(),
+                error: None,
+            },
+            sent_trace_id: trace_id,
+            trace: None,
+            elsewhere: Vec::new(),
+            expect_trace: ExpectTrace::Present,
+            logs: Vec::new(),
+        }
+    }
+}
+
+/// The gateway's answer.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// No answer at all (connection refused, timeout).
+    Unreachable(String),
+    Answered {
+        status: u16,
+        /// `trace_id` from the JSON body.
+        trace_id: Option<TraceId>,
+        /// `error` from the JSON body.
+        error: Option<String>,
+    },
+}
+
+/// One mismatch: what differs, on which span, and why it probably does.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The expected span it concerns, e.g. `order-service POST /orders (server)`.
+    pub span: Option<String>,
+    /// Expected vs actual, in one line.
+    pub problem: String,
+    pub cause: Cause,
+    /// In how many of the requests it happened.
+    pub count: usize,
+}
+
+/// How one expected span fared in the displayed trace (for the side-by-side view).
+#[derive(Clone, Debug)]
+pub struct SpanRow {
+    pub label: String,
+    /// Depth in the expected tree (from the `parent` links).
+    pub depth: usize,
+    pub state: RowState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowState {
+    Ok,
+    Problem,
+    Missing,
+    /// An optional span that was not there.
+    Absent,
+}
+
+/// The result of a check.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub rows: Vec<SpanRow>,
+    /// The trace shown beside the expectations (the first one with a problem).
+    pub shown: Option<Trace>,
+    /// Sampling lessons: traces found / requests answered.
+    pub sampled: Option<(usize, usize)>,
+    /// The lesson's own words per cause key (check.yaml `diagnosis`).
+    pub notes: std::collections::BTreeMap<String, String>,
+    /// Questions not answered on the command line: (key, text).
+    pub unanswered: Vec<(String, String)>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// The cause keys, in the order found; the first is the conclusive one.
+    pub fn cause_keys(&self) -> Vec<&'static str> {
+        self.findings.iter().map(|f| f.cause.key()).collect()
+    }
+
+    pub(super) fn add(&mut self, span: Option<String>, problem: String, cause: Cause) {
+        // The same mismatch in many requests is one finding with a count
+        // (compared without trace ids, which differ from request to request).
+        let key = without_ids(&problem);
+        match self
+            .findings
+            .iter_mut()
+            .find(|f| f.span == span && f.cause == cause && without_ids(&f.problem) == key)
+        {
+            Some(existing) => existing.count += 1,
+            None => self.findings.push(Finding {
+                span,
+                problem,
+                cause,
+                count: 1,
+            }),
+        }
+    }
+}
+
+/// `problem` with every 32-hex-digit trace id replaced by `…`.
+fn without_ids(problem: &str) -> String {
+    problem
+        .split(' ')
+        .map(|word| {
+            let hex = word.trim_matches(|c: char| !c.is_ascii_hexdigit());
+            if hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                word.replace(hex, "…")
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
