@@ -326,7 +326,8 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
         let (passed, causes, output) = check(&lab, &stack, n);
         assert!(
             passed,
-            "lesson {nn}: main fails its check ({causes:?}):\n{output}"
+            "lesson {nn}: main fails its check ({causes:?}):\n{output}\n{}",
+            service_logs(&stack.scratch)
         );
         assert!(output.contains("this is the finished version"), "{output}");
         let progress =
@@ -376,4 +377,21 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
     ));
     println!("{summary}");
     let _ = std::fs::write(target_dir().join("lesson-gate.txt"), &summary);
+}
+
+/// The last lines of each service's log in the scratch stack, so a failure
+/// in CI says what the services did.
+fn service_logs(scratch: &Path) -> String {
+    let mut out = String::new();
+    for service in ["api-gateway", "order-service", "user-service", "inventory-service"] {
+        let log = std::fs::read_to_string(scratch.join(format!(".lab/logs/{service}.log")))
+            .unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        out.push_str(&format!("--- {service}.log (last lines)\n"));
+        for line in &lines[lines.len().saturating_sub(12)..] {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }

@@ -99,7 +99,9 @@ impl Telemetry {
     /// a blocking thread instead of stalling the async runtime.
     pub async fn shutdown(self) {
         let provider = self.provider;
-        let result = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        let result =
+            tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT))
+                .await;
         match result {
             Ok(Ok(())) => tracing::info!("telemetry flushed and shut down"),
             Ok(Err(error)) => tracing::warn!(%error, "telemetry shutdown was not clean"),
@@ -107,6 +109,12 @@ impl Telemetry {
         }
     }
 }
+
+/// How long the last flush may take: twice the SDK's default, because on a
+/// busy machine the final export can be slow, and keeping the last
+/// requests' spans is what the flush is for. Compose gives a stopping
+/// container 15 s; with nothing in flight the drain takes well under one.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `service.name` and friends. `Resource::builder` also reads the other
 /// `OTEL_RESOURCE_ATTRIBUTES`; the service name is settled in `Settings`.
