@@ -57,6 +57,7 @@ pub use settings::Settings;
 pub fn init(default_service_name: &str) -> Result<Telemetry, settings::SettingsError> {
     let settings = Settings::from_env(default_service_name)?;
     propagation::install_propagators();
+    server::set_baggage_span_keys(settings.baggage_span_keys.clone());
     // Building the provider reads the sampler settings, which logs what it
     // found; the real subscriber needs the provider, so log through a
     // temporary one meanwhile.

@@ -87,6 +87,7 @@ impl Telemetry {
                 endpoint = settings.endpoint.as_deref().unwrap_or("(default localhost)"),
                 sampler,
                 sampler_arg,
+                baggage_span_keys = %settings.baggage_span_keys.join(","),
                 "exporting spans over OTLP"
             );
         }

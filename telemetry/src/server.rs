@@ -7,6 +7,8 @@
 //!    sampler may look at, and sets the remote context as its parent **before
 //!    the span is first entered** (tracing-opentelemetry starts the OTel span,
 //!    and asks the sampler, at that moment: a parent set later is ignored),
+//!    and copies the baggage entries named in `BAGGAGE_SPAN_KEYS` onto it
+//!    as attributes (an allowlist: see [`copy_baggage`]),
 //! 3. runs the handler inside the span,
 //! 4. records the status code and, on a 5xx, the failure: status ERROR and an
 //!    `exception` event built from the [`Failure`] the service's error type
@@ -21,12 +23,14 @@
 //! Mount it with `Router::layer` so that the matched route (`/users/{id}`,
 //! not `/users/7`) is known when the span is created.
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use opentelemetry::trace::TraceContextExt;
+use opentelemetry::Context;
 use opentelemetry_semantic_conventions::attribute::{
     HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, URL_PATH,
 };
@@ -34,7 +38,21 @@ use tracing::field::Empty;
 use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::{errors, propagation};
+use crate::{errors, propagation, settings};
+
+/// The baggage keys copied onto SERVER spans, set once by [`crate::init`].
+static BAGGAGE_SPAN_KEYS: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Sets the baggage keys [`copy_baggage`] copies (from `Settings`). The
+/// first call wins; without one, `BAGGAGE_SPAN_KEYS` is read on first use.
+pub fn set_baggage_span_keys(keys: Vec<String>) {
+    let _ = BAGGAGE_SPAN_KEYS.set(keys);
+}
+
+/// The baggage keys every SERVER span copies (`BAGGAGE_SPAN_KEYS`).
+pub fn baggage_span_keys() -> &'static [String] {
+    BAGGAGE_SPAN_KEYS.get_or_init(settings::baggage_span_keys)
+}
 
 /// What went wrong in a request, as the service's error type describes it.
 ///
@@ -132,6 +150,27 @@ fn server_span(request: &Request) -> Span {
     // No usable `traceparent` (absent or garbage) extracts as an empty
     // context: the span then becomes the root of a new trace.
     let parent = propagation::extract(request.headers());
+    copy_baggage(&span, &parent);
     let _ = span.set_parent(parent);
     span
+}
+
+/// Copies the baggage entries named in `BAGGAGE_SPAN_KEYS` from the caller's
+/// context onto `span`, as string attributes under the same keys
+/// (`baggage: request.source=mobile` → `request.source = "mobile"`).
+///
+/// Every service does this on its own SERVER span, so the value is
+/// searchable on all of them. Only the listed keys: baggage comes from
+/// outside (any client can send any entry), and an attribute is stored and
+/// indexed by the backend. Read the baggage from `parent`, the extracted
+/// context: nothing is current yet while the span is being built.
+// LESSON 06: baggage entries become attributes of every SERVER span.
+fn copy_baggage(span: &Span, parent: &Context) {
+    use opentelemetry::baggage::BaggageExt;
+    let baggage = parent.baggage();
+    for key in baggage_span_keys() {
+        if let Some(value) = baggage.get(key.as_str()) {
+            span.set_attribute(key.clone(), value.clone());
+        }
+    }
 }

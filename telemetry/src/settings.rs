@@ -36,7 +36,15 @@ pub struct Settings {
     /// `RUST_LOG`. The default hides the SDK's own per-export error lines:
     /// [`crate::export::CountingExporter`] reports failed exports, rate-limited.
     pub log_filter: String,
+    /// `BAGGAGE_SPAN_KEYS`: the baggage entries every service copies onto
+    /// its SERVER span as attributes (comma-separated; default
+    /// [`DEFAULT_BAGGAGE_SPAN_KEYS`]). An allowlist: baggage is input from
+    /// outside, and only the keys named here become span attributes.
+    pub baggage_span_keys: Vec<String>,
 }
+
+/// Baggage keys copied onto SERVER spans when `BAGGAGE_SPAN_KEYS` is not set.
+pub const DEFAULT_BAGGAGE_SPAN_KEYS: &str = "request.source";
 
 /// A variable that was set to something we cannot use.
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +74,26 @@ impl Settings {
             endpoint: non_empty("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
                 .or_else(|| non_empty("OTEL_EXPORTER_OTLP_ENDPOINT")),
             log_filter: non_empty("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_string()),
+            baggage_span_keys: baggage_span_keys(),
         })
     }
+}
+
+/// `BAGGAGE_SPAN_KEYS` as a list: `a, b,,c` → `[a, b, c]`.
+pub fn baggage_span_keys() -> Vec<String> {
+    parse_key_list(
+        &non_empty("BAGGAGE_SPAN_KEYS").unwrap_or_else(|| DEFAULT_BAGGAGE_SPAN_KEYS.to_string()),
+    )
+}
+
+fn parse_key_list(text: &str) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for key in text.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        if !keys.iter().any(|k| k == key) {
+            keys.push(key.to_string());
+        }
+    }
+    keys
 }
 
 /// `service.name=...` inside `OTEL_RESOURCE_ATTRIBUTES` (which the spec
@@ -116,5 +142,19 @@ fn parse_protocol() -> Result<Protocol, SettingsError> {
             value,
             reason: "use http/protobuf (port 4318) or grpc (port 4317)",
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_key_list;
+
+    #[test]
+    fn baggage_keys_are_trimmed_deduplicated_and_never_empty() {
+        assert_eq!(
+            parse_key_list(" request.source, tenant.id,,request.source "),
+            vec!["request.source".to_string(), "tenant.id".to_string()]
+        );
+        assert!(parse_key_list(" , ").is_empty());
     }
 }
