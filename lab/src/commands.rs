@@ -104,12 +104,12 @@ pub fn hint(root: &Path, which: &str, reset: bool) -> anyhow::Result<String> {
     );
     if index + 1 < hints.len() {
         out.push_str(&format!(
-            "Run `cargo lab hint {}` again for the next one.\n",
+            "Run `cargo lab hint {:02}` again for the next one.\n",
             lesson.number
         ));
     } else {
         out.push_str(&format!(
-            "That was the last hint. `cargo lab hint {} --reset` starts over.\n",
+            "That was the last hint. `cargo lab hint {:02} --reset` starts over.\n",
             lesson.number
         ));
     }

@@ -176,7 +176,7 @@ pub async fn run_with(
             );
         }
     } else {
-        println!("Stuck? `cargo lab hint {}` gives a hint.", lesson.number);
+        println!("Stuck? `cargo lab hint {:02}` gives a hint.", lesson.number);
     }
     Ok(report.passed())
 }
