@@ -383,7 +383,12 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
 /// in CI says what the services did.
 fn service_logs(scratch: &Path) -> String {
     let mut out = String::new();
-    for service in ["api-gateway", "order-service", "user-service", "inventory-service"] {
+    for service in [
+        "api-gateway",
+        "order-service",
+        "user-service",
+        "inventory-service",
+    ] {
         let log = std::fs::read_to_string(scratch.join(format!(".lab/logs/{service}.log")))
             .unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
