@@ -316,7 +316,7 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         ),
         Cause::WrongAnswer { key } => Diagnosis {
             likely: format!("the answer to `{key}` is not what the trace shows."),
-            fix: "read the trace again (`cargo lab trace <id> --events`) and answer with \
+            fix: "read the trace again (`cargo lab trace <id> --attrs --events`) and answer with \
                   `--answer KEY=VALUE`."
                 .to_string(),
         },
