@@ -134,7 +134,7 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 fn every_standard_name_parses() {
     for name in SAMPLER_NAMES
         .iter()
-        .filter(|n| !matches!(**n, "rules" | "ratelimit"))
+        .filter(|n| !matches!(**n, "rules" | "ratelimit" | "adaptive"))
     {
         let arg = name.ends_with("traceidratio").then_some("0.5");
         assert!(from_values(Some(name), arg).is_ok(), "{name} should parse");
@@ -143,6 +143,9 @@ fn every_standard_name_parses() {
         from_values(None, None).is_ok(),
         "unset means parentbased_always_on"
     );
+    assert!(from_values(Some("adaptive"), Some("10")).is_ok());
+    let error = from_values(Some("adaptive"), None).unwrap_err().to_string();
+    assert!(error.contains("OTEL_TRACES_SAMPLER_ARG"), "{error}");
     assert!(
         from_values(Some(" AlwaysOn "), None).is_err(),
         "no such sampler"
