@@ -34,6 +34,8 @@ fn observed(trace: Option<Trace>) -> Observation {
         elsewhere: Vec::new(),
         expect_trace: Default::default(),
         logs: Vec::new(),
+        phase: 0,
+        phase_secs: 0.0,
     }
 }
 
@@ -274,6 +276,8 @@ fn sampled(found: usize) -> Vec<Observation> {
                 elsewhere: Vec::new(),
                 expect_trace: Default::default(),
                 logs: Vec::new(),
+                phase: 0,
+                phase_secs: 0.0,
             }
         })
         .collect()

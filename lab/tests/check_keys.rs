@@ -228,6 +228,85 @@ fn lesson_09_names_the_downstream_sampler_that_ignores_its_parent() {
     assert!(report.findings[0].problem.starts_with("75 of 100 traces"));
 }
 
+/// Lesson 10's two load phases: `quiet` of 15 requests (5 s) and `busy`
+/// of 200 (10 s) kept, each trace whole and marked with the target.
+fn adaptive_run(quiet: usize, busy: usize) -> Report {
+    let path = format!(
+        "{}/../lessons/10-custom-samplers/check.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let lesson = Spec::load(std::path::Path::new(&path)).unwrap();
+    let phase = |phase: usize, sent: usize, kept: usize, secs: f64| {
+        (0..sent).map(move |i| {
+            let id = TraceId::parse(&format!("{:016x}{:016x}", phase + 1, i + 1)).unwrap();
+            let mut trace = healthy_order();
+            trace.trace_id = id.clone();
+            trace.spans[0].parent_span_id = None;
+            trace.spans[0]
+                .attributes
+                .push(attr("sampling.target", Value::Float(5.0)));
+            let mut obs = Observation::answered("POST /orders", 201, Some(id));
+            obs.sent_trace_id = None;
+            obs.trace = (i < kept).then_some(trace);
+            obs.phase = phase;
+            obs.phase_secs = secs;
+            obs
+        })
+    };
+    let observations: Vec<Observation> = phase(0, 15, quiet, 5.0)
+        .chain(phase(1, 200, busy, 10.0))
+        .collect();
+    evaluate(&lesson, &observations)
+}
+
+#[test]
+fn lesson_10_holds_the_kept_rate_near_the_target_in_each_phase() {
+    // All quiet traces, about 6 a second when busy: the adaptive sampler.
+    let report = adaptive_run(15, 62);
+    assert!(report.passed(), "{:#?}", report.findings);
+    assert_eq!(report.phases.len(), 2, "{:?}", report.phases);
+    assert!(
+        report.phases[1].contains("62 of 200 requests traced in 10.0 s (6.2 traces/s)"),
+        "{:?}",
+        report.phases
+    );
+
+    // The exercise: everything kept, 20 a second under load.
+    let report = adaptive_run(15, 200);
+    assert_eq!(keys(&report), ["over-target"], "{:#?}", report.findings);
+    assert!(report.findings[0]
+        .problem
+        .contains("expected about 5 per second (2.5 to 10.0)"));
+
+    // A fixed small ratio: too few when busy, and traces lost while quiet.
+    let report = adaptive_run(3, 12);
+    assert_eq!(
+        keys(&report),
+        ["wrong-ratio", "under-target"],
+        "{:#?}",
+        report.findings
+    );
+}
+
+#[test]
+fn kept_phases_need_exactly_one_measure() {
+    let base = "title: t\nrequests:\n  - { path: /orders, repeat: 2, rps: 1, kept: ";
+    for (kept, error) in [
+        ("{ share: 1.5 }", "share 1.5 is not within 0..=1"),
+        ("{ per_second: 0 }", "per_second 0 is not positive"),
+        ("{ share: 1, per_second: 5 }", "exactly one of"),
+        ("{ share: 1, factor: 2 }", "`factor` goes with `per_second`"),
+        (
+            "{ per_second: 5, factor: 1 }",
+            "factor 1 must be greater than 1",
+        ),
+    ] {
+        let error_text = Spec::parse(&format!("{base}{kept} }}\n")).unwrap_err();
+        assert!(error_text.contains(error), "{kept}: {error_text}");
+    }
+    assert!(Spec::parse(&format!("{base}{{ per_second: 5 }} }}\n")).is_ok());
+}
+
 fn write(dir: &std::path::Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }

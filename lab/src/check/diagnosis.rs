@@ -44,6 +44,10 @@ pub enum Cause {
     SampledEverything,
     SampledNothing,
     WrongRatio,
+    /// A load phase kept more traces per second than the sampler's target.
+    OverTarget,
+    /// A load phase kept fewer traces per second than the sampler's target.
+    UnderTarget,
     /// A service the scenario stopped lost its spans: no flush at shutdown.
     NotFlushed {
         service: String,
@@ -73,6 +77,8 @@ pub enum Cause {
     },
     /// The code does not compile: nothing was checked.
     BuildFailed,
+    /// The traces pass, the lesson's unit tests do not.
+    UnitTests,
 }
 
 impl Cause {
@@ -102,6 +108,8 @@ impl Cause {
             Cause::SampledEverything => "sampled-everything",
             Cause::SampledNothing => "sampled-nothing",
             Cause::WrongRatio => "wrong-ratio",
+            Cause::OverTarget => "over-target",
+            Cause::UnderTarget => "under-target",
             Cause::NotFlushed { .. } => "not-flushed",
             Cause::ParentIgnored { .. } => "parent-ignored",
             Cause::UnexpectedTrace => "unexpected-trace",
@@ -112,6 +120,7 @@ impl Cause {
             Cause::CollectorConfig => "collector-config",
             Cause::WrongAnswer { .. } => "wrong-answer",
             Cause::BuildFailed => "build-failed",
+            Cause::UnitTests => "unit-tests",
         }
     }
 }
@@ -320,6 +329,12 @@ pub fn explain(cause: &Cause) -> Diagnosis {
                   `--answer KEY=VALUE`."
                 .to_string(),
         },
+        Cause::UnitTests => diagnosis(
+            "the traces look right under this load, but the unit tests (which drive the code on \
+             a clock of their own) find a case it gets wrong.",
+            "read the failing test's name and assertion above, and run the same `cargo test` \
+             command yourself while you fix it.",
+        ),
         Cause::BuildFailed => diagnosis(
             "the code does not compile, so the services still run the previous build.",
             "fix the compiler errors shown above and run the check again.",
@@ -328,6 +343,18 @@ pub fn explain(cause: &Cause) -> Diagnosis {
             "the share of traced requests is off: the ratio is not this lesson's, or several \
              services sample by ratio (their ratios multiply).",
             "set the lesson's ratio on api-gateway and parent-based samplers downstream.",
+        ),
+        Cause::OverTarget => diagnosis(
+            "under load the sampler kept far more traces per second than its target: its \
+             decision keeps (nearly) every trace however busy the service is.",
+            "when the estimated rate of new traces is above the target, keep each one with the \
+             probability target / rate.",
+        ),
+        Cause::UnderTarget => diagnosis(
+            "under load the sampler kept far fewer traces per second than its target: it drops \
+             more than it needs to (a fixed small ratio, or a probability that falls too fast).",
+            "keep each new trace with the probability target / rate, so that the kept traces per \
+             second come out near the target.",
         ),
     }
 }

@@ -36,6 +36,12 @@ pub fn evaluate(spec: &Spec, observations: &[Observation]) -> Report {
         super::sampling::check_parents(spec, observations, &mut report);
         super::sampling::check_sampling(sampling, observations, &mut report);
     }
+    if spec.requests.iter().any(|r| r.kept.is_some()) {
+        if spec.sampling.is_none() {
+            super::sampling::check_parents(spec, observations, &mut report);
+        }
+        super::sampling::check_kept(spec, observations, &mut report);
+    }
     report.notes = spec.diagnosis.clone();
     if let Some((trace, rows, _)) = shown {
         report.shown = Some(trace);
@@ -48,7 +54,7 @@ pub fn evaluate(spec: &Spec, observations: &[Observation]) -> Report {
 
 fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec<SpanRow> {
     let missing_rows = || expected_rows(spec, |_| RowState::Missing);
-    let sampling = spec.sampling.is_some();
+    let sampling = spec.reads_ids_from_responses();
     match &obs.response {
         Outcome::Unreachable(error) => {
             let problem = format!("{}: no answer from the gateway ({error})", obs.request);

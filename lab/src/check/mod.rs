@@ -10,7 +10,9 @@
 //! - [`logs`]: log lines of a trace (`logs:`).
 //! - [`collector`]: static assertions on a collector config.
 //! - [`questions`]: questions answered with `--answer KEY=VALUE`.
-//! - [`sampling`]: the sampled share of requests, and whole sampled traces.
+//! - [`sampling`]: the sampled share of requests (per load phase too), and
+//!   whole sampled traces.
+//! - [`unit_tests`]: a lesson's unit tests, run once its traces pass.
 //! - [`diagnosis`]: each finding's likely cause and fix.
 //! - [`report`]: prints expected vs actual side by side, then the findings.
 
@@ -25,6 +27,7 @@ pub mod report;
 pub mod sampling;
 pub mod scenario;
 pub mod spec;
+pub mod unit_tests;
 pub mod whole_trace;
 
 use std::path::{Path, PathBuf};
@@ -134,6 +137,11 @@ pub async fn run_with(
         let evaluated = engine::evaluate(&spec, &observations);
         report = evaluated;
         questions::check(&spec, &answers, &mut report);
+    }
+    if let (true, Some(tests)) = (report.passed(), &spec.unit_tests) {
+        unit_tests::run(root, tests, &mut report, |line| {
+            println!("{}", style.dim(line))
+        });
     }
     report.notes = spec.diagnosis.clone();
     // The lesson's environment applied to this run only: put the learner's back.

@@ -26,6 +26,10 @@ pub struct Observation {
     pub expect_trace: ExpectTrace,
     /// Log lines carrying the trace id: (service, line).
     pub logs: Vec<(String, String)>,
+    /// Which entry of the check's `requests` sent it (its load phase).
+    pub phase: usize,
+    /// How long that phase took to send, in seconds.
+    pub phase_secs: f64,
 }
 
 impl Observation {
@@ -44,6 +48,8 @@ impl Observation {
             elsewhere: Vec::new(),
             expect_trace: ExpectTrace::Present,
             logs: Vec::new(),
+            phase: 0,
+            phase_secs: 0.0,
         }
     }
 }
@@ -101,6 +107,8 @@ pub struct Report {
     pub shown: Option<Trace>,
     /// Sampling lessons: traces found / requests answered.
     pub sampled: Option<(usize, usize)>,
+    /// Load phases with `kept`: one line each, e.g. "phase 2: 31 of 200 ...".
+    pub phases: Vec<String>,
     /// The lesson's own words per cause key (check.yaml `diagnosis`).
     pub notes: std::collections::BTreeMap<String, String>,
     /// Questions not answered on the command line: (key, text).

@@ -22,6 +22,13 @@ pub fn render(report: &Report, style: Style) -> String {
     if let Some((found, sent)) = report.sampled {
         out.push_str(&format!("{found} of {sent} requests produced a trace\n\n"));
     }
+    for phase in &report.phases {
+        out.push_str(phase);
+        out.push('\n');
+    }
+    if !report.phases.is_empty() {
+        out.push('\n');
+    }
     // Nothing expected and nothing found (a build failure, a config-only
     // finding): no table to show.
     if !report.rows.is_empty() || report.shown.is_some() {

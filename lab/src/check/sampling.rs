@@ -5,7 +5,7 @@ use crate::model::{Span, Trace};
 
 use super::diagnosis::Cause;
 use super::outcome::{Observation, Outcome, Report};
-use super::spec::{SamplingSpec, Spec};
+use super::spec::{KeptSpec, SamplingSpec, Spec};
 
 /// A trace without the expected root span: a downstream service kept its
 /// part of a request the gateway did not sample.
@@ -108,6 +108,80 @@ pub fn check_sampling(sampling: &SamplingSpec, observations: &[Observation], rep
         };
         report.add(None, problem, cause);
     }
+}
+
+/// Per load phase with `kept`: its share of traced requests, or its traces
+/// per second against the target. Every phase adds a line to the report.
+pub fn check_kept(spec: &Spec, observations: &[Observation], report: &mut Report) {
+    for (phase, request) in spec.requests.iter().enumerate() {
+        let Some(kept) = &request.kept else {
+            continue;
+        };
+        let answered: Vec<&Observation> = observations
+            .iter()
+            .filter(|o| o.phase == phase && o.sent_trace_id.is_none())
+            .filter(|o| matches!(o.response, Outcome::Answered { .. }))
+            .collect();
+        let sent = answered.len();
+        if sent == 0 {
+            continue;
+        }
+        let found = answered.iter().filter(|o| o.trace.is_some()).count();
+        let secs = answered[0].phase_secs.max(f64::EPSILON);
+        let per_second = found as f64 / secs;
+        let line = format!(
+            "phase {}: {found} of {sent} requests traced in {secs:.1} s ({per_second:.1} traces/s)",
+            phase + 1
+        );
+        report.phases.push(line.clone());
+        if let Some(problem) = phase_problem(kept, found, sent, per_second) {
+            report.add(None, format!("{line}; {}", problem.0), problem.1);
+        }
+    }
+}
+
+/// What is wrong with one phase, if anything.
+fn phase_problem(
+    kept: &KeptSpec,
+    found: usize,
+    sent: usize,
+    per_second: f64,
+) -> Option<(String, Cause)> {
+    if let Some(target) = kept.per_second {
+        let factor = kept.factor.unwrap_or(2.0);
+        let (low, high) = (target / factor, target * factor);
+        let expected = format!("expected about {target} per second ({low:.1} to {high:.1})");
+        return if per_second > high {
+            Some((expected, Cause::OverTarget))
+        } else if per_second < low {
+            Some((expected, Cause::UnderTarget))
+        } else {
+            None
+        };
+    }
+    let ratio = kept.share.unwrap_or(1.0);
+    let band = SamplingSpec {
+        ratio,
+        tolerance: None,
+    };
+    let (low, high) = sampling_band(&band, sent);
+    if (found as f64) >= low && (found as f64) <= high {
+        return None;
+    }
+    let expected = format!(
+        "expected about {:.0}% ({} to {} traces)",
+        100.0 * ratio,
+        low.ceil() as usize,
+        high.floor() as usize
+    );
+    let cause = if found == sent {
+        Cause::SampledEverything
+    } else if found == 0 {
+        Cause::SampledNothing
+    } else {
+        Cause::WrongRatio
+    };
+    Some((expected, cause))
 }
 
 /// The accepted number of traced requests out of `n`. Sampling is random,

@@ -98,27 +98,59 @@ pub async fn observe(
 
     let total: usize = spec.requests.iter().map(|r| r.repeat.max(1)).sum();
     let mut observations = Vec::new();
-    'requests: for request in &spec.requests {
-        let pace = request.rps.map(|r| Duration::from_secs_f64(1.0 / r));
+    'requests: for (phase, request) in spec.requests.iter().enumerate() {
         let phase_start = tokio::time::Instant::now();
-        for n in 0..request.repeat.max(1) {
-            if let Some(pace) = pace {
-                tokio::time::sleep_until(phase_start + pace * n as u32).await;
-            }
+        let label = format!("{} {}", request.method, request.path);
+        let header = |_| {
             let mode = match (spec.reads_ids_from_responses(), request.traceparent) {
                 (true, None) | (_, Some(TraceparentSpec::None)) => None,
                 (false, None) | (_, Some(TraceparentSpec::Sampled)) => Some(true),
                 (_, Some(TraceparentSpec::Unsampled)) => Some(false),
             };
-            let (sent_trace_id, traceparent) = match mode {
-                None => (None, None),
-                Some(sampled) => {
-                    let (id, header) = new_traceparent_with(sampled);
-                    (Some(id), Some(header))
+            mode.map(new_traceparent_with)
+        };
+        let sent: Vec<(Option<(TraceId, String)>, Outcome)> =
+            match request.rps {
+                // A load phase: each request leaves on time, whether or not the
+                // previous one has been answered, so the offered rate is exact.
+                Some(rps) => {
+                    let pace = Duration::from_secs_f64(1.0 / rps);
+                    let sends = (0..request.repeat.max(1)).map(header).enumerate().map(
+                        |(n, traceparent)| {
+                            let http = &http;
+                            async move {
+                                tokio::time::sleep_until(phase_start + pace * n as u32).await;
+                                let tp = traceparent.as_ref().map(|(_, h)| h.as_str());
+                                let response = send(http, options, request, tp).await?;
+                                anyhow::Ok((traceparent, response))
+                            }
+                        },
+                    );
+                    futures::future::try_join_all(sends).await?
+                }
+                None => {
+                    let mut sent = Vec::new();
+                    for traceparent in (0..request.repeat.max(1)).map(header) {
+                        let tp = traceparent.as_ref().map(|(_, h)| h.as_str());
+                        let response = send(&http, options, request, tp).await?;
+                        // No gateway: conclusive at once, no need to send the rest.
+                        let unreachable = matches!(response, Outcome::Unreachable(_));
+                        sent.push((traceparent, response));
+                        if unreachable {
+                            break;
+                        }
+                    }
+                    sent
                 }
             };
-            let response = send(&http, options, request, traceparent.as_deref()).await?;
-            let label = format!("{} {}", request.method, request.path);
+        // A load phase offers `repeat` requests at `rps`: that long, however
+        // long the last answer took.
+        let secs = match request.rps {
+            Some(rps) => request.repeat.max(1) as f64 / rps,
+            None => phase_start.elapsed().as_secs_f64(),
+        };
+        let mut unreachable = false;
+        for (traceparent, response) in sent {
             if let (
                 true,
                 Outcome::Answered {
@@ -129,21 +161,22 @@ pub async fn observe(
                 let id = trace_id.as_ref().map_or("?".to_string(), |t| t.to_string());
                 say(format!("→ {label}: {status}, trace {id}"));
             }
-            let unreachable = matches!(response, Outcome::Unreachable(_));
+            unreachable |= matches!(response, Outcome::Unreachable(_));
             observations.push(Observation {
-                request: label,
+                request: label.clone(),
                 expected_status: request.status,
                 response,
-                sent_trace_id,
+                sent_trace_id: traceparent.map(|(id, _)| id),
                 trace: None,
                 elsewhere: Vec::new(),
                 expect_trace: request.expect_trace,
                 logs: Vec::new(),
+                phase,
+                phase_secs: secs,
             });
-            // No gateway: conclusive at once, no need to send the rest.
-            if unreachable {
-                break 'requests;
-            }
+        }
+        if unreachable {
+            break 'requests;
         }
     }
     if total >= 5 {

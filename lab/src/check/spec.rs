@@ -50,6 +50,9 @@
 //!     expect_trace: absent     # present (default) | absent
 //!     repeat: 40
 //!     rps: 20                  # a load phase: paced at this rate
+//!     kept: { per_second: 5 }  # sampling lessons: about 5 traces/s of this
+//!                              # phase (within `factor`, default 2), or
+//!                              # `kept: { share: 1.0 }` of its requests
 //! after_requests:              # then, before reading the traces:
 //!   restart: [order-service]   # SIGTERM (it must flush) and start again
 //!   stop: []                   # SIGTERM and leave it stopped
@@ -68,6 +71,8 @@
 //!   expect:
 //!     - { processor: attributes, action: { key: user.email, action: hash } }
 //!     - { before: [memory_limiter, batch] }
+//! unit_tests:                  # once the traces pass: cargo test -p telemetry --lib -- sampler::adaptive
+//!   { package: telemetry, filter: "sampler::adaptive" }
 //! questions:                   # `cargo lab check NN --answer slowest=inventory-service`
 //!   - { key: slowest, text: Which service added the delay?, answer: inventory-service }
 //! ```
@@ -105,6 +110,17 @@ pub struct Spec {
     pub collector: Option<CollectorSpec>,
     #[serde(default)]
     pub questions: Vec<QuestionSpec>,
+    /// Unit tests run once the traces pass (e.g. a sampler's, on a manual clock).
+    pub unit_tests: Option<UnitTestsSpec>,
+}
+
+/// `cargo test -p <package> --lib -- <filter>`, in the workshop root.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitTestsSpec {
+    pub package: String,
+    /// Only the tests whose path contains this (e.g. `sampler::adaptive`).
+    pub filter: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -240,6 +256,21 @@ pub struct RequestSpec {
     /// Send the `repeat` requests at this rate (a load phase) instead of
     /// one after the other.
     pub rps: Option<f64>,
+    /// Sampling lessons: how many of this phase's requests must be traced.
+    pub kept: Option<KeptSpec>,
+}
+
+/// What a load phase must keep: a share of its requests, or about a number
+/// of traces per second of the phase (the adaptive sampler's target).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeptSpec {
+    /// Share of the phase's requests traced, 0.0 to 1.0 (a binomial band).
+    pub share: Option<f64>,
+    /// Traces per second, over the phase's measured duration ...
+    pub per_second: Option<f64>,
+    /// ... within this factor either way (default 2).
+    pub factor: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -408,6 +439,10 @@ impl Spec {
             if request.rps.is_some_and(|r| !(r > 0.0 && r <= 1000.0)) {
                 return Err(format!("{}: rps must be within 0..=1000", request.path));
             }
+            if let Some(kept) = &request.kept {
+                kept.validate()
+                    .map_err(|e| format!("{}: kept: {e}", request.path))?;
+            }
         }
         for pattern in spec
             .trace
@@ -448,7 +483,7 @@ impl Spec {
 
     /// True for sampling lessons: no `traceparent`, ids from the responses.
     pub fn reads_ids_from_responses(&self) -> bool {
-        self.sampling.is_some()
+        self.sampling.is_some() || self.requests.iter().any(|r| r.kept.is_some())
     }
 
     /// The check needs the services running (it sends requests).
@@ -466,6 +501,25 @@ impl Spec {
             }
         }
         services
+    }
+}
+
+impl KeptSpec {
+    fn validate(&self) -> Result<(), String> {
+        match (self.share, self.per_second) {
+            (Some(share), None) if (0.0..=1.0).contains(&share) => {}
+            (Some(share), None) => return Err(format!("share {share} is not within 0..=1")),
+            (None, Some(rate)) if rate > 0.0 && rate.is_finite() => {}
+            (None, Some(rate)) => return Err(format!("per_second {rate} is not positive")),
+            _ => return Err("give exactly one of `share` and `per_second`".into()),
+        }
+        match self.factor {
+            Some(f) if !(f > 1.0 && f.is_finite()) => {
+                Err(format!("factor {f} must be greater than 1"))
+            }
+            Some(_) if self.per_second.is_none() => Err("`factor` goes with `per_second`".into()),
+            _ => Ok(()),
+        }
     }
 }
 
