@@ -23,7 +23,8 @@ async fn create(
     State(fake): State<Arc<Fake>>,
     Query(q): Params,
     Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     if let Some(ms) = q.get("delay").and_then(|d| d.parse().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
@@ -33,13 +34,21 @@ async fn create(
         return (
             StatusCode::BAD_GATEWAY,
             Json(json!({"error": "injected", "trace_id": trace_id})),
-        );
+        )
+            .into_response();
     }
     assert!(body["user_id"].as_str().unwrap().parse::<u8>().unwrap() <= 10);
+    // Odd orders are "sampled", as the gateway's `traceresponse` says.
+    let flags = if id % 2 == 1 { "01" } else { "00" };
     (
         StatusCode::CREATED,
+        [(
+            "traceresponse",
+            format!("00-{trace_id}-00f067aa0ba902b7-{flags}"),
+        )],
         Json(json!({"order_id": id, "trace_id": trace_id, "status": "confirmed"})),
     )
+        .into_response()
 }
 
 async fn read(State(fake): State<Arc<Fake>>, Path(id): Path<i64>) -> (StatusCode, Json<Value>) {
@@ -106,6 +115,15 @@ async fn mixed_traffic_is_counted_and_summarised() {
     assert!(summary.p50 <= summary.p90 && summary.p90 <= summary.p99 && summary.p99 <= summary.max);
     let text = summary.render();
     assert!(text.starts_with("40 requests in "), "{text}");
+    // Only the creates carry `traceresponse`; orders 1, 3, 5, ... were kept.
+    assert_eq!(summary.kept, ((created + 1) / 2, created), "{text}");
+    assert!(
+        text.contains(&format!(
+            "sampled: {} of {created} traces kept",
+            (created + 1) / 2
+        )),
+        "{text}"
+    );
     assert!(text.contains("cargo lab trace "), "{text}");
 }
 

@@ -90,6 +90,9 @@ pub struct Sample {
     pub latency: Duration,
     /// The `trace_id` of the response body, to look the trace up.
     pub trace_id: Option<String>,
+    /// Whether the trace was kept: the sampled flag of the `traceresponse`
+    /// header (`...-01` kept, `...-00` not); `None` without the header.
+    pub sampled: Option<bool>,
 }
 
 /// Sends the traffic; `on_sample` is called as each request finishes
@@ -194,18 +197,24 @@ async fn send_one(
         )
     };
     let started = Instant::now();
-    let (status, body) = match request.send().await {
+    let (status, sampled, body) = match request.send().await {
         Ok(response) => {
             let status = response.status().as_u16();
+            let sampled = response
+                .headers()
+                .get("traceresponse")
+                .and_then(|v| v.to_str().ok())
+                .and_then(sampled_flag);
             (
                 Some(status),
+                sampled,
                 response
                     .json::<serde_json::Value>()
                     .await
                     .unwrap_or_default(),
             )
         }
-        Err(_) => (None, serde_json::Value::Null),
+        Err(_) => (None, None, serde_json::Value::Null),
     };
     let latency = started.elapsed();
     if let Some(id) = body["order_id"].as_i64() {
@@ -220,7 +229,16 @@ async fn send_one(
         status,
         latency,
         trace_id: body["trace_id"].as_str().map(str::to_string),
+        sampled,
     }
+}
+
+/// The sampled flag of a `traceresponse` (`00-<trace>-<span>-01`): bit 0 of
+/// the last field.
+pub fn sampled_flag(header: &str) -> Option<bool> {
+    let flags = header.trim().rsplit('-').next()?;
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    Some(flags & 1 == 1)
 }
 
 /// Parses `30s`, `2m`, `500ms`, `1h` or a plain number of seconds.

@@ -20,6 +20,8 @@ pub struct Summary {
     pub max: Duration,
     /// The three slowest requests, slowest first.
     pub slowest: Vec<Sample>,
+    /// Requests whose trace was kept, of those that said (`traceresponse`).
+    pub kept: (usize, usize),
 }
 
 pub fn summarize(samples: &[Sample], elapsed: Duration) -> Summary {
@@ -47,6 +49,10 @@ pub fn summarize(samples: &[Sample], elapsed: Duration) -> Summary {
             .take(3)
             .map(|s| (*s).clone())
             .collect(),
+        kept: (
+            samples.iter().filter(|s| s.sampled == Some(true)).count(),
+            samples.iter().filter(|s| s.sampled.is_some()).count(),
+        ),
     }
 }
 
@@ -80,12 +86,24 @@ impl Summary {
             us(self.p99),
             us(self.max)
         );
+        let (kept, told) = self.kept;
+        if told > 0 {
+            out.push_str(&format!(
+                "sampled: {kept} of {told} traces kept ({:.0}%, {:.1}/s)\n",
+                100.0 * kept as f64 / told as f64,
+                kept as f64 / secs
+            ));
+        }
         if !self.slowest.is_empty() {
             out.push_str("slowest:\n");
             for sample in &self.slowest {
                 let trace = sample.trace_id.as_deref().unwrap_or("(no trace id)");
+                let note = match sample.sampled {
+                    Some(false) => "  (not sampled: no trace)",
+                    _ => "",
+                };
                 out.push_str(&format!(
-                    "  {:>9}  {:<17} cargo lab trace {trace}\n",
+                    "  {:>9}  {:<17} cargo lab trace {trace}{note}\n",
                     us(sample.latency),
                     sample.request
                 ));
