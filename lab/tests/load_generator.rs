@@ -116,11 +116,11 @@ async fn mixed_traffic_is_counted_and_summarised() {
     let text = summary.render();
     assert!(text.starts_with("40 requests in "), "{text}");
     // Only the creates carry `traceresponse`; orders 1, 3, 5, ... were kept.
-    assert_eq!(summary.kept, ((created + 1) / 2, created), "{text}");
+    assert_eq!(summary.kept, (created.div_ceil(2), created), "{text}");
     assert!(
         text.contains(&format!(
             "sampled: {} of {created} traces kept",
-            (created + 1) / 2
+            created.div_ceil(2)
         )),
         "{text}"
     );
