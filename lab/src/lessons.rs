@@ -17,8 +17,9 @@ impl Lesson {
         self.dir.join("check.yaml")
     }
 
+    /// A `check.yaml`, or a mission (lesson 15) that checks answers.
     pub fn has_check(&self) -> bool {
-        self.check_file().is_file()
+        self.check_file().is_file() || self.dir.join("mission.yaml").is_file()
     }
 
     /// Applied by `cargo lab start`: removes or breaks what the lesson teaches.

@@ -33,6 +33,7 @@ pub mod doctor;
 pub mod lessons;
 pub mod lifecycle;
 pub mod load;
+pub mod mission;
 pub mod model;
 pub mod native;
 pub mod progress;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::lessons::{self, Lesson};
+use crate::mission::{self, Mission};
 use crate::progress::{Progress, Result as LessonResult};
 use crate::stack;
 
@@ -53,7 +54,21 @@ pub fn changed_files(root: &Path, files: &[String]) -> anyhow::Result<Vec<String
 
 /// `cargo lab start NN`.
 pub fn start(root: &Path, which: &str) -> anyhow::Result<String> {
+    start_with_seed(root, which, None)
+}
+
+/// `cargo lab start NN [--seed N]`: the seed picks the mission's fault.
+pub fn start_with_seed(root: &Path, which: &str, seed: Option<u64>) -> anyhow::Result<String> {
     let lesson = lessons::find(root, which)?;
+    if let Some(mission) = Mission::load(&lesson)? {
+        return mission::start(root, &lesson, &mission, seed);
+    }
+    if seed.is_some() {
+        anyhow::bail!(
+            "--seed picks the hidden fault of the debugging mission; lesson {:02} has none",
+            lesson.number
+        );
+    }
     let patch = require_exercise(&lesson)?;
     let files = patched_files(root, &patch)?;
     let changed = changed_files(root, &files)?;
@@ -104,6 +119,27 @@ pub fn start(root: &Path, which: &str) -> anyhow::Result<String> {
 /// `cargo lab reset NN`.
 pub fn reset(root: &Path, which: &str) -> anyhow::Result<String> {
     let lesson = lessons::find(root, which)?;
+    if Mission::load(&lesson)?.is_some() {
+        let removed = mission::reset(root, &lesson)?;
+        if stack::active_lesson(root).as_deref() == Some(lesson.slug.as_str()) {
+            stack::set_active_lesson(root, None)?;
+        }
+        let mut progress = Progress::load(root)?;
+        progress.forget_started(&lesson.slug);
+        progress.save(root)?;
+        return Ok(if removed {
+            format!(
+                "Lesson {:02}'s fault is gone; the next `scripts/dev-up.sh` (or `cargo lab check`) \
+                 restarts the services without it.\n",
+                lesson.number
+            )
+        } else {
+            format!(
+                "Lesson {:02} was not running: nothing to reset.\n",
+                lesson.number
+            )
+        });
+    }
     let files = lesson_files(root, &lesson)?;
     let changed = changed_files(root, &files)?;
     let mut out = String::new();

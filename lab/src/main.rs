@@ -34,6 +34,9 @@ enum Command {
     Start {
         /// Lesson number, e.g. 1 or 01.
         lesson: String,
+        /// The debugging mission (15): which hidden fault (default: a random one).
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Put the files a lesson changes back to the committed version.
     Reset {
@@ -168,7 +171,9 @@ async fn run(command: Command) -> anyhow::Result<bool> {
     let style = Style::for_stdout();
     match command {
         Command::List => print!("{}", lab::commands::list(&root, style)?),
-        Command::Start { lesson } => print!("{}", lab::lifecycle::start(&root, &lesson)?),
+        Command::Start { lesson, seed } => {
+            print!("{}", lab::lifecycle::start_with_seed(&root, &lesson, seed)?)
+        }
         Command::Reset { lesson } => print!("{}", lab::lifecycle::reset(&root, &lesson)?),
         Command::Solution { lesson, apply } => {
             print!("{}", lab::lifecycle::solution(&root, &lesson, apply)?)

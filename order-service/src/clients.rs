@@ -3,7 +3,9 @@
 //! the other service's SERVER span its child.
 
 use serde::{Deserialize, Serialize};
+use service_kit::mission::{self, Fault};
 use telemetry::client::{CallError, ServiceClient};
+use tracing::Instrument;
 
 /// A user as user-service returns it (fields we use).
 #[derive(Debug, Deserialize)]
@@ -43,7 +45,15 @@ pub struct UserService(pub ServiceClient);
 impl UserService {
     /// `GET /users/{id}`.
     pub async fn get_user(&self, user_id: i64) -> Result<User, CallError> {
-        self.0.get_json(&format!("/users/{user_id}")).await
+        let path = format!("/users/{user_id}");
+        // Lesson 15 (see `service_kit::mission`): a retry loop that does not
+        // look at the answer.
+        if mission::is(Fault::Retries) {
+            for _ in 0..2 {
+                let _ = self.0.get_json::<User>(&path).await;
+            }
+        }
+        self.0.get_json(&path).await
     }
 }
 
@@ -55,7 +65,13 @@ impl InventoryService {
     /// `POST /inventory/reservations`: take stock for an order.
     pub async fn reserve(&self, product: &str, quantity: i32) -> Result<Reservation, CallError> {
         let body = ReservationRequest { product, quantity };
-        self.0.post_json("/inventory/reservations", &body).await
+        let call = self.0.post_json("/inventory/reservations", &body);
+        // Lesson 15 (see `service_kit::mission`): the call runs outside the
+        // request's span, so it starts a trace of its own.
+        if mission::is(Fault::LostContext) {
+            return call.instrument(tracing::Span::none()).await;
+        }
+        call.await
     }
 
     /// `GET /inventory?skus=A,B,...`: many products in one call.

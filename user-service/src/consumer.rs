@@ -370,6 +370,10 @@ impl Consumer {
             // Trimmed from the stream while pending: nothing left to do.
             return Ok(self.ack(connection, &entry.id).await?);
         }
+        // Lesson 15 (see `service_kit::mission`): a consumer far behind.
+        if service_kit::mission::is(service_kit::mission::Fault::SlowConsumer) {
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+        }
         let parent = messaging::context_from_fields(|name| fields.get(name).map(String::as_str));
         let has_parent = messaging::has_parent(&parent);
         let span = messaging::consumer_span(DESTINATION, GROUP, &entry.id, parent);

@@ -126,9 +126,11 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
     // `sampling::check_parents`); here only the spans of the services present.
     // The rows still show which expected spans this cut trace has.
     if sampling && !super::sampling::is_whole(spec, trace) {
-        return expected_rows(spec, |i| match pick_candidate(&spec.trace.spans[i], trace) {
-            Some(_) => RowState::Ok,
-            None => RowState::Missing,
+        return expected_rows(spec, |i| {
+            match pick_candidate(&spec.trace.spans[i], trace) {
+                Some(_) => RowState::Ok,
+                None => RowState::Missing,
+            }
         });
     }
     // Services first: a missing service explains all of its missing spans.

@@ -64,6 +64,9 @@ pub async fn run_with(
     extra: &RunOptions,
 ) -> anyhow::Result<bool> {
     let lesson = lessons::find(root, which)?;
+    if let Some(mission) = crate::mission::Mission::load(&lesson)? {
+        return check_mission(root, &lesson, &mission, extra);
+    }
     if !lesson.has_check() {
         anyhow::bail!(
             "lesson {} has no automatic check (no check.yaml)",
@@ -187,4 +190,32 @@ pub async fn run_with(
         println!("Stuck? `cargo lab hint {:02}` gives a hint.", lesson.number);
     }
     Ok(report.passed())
+}
+
+/// The debugging mission: the answers are the check (the learner drives the
+/// traffic and reads the traces). The services must run with the fault.
+fn check_mission(
+    root: &Path,
+    lesson: &lessons::Lesson,
+    mission: &crate::mission::Mission,
+    extra: &RunOptions,
+) -> anyhow::Result<bool> {
+    let style = Style::for_stdout();
+    println!(
+        "{}",
+        style.bold(&format!("Lesson {:02}: {}", lesson.number, lesson.title()))
+    );
+    let verdict = crate::mission::check(root, lesson, mission, &extra.answers)?;
+    print!("{}", verdict.text);
+    if let Some(path) = &extra.report_json {
+        let causes: Vec<&str> = if verdict.passed {
+            vec![]
+        } else {
+            vec!["wrong-answer"]
+        };
+        let json = serde_json::json!({ "passed": verdict.passed, "causes": causes });
+        std::fs::write(path, json.to_string())
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(verdict.passed)
 }
