@@ -352,6 +352,137 @@ fn collector_assertions_accept_equivalent_configs() {
 }
 
 #[test]
+fn attribute_actions_match_by_pattern_and_any_of_several_actions() {
+    let dir = std::env::temp_dir().join(format!("lab-actions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lesson = spec(&format!(
+        "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ processor: attributes, action: {{ key: code.file.path, action: delete }} }}\n    - {{ processor: attributes, action: {{ key: deployment.environment.name, action: [insert, upsert] }} }}\n"
+    ));
+    let judge = |actions: &str| {
+        let yaml = format!("processors:\n  attributes:\n    actions:\n{actions}service:\n  pipelines:\n    traces: {{ processors: [attributes] }}\n");
+        write(&dir, "c.yaml", &yaml);
+        let mut report = Report::default();
+        lab::check::collector::check(&dir, lesson.collector.as_ref().unwrap(), &mut report);
+        report
+    };
+    let by_key = "      - { key: code.file.path, action: delete }\n      - { key: deployment.environment.name, value: w, action: insert }\n";
+    assert!(judge(by_key).passed(), "{:#?}", judge(by_key).findings);
+    // One pattern deletes every code.* attribute; upsert inserts too.
+    let by_pattern = "      - { pattern: '^code\\..*', action: delete }\n      - { key: deployment.environment.name, value: w, action: upsert }\n";
+    assert!(
+        judge(by_pattern).passed(),
+        "{:#?}",
+        judge(by_pattern).findings
+    );
+    // A pattern that misses the key, and `update` (which never adds a key).
+    let wrong = "      - { pattern: '^thread\\..*', action: delete }\n      - { key: deployment.environment.name, value: w, action: update }\n";
+    let report = judge(wrong);
+    assert_eq!(keys(&report), ["collector-config", "collector-config"]);
+    assert!(report.findings[0]
+        .problem
+        .contains("no action `delete` on key `code.file.path`"));
+    assert!(report.findings[1]
+        .problem
+        .contains("no action `insert` or `upsert` on key `deployment.environment.name`"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tail_sampling_policies_accept_equivalent_configs() {
+    let dir = std::env::temp_dir().join(format!("lab-policies-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lesson = spec(&format!(
+        "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ processor: tail_sampling, policy: {{ type: status_code, status_code: ERROR }} }}\n    - {{ processor: tail_sampling, policy: {{ type: latency, threshold_ms: {{ min: 200, max: 1000 }} }} }}\n    - {{ processor: tail_sampling, policy: {{ type: probabilistic, percentage: 10 }} }}\n"
+    ));
+    let judge = |policies: &str| {
+        let yaml = format!("processors:\n  memory_limiter: {{}}\n  tail_sampling/keep:\n    decision_wait: 15s\n    policies:\n{policies}service:\n  pipelines:\n    traces/jaeger: {{ processors: [memory_limiter, tail_sampling/keep] }}\n");
+        write(&dir, "c.yaml", &yaml);
+        let mut report = Report::default();
+        let lines =
+            lab::check::collector::check(&dir, lesson.collector.as_ref().unwrap(), &mut report);
+        (report, lines)
+    };
+    // The three policies side by side, named as the learner likes.
+    let plain = "      - { name: errors, type: status_code, status_code: { status_codes: [ERROR] } }\n      - { name: slow, type: latency, latency: { threshold_ms: 1000 } }\n      - { name: rest, type: probabilistic, probabilistic: { sampling_percentage: 10 } }\n";
+    let (report, lines) = judge(plain);
+    assert!(report.passed(), "{:#?}", report.findings);
+    assert_eq!(
+        lines.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(),
+        [
+            "`tail_sampling`: a status_code policy keeping ERROR",
+            "`tail_sampling`: a latency policy, threshold_ms between 200 and 1000",
+            "`tail_sampling`: a probabilistic policy, sampling_percentage 10",
+        ]
+    );
+    // The same inside a composite, a lower threshold, ERROR among others,
+    // and the share alone inside an `and`.
+    let nested = "      - name: all\n        type: composite\n        composite:\n          max_total_spans_per_second: 1000\n          policy_order: [errors, slow]\n          composite_sub_policy:\n            - { name: errors, type: status_code, status_code: { status_codes: [UNSET, ERROR] } }\n            - { name: slow, type: latency, latency: { threshold_ms: 500 } }\n      - name: rest\n        type: and\n        and:\n          and_sub_policy:\n            - { name: share, type: probabilistic, probabilistic: { sampling_percentage: 10.0 } }\n";
+    let (report, _) = judge(nested);
+    assert!(report.passed(), "{:#?}", report.findings);
+    // Wrong: OK instead of ERROR, a threshold above the lesson's, a share
+    // that is all, and a latency policy with an upper bound.
+    let wrong = "      - { name: errors, type: status_code, status_code: { status_codes: [OK] } }\n      - { name: slow, type: latency, latency: { threshold_ms: 5000 } }\n      - { name: rest, type: probabilistic, probabilistic: { sampling_percentage: 100 } }\n";
+    let (report, lines) = judge(wrong);
+    assert_eq!(keys(&report), ["collector-config"; 3]);
+    assert!(lines.iter().all(|(met, _)| !met));
+    let problems: Vec<&str> = report.findings.iter().map(|f| f.problem.as_str()).collect();
+    assert!(
+        problems[0].contains("policy `errors` keeps status codes [\"OK\"], not ERROR"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].contains(
+            "policy `slow` has threshold_ms 5000; this lesson wants between 200 and 1000"
+        ),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[2].contains("policy `rest` has sampling_percentage 100; this lesson wants 10"),
+        "{problems:#?}"
+    );
+    let bounded = plain.replace(
+        "threshold_ms: 1000 }",
+        "threshold_ms: 1000, upper_threshold_ms: 3000 }",
+    );
+    assert!(judge(&bounded).0.findings[0]
+        .problem
+        .contains("upper_threshold_ms 3000"));
+    // An `and` of two policies keeps less than either: it does not count.
+    let anded = "      - { name: errors, type: status_code, status_code: { status_codes: [ERROR] } }\n      - { name: slow, type: latency, latency: { threshold_ms: 1000 } }\n      - name: rest\n        type: and\n        and:\n          and_sub_policy:\n            - { name: share, type: probabilistic, probabilistic: { sampling_percentage: 10 } }\n            - { name: slow-too, type: latency, latency: { threshold_ms: 1000 } }\n";
+    let (report, _) = judge(anded);
+    assert!(
+        report.findings[0]
+            .problem
+            .contains("no probabilistic policy"),
+        "{:#?}",
+        report.findings
+    );
+    // No policies at all.
+    let (report, _) = judge("      []\n");
+    assert!(report.findings[0]
+        .problem
+        .contains("the `tail_sampling` processor has no status_code policy"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_policy_or_action_without_its_processor_is_not_a_check_file() {
+    let error = Spec::parse(&format!(
+        "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ policy: {{ type: latency }} }}\n"
+    ))
+    .unwrap_err();
+    assert!(
+        error.contains("a `policy` needs its `processor`"),
+        "{error}"
+    );
+    let error = Spec::parse(&format!(
+        "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ processor: tail_sampling, policy: {{ type: rate_limiting }} }}\n"
+    ))
+    .unwrap_err();
+    assert!(error.contains("unknown variant `rate_limiting`"), "{error}");
+}
+
+#[test]
 fn questions_are_answered_on_the_command_line() {
     let lesson = spec(&format!(
         "{HEAD}questions:\n  - {{ key: slowest, text: Which service is slow?, answer: inventory-service }}\n  - {{ key: ms, text: How long?, matches: '^1[45][0-9]{{2}}$' }}\n"
