@@ -457,6 +457,20 @@ fn tail_sampling_policies_accept_equivalent_configs() {
         "{:#?}",
         report.findings
     );
+    // A policy that keeps everything makes the others pointless.
+    let kept_all = spec(&format!(
+        "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ processor: tail_sampling, no_policy: always_sample }}\n"
+    ));
+    write(&dir, "c.yaml", &format!("processors:\n  tail_sampling:\n    policies:\n{plain}      - {{ name: keep-everything, type: always_sample }}\nservice:\n  pipelines:\n    traces: {{ processors: [tail_sampling] }}\n"));
+    let mut report = Report::default();
+    lab::check::collector::check(&dir, kept_all.collector.as_ref().unwrap(), &mut report);
+    assert!(
+        report.findings[0]
+            .problem
+            .contains("still has policy `keep-everything` (always_sample)"),
+        "{:#?}",
+        report.findings
+    );
     // No policies at all.
     let (report, _) = judge("      []\n");
     assert!(report.findings[0]

@@ -121,7 +121,10 @@ fn describe(expect: &CollectorExpect) -> String {
         match (&expect.action, &expect.policy) {
             (Some(a), _) => parts.push(format!("`{kind}`: {} on `{}`", a.action.describe(), a.key)),
             (None, Some(p)) => parts.push(format!("`{kind}`: {}", describe_policy(p))),
-            (None, None) => parts.push(format!("a `{kind}` processor in a traces pipeline")),
+            (None, None) => match &expect.no_policy {
+                Some(t) => parts.push(format!("`{kind}`: no {t} policy")),
+                None => parts.push(format!("a `{kind}` processor in a traces pipeline")),
+            },
         }
     }
     if let Some([a, b]) = &expect.before {
@@ -217,6 +220,19 @@ fn check_one(config: &Yaml, expect: &CollectorExpect) -> Option<String> {
                 .collect();
             if let Some(problem) = find_policy(&policies, want) {
                 return Some(format!("the `{kind}` processor has {problem}"));
+            }
+        }
+        if let Some(unwanted) = &expect.no_policy {
+            let found = used
+                .iter()
+                .flat_map(|name| policies(&config["processors"][name.as_str()]))
+                .find(|p| p["type"].as_str() == Some(unwanted.as_str()));
+            if let Some(policy) = found {
+                return Some(format!(
+                    "the `{kind}` processor still has policy `{}` ({unwanted}): a trace is kept \
+                     when any policy says so, so it keeps every trace whatever the others say",
+                    policy["name"].as_str().unwrap_or("?")
+                ));
             }
         }
     }

@@ -78,6 +78,7 @@
 //!         threshold_ms: { min: 200, max: 1000 }
 //!     - { processor: tail_sampling, policy: { type: status_code, status_code: ERROR } }
 //!     - { processor: tail_sampling, policy: { type: probabilistic, percentage: 10 } }
+//!     - { processor: tail_sampling, no_policy: always_sample }
 //! # With `collector:`, the requests and the trace are checked only where
 //! # that collector runs (natively with otelcol-contrib on PATH, or in
 //! # compose); elsewhere the static assertions alone decide, and the check
@@ -189,6 +190,9 @@ pub struct CollectorExpect {
     pub before: Option<[String; 2]>,
     /// ... and among its policies (a `tail_sampling` processor's) is one like this.
     pub policy: Option<PolicySpec>,
+    /// ... and none of its policies is of this type (e.g. `always_sample`,
+    /// which keeps every trace whatever the other policies say).
+    pub no_policy: Option<String>,
 }
 
 /// An attributes processor action: on `key` (or a `pattern` matching it),
@@ -575,7 +579,8 @@ impl Spec {
             }
         }
         for expect in spec.collector.iter().flat_map(|c| &c.expect) {
-            if expect.policy.is_some() && expect.processor.is_none() {
+            if (expect.policy.is_some() || expect.no_policy.is_some()) && expect.processor.is_none()
+            {
                 return Err("collector: a `policy` needs its `processor` (tail_sampling)".into());
             }
             if expect.action.is_some() && expect.processor.is_none() {
