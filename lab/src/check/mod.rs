@@ -103,13 +103,14 @@ pub async fn run_with(
     // Static findings first: they are conclusive without sending a request.
     let mut live = true;
     if let Some(collector) = &spec.collector {
+        println!("{}:", collector.file);
         for (met, line) in collector::check(root, collector, &mut report) {
             let mark = if met {
                 style.green("✓")
             } else {
                 style.red("✗")
             };
-            println!("{mark} {}: {line}", collector.file);
+            println!("  {mark} {line}");
         }
         live = match collector::runs(&options.control) {
             collector::Runs::Native => true,
@@ -125,9 +126,9 @@ pub async fn run_with(
             }
             collector::Runs::Nowhere => {
                 println!(
-                    "no collector runs here: checked {} statically. With otelcol-contrib on PATH \
-                     (scripts/dev-up.sh runs it) or in compose, the check also sends requests \
-                     through it and reads their traces.",
+                    "no collector runs here: checked {} statically.\nWith otelcol-contrib on PATH \
+                     (scripts/dev-up.sh runs it) or in compose, the check also sends\nrequests \
+                     through the collector and reads their traces.",
                     collector.file
                 );
                 false
