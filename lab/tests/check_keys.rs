@@ -288,6 +288,100 @@ fn lesson_10_holds_the_kept_rate_near_the_target_in_each_phase() {
     );
 }
 
+/// Lesson 11's phases as a tail sampler would leave them: errors, slow
+/// requests and normal ones, with this many traces kept of each.
+fn tail_sampling_run(errors: usize, slow: usize, normal: usize) -> Report {
+    let path = format!(
+        "{}/../lessons/11-tail-sampling/check.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let lesson = Spec::load(std::path::Path::new(&path)).unwrap();
+    let phase = |phase: usize, sent: usize, kept: usize, status: u16| {
+        (0..sent).map(move |i| {
+            let id = TraceId::parse(&format!("{:016x}{:016x}", phase + 1, i + 1)).unwrap();
+            let mut trace = healthy_order();
+            trace.trace_id = id.clone();
+            trace.spans[0].parent_span_id = None;
+            let mut obs = Observation::answered("POST /orders", status, Some(id));
+            obs.sent_trace_id = None;
+            obs.trace = (i < kept).then_some(trace);
+            obs.phase = phase;
+            obs.phase_secs = sent as f64 / 20.0;
+            obs
+        })
+    };
+    let observations: Vec<Observation> = phase(0, 5, errors, 502)
+        .chain(phase(1, 5, slow, 201))
+        .chain(phase(2, 100, normal, 201))
+        .collect();
+    evaluate(&lesson, &observations)
+}
+
+#[test]
+fn lesson_11_with_a_collector_keeps_errors_and_slow_traces_and_a_tenth_of_the_rest() {
+    let report = tail_sampling_run(5, 5, 11);
+    assert!(report.passed(), "{:#?}", report.findings);
+    assert_eq!(report.phases.len(), 3, "{:?}", report.phases);
+    // The exercise's always_sample: every normal trace kept too.
+    let report = tail_sampling_run(5, 5, 100);
+    assert_eq!(
+        keys(&report),
+        ["sampled-everything"],
+        "{:#?}",
+        report.findings
+    );
+    // No status_code policy: the errors fall into the 10 %.
+    let report = tail_sampling_run(0, 5, 9);
+    assert_eq!(keys(&report), ["sampled-nothing"], "{:#?}", report.findings);
+    let text = lab::check::report::render(&report, lab::style::Style::plain());
+    assert!(
+        text.contains("The errors need a `status_code` policy"),
+        "{text}"
+    );
+}
+
+#[test]
+fn lesson_12_with_a_collector_wants_a_hash_never_the_address() {
+    let path = format!(
+        "{}/../lessons/12-collector-pipeline/check.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let lesson = Spec::load(std::path::Path::new(&path)).unwrap();
+    let through_collector = |email: &str, debug: bool| {
+        let mut trace = healthy_order();
+        let gateway = find_mut(&mut trace, "api-gateway", "POST /orders");
+        gateway
+            .attributes
+            .push(attr("deployment.environment.name", s("workshop")));
+        if debug {
+            gateway
+                .attributes
+                .push(attr("code.file.path", s("telemetry/src/server.rs")));
+        }
+        let user = find_mut(&mut trace, "user-service", "GET /users/{id}");
+        user.attributes.push(attr("user.email", s(email)));
+        evaluate(&lesson, &[observed(Some(trace))])
+    };
+    // SHA-256 (64 hex) and SHA-1 (40 hex) both count as a hash.
+    let sha256 = "6f1ed002ab5595859014ebf0951522d9c8f8b1bfb5c1c5a1e9e8c1a1b1c1d1e1";
+    assert!(through_collector(sha256, false).passed());
+    assert!(through_collector(&sha256[..40], false).passed());
+    let report = through_collector("alan@example.com", false);
+    assert_eq!(keys(&report), ["no-match"], "{:#?}", report.findings);
+    let text = lab::check::report::render(&report, lab::style::Style::plain());
+    assert!(
+        text.contains("user.email reached the backend in clear text"),
+        "{text}"
+    );
+    let report = through_collector(sha256, true);
+    assert_eq!(
+        keys(&report),
+        ["attribute-present"],
+        "{:#?}",
+        report.findings
+    );
+}
+
 #[test]
 fn kept_phases_need_exactly_one_measure() {
     let base = "title: t\nrequests:\n  - { path: /orders, repeat: 2, rps: 1, kept: ";
