@@ -36,11 +36,12 @@ pub fn check(root: &Path, spec: &CollectorSpec, report: &mut Report) -> Vec<(boo
     for expect in &spec.expect {
         match check_one(&config, expect) {
             Some(problem) => {
-                report.add(
-                    None,
-                    format!("{}: {problem}", spec.file),
-                    Cause::CollectorConfig,
-                );
+                // Several expectations can fail for one reason (no such
+                // processor at all): say it once.
+                let problem = format!("{}: {problem}", spec.file);
+                if !report.findings.iter().any(|f| f.problem == problem) {
+                    report.add(None, problem, Cause::CollectorConfig);
+                }
                 lines.push((false, describe(expect)));
             }
             None => lines.push((true, describe(expect))),
