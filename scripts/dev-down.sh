@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops what scripts/dev-up.sh started: the four services, lab sink, and the
+# Stops what scripts/dev-up.sh started: the four services, the native
+# collector (where otelcol-contrib runs), lab sink, and the
 # throwaway Postgres/Redis (a Postgres or Redis that was already running is
 # left alone).
 #
@@ -44,11 +45,13 @@ stop_pidfile() {
 
 [ -d "$RUN" ] || { say "nothing was started by dev-up.sh"; exit 0; }
 
-# The gateway first, so no new requests arrive while the others stop; the
-# sink last, so it receives the spans the services flush on the way out.
-for name in api-gateway order-service user-service inventory-service sink; do
+# The gateway first, so no new requests arrive while the others stop; then
+# the collector (it passes on what it holds); the sink last, so it receives
+# the spans the services flush on the way out.
+for name in api-gateway order-service user-service inventory-service otelcol sink; do
   stop_pidfile "$name"
 done
+rm -f "$RUN/sink.args"
 
 if [ "$WIPE" = 1 ] && [ -f "$RUN/backing.env" ]; then
   # shellcheck disable=SC1091

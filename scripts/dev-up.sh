@@ -3,6 +3,9 @@
 #
 #   Postgres + Redis   yours if one answers, else throwaway ones under .lab/run/
 #   cargo lab sink     OTLP on 4317/4318, Jaeger's query API on 16686
+#   otel-collector     only where `otelcol-contrib` is on PATH: it takes
+#                      4317/4318 and exports to the sink, which moves to
+#                      14317/14318 (see "The native collector" below)
 #   the four services  api-gateway 8080, order-service 8081,
 #                      user-service 8082, inventory-service 8083
 #
@@ -25,6 +28,17 @@
 # and query ports (docker compose), the services export there, and it says
 # so; else `lab sink` starts.
 #
+# The native collector: where `otelcol-contrib` is on PATH, dev-up runs it
+# with a config generated from config/otel-collector.yaml (localhost
+# endpoints, written to .lab/run/otel-collector.yaml): OTLP in on 4317/4318,
+# out to the sink on 14317/14318; its health check on 13133, the span
+# metrics on 8889. A lesson may pick another config with
+# `COLLECTOR_CONFIG=config/...` in lessons/NN-slug/env/otel-collector.env
+# (lesson 11: the tail-sampling one), and so may .lab/otel-collector.env.
+# It is restarted when that config changes. Without otelcol-contrib the
+# services export straight to the sink, and lessons 11 and 12 check their
+# collector configs statically.
+#
 # Environment of a service, later lines winning:
 #   dev-up's defaults (ports, URLs, OTEL_BSP_SCHEDULE_DELAY=1000)
 #   lessons/NN-slug/env/<service>.env   the active lesson's (`cargo lab start NN`
@@ -36,7 +50,10 @@
 # is an error naming the file and line.
 #
 # A second stack beside the learner's (tests, the lesson gate):
-#   LAB_PORT_BASE=P   services on P..P+3, OTLP grpc P+4, http P+5, query P+6
+#   LAB_PORT_BASE=P   services on P..P+3, OTLP grpc P+4, http P+5, query P+6;
+#                     with a collector: its health check P+7, span metrics
+#                     P+8, and the sink's OTLP P+10004/P+10005 (+10000, as
+#                     4317 -> 14317)
 #   LAB_DB_PREFIX=x_  databases x_orders, x_users, x_inventory; Redis keys x_...
 # WORKSHOP_THROWAWAY=1 always uses throwaway Postgres/Redis. LAB_BIN_DIR=dir
 # skips the build and runs the binaries found in dir (prebuilt, or for tests).
@@ -66,10 +83,14 @@ if [ -n "$BASE" ]; then
     || { echo "error: LAB_PORT_BASE=$BASE is not a port number between 1024 and 65000" >&2; exit 1; }
   declare -A PORTS=([api-gateway]=$BASE [order-service]=$((BASE + 1)) [user-service]=$((BASE + 2)) [inventory-service]=$((BASE + 3)))
   OTLP_GRPC_PORT=$((BASE + 4)); OTLP_HTTP_PORT=$((BASE + 5)); QUERY_PORT=$((BASE + 6))
+  COLLECTOR_HEALTH_PORT=$((BASE + 7)); COLLECTOR_METRICS_PORT=$((BASE + 8))
 else
   declare -A PORTS=([api-gateway]=8080 [order-service]=8081 [user-service]=8082 [inventory-service]=8083)
   OTLP_GRPC_PORT=4317; OTLP_HTTP_PORT=4318; QUERY_PORT=16686
+  COLLECTOR_HEALTH_PORT=13133; COLLECTOR_METRICS_PORT=8889
 fi
+# With a collector in front, the sink takes OTLP 10000 ports higher.
+SINK_GRPC_PORT=$OTLP_GRPC_PORT; SINK_HTTP_PORT=$OTLP_HTTP_PORT
 DB_PREFIX=${LAB_DB_PREFIX:-}
 [[ "$DB_PREFIX" =~ ^[a-z0-9_]*$ ]] \
   || { echo "error: LAB_DB_PREFIX=$DB_PREFIX may hold only a-z, 0-9 and _" >&2; exit 1; }
@@ -179,22 +200,109 @@ find_redis() {
 
 # --------------------------------------------------------------- trace sink
 start_trace_backend() {
+  local args="--grpc-port $SINK_GRPC_PORT --http-port $SINK_HTTP_PORT --query-port $QUERY_PORT"
   if alive "$RUN/sink.pid"; then
-    note "lab sink is already running (pid $(cat "$RUN/sink.pid"))"
-  elif port_open 127.0.0.1 "$OTLP_HTTP_PORT" && port_open 127.0.0.1 "$QUERY_PORT"; then
+    # No sink.args: a sink started before dev-up recorded them, on the OTLP ports.
+    local running="--grpc-port $OTLP_GRPC_PORT --http-port $OTLP_HTTP_PORT --query-port $QUERY_PORT"
+    if [ -f "$RUN/sink.args" ]; then running=$(cat "$RUN/sink.args"); fi
+    if [ "$running" = "$args" ]; then
+      note "lab sink is already running (pid $(cat "$RUN/sink.pid"))"
+      return
+    fi
+    say "restarting lab sink on OTLP $SINK_GRPC_PORT/$SINK_HTTP_PORT (the traces it held are gone)"
+    stop_service sink
+  elif ! alive "$RUN/otelcol.pid" && port_open 127.0.0.1 "$OTLP_HTTP_PORT" && port_open 127.0.0.1 "$QUERY_PORT"; then
     say "a trace backend already listens on $OTLP_HTTP_PORT and $QUERY_PORT, not started by dev-up (docker compose?): using it"
+    [ -z "$COLLECTOR_BIN" ] || say "otelcol-contrib is on PATH, but that backend holds the OTLP ports: not starting a collector"
     BACKEND=external
-  else
-    for port in "$OTLP_GRPC_PORT" "$OTLP_HTTP_PORT" "$QUERY_PORT"; do
-      port_open 127.0.0.1 "$port" && die "port $port is taken, but not by a whole trace backend. Free it (docker compose down?) and retry."
-    done
-    say "starting lab sink (log: .lab/logs/sink.log)"
-    nohup "$LABBIN/lab" sink --grpc-port "$OTLP_GRPC_PORT" --http-port "$OTLP_HTTP_PORT" \
-      --query-port "$QUERY_PORT" >"$LOGS/sink.log" 2>&1 &
-    echo $! >"$RUN/sink.pid"
-    for _ in $(seq 1 50); do port_open 127.0.0.1 "$QUERY_PORT" && return; sleep 0.1; done
-    die "lab sink did not start; see $LOGS/sink.log"
+    return
   fi
+  for port in "$SINK_GRPC_PORT" "$SINK_HTTP_PORT" "$QUERY_PORT"; do
+    port_open 127.0.0.1 "$port" && die "port $port is taken, but not by a whole trace backend. Free it (docker compose down?) and retry."
+  done
+  say "starting lab sink (log: .lab/logs/sink.log)"
+  # shellcheck disable=SC2086 # $args is words on purpose
+  nohup "$LABBIN/lab" sink $args >"$LOGS/sink.log" 2>&1 &
+  echo $! >"$RUN/sink.pid"
+  echo "$args" >"$RUN/sink.args"
+  for _ in $(seq 1 50); do port_open 127.0.0.1 "$QUERY_PORT" && return; sleep 0.1; done
+  die "lab sink did not start; see $LOGS/sink.log"
+}
+
+# ---------------------------------------------------------- native collector
+# `collector_config`: which config the collector runs (COLLECTOR_CONFIG from
+# the active lesson's env/otel-collector.env, then .lab/otel-collector.env).
+collector_config() {
+  local line
+  COLLECTOR_CONFIG=config/otel-collector.yaml
+  ENV=()
+  if [ -n "$LESSON" ]; then read_env_file "$ROOT/lessons/$LESSON/env/otel-collector.env"; fi
+  read_env_file "$ROOT/.lab/otel-collector.env"
+  for line in "${ENV[@]}"; do
+    case "$line" in
+      COLLECTOR_CONFIG=*) COLLECTOR_CONFIG=${line#COLLECTOR_CONFIG=} ;;
+      *) die "otel-collector.env: only COLLECTOR_CONFIG=config/<file>.yaml is read there, not \"$line\"" ;;
+    esac
+  done
+  [ -f "$ROOT/$COLLECTOR_CONFIG" ] || die "COLLECTOR_CONFIG=$COLLECTOR_CONFIG: no such file under $ROOT"
+}
+
+# `generate_collector_config OUT`: the compose config with localhost
+# endpoints. The receivers take this stack's OTLP ports, the exporter to
+# Jaeger points at the sink; every other 0.0.0.0 or jaeger endpoint is an
+# error naming its line (a listener on all interfaces has no place here).
+generate_collector_config() {
+  local out=$1 src="$ROOT/$COLLECTOR_CONFIG" left
+  {
+    echo "# Generated by scripts/dev-up.sh from $COLLECTOR_CONFIG: edit that file, not"
+    echo "# this one (dev-up regenerates it and restarts the collector when it changes)."
+    sed -e "s/0\.0\.0\.0:4317\b/127.0.0.1:$OTLP_GRPC_PORT/g" \
+        -e "s/0\.0\.0\.0:4318\b/127.0.0.1:$OTLP_HTTP_PORT/g" \
+        -e "s/0\.0\.0\.0:13133\b/127.0.0.1:$COLLECTOR_HEALTH_PORT/g" \
+        -e "s/0\.0\.0\.0:8889\b/127.0.0.1:$COLLECTOR_METRICS_PORT/g" \
+        -e "s/\bjaeger:4317\b/127.0.0.1:$SINK_GRPC_PORT/g" \
+        -e "s/\bjaeger:4318\b/127.0.0.1:$SINK_HTTP_PORT/g" "$src"
+  } >"$out"
+  left=$(grep -nE '^[^#]*(0\.0\.0\.0|[^a-z_/]jaeger:[0-9])' "$src" \
+    | grep -vE '0\.0\.0\.0:(4317|4318|13133|8889)\b|jaeger:(4317|4318)\b' | head -1 || true)
+  [ -z "$left" ] || die "$COLLECTOR_CONFIG:${left%%:*}: dev-up cannot run this endpoint natively (it maps 0.0.0.0:4317, :4318, :13133, :8889 and jaeger:4317, :4318): ${left#*:}"
+}
+
+# SIGTERM: the collector flushes what it holds to the sink, then exits.
+stop_collector() { stop_service otelcol; }
+
+# Starts otelcol-contrib, or restarts it when its generated config changed.
+start_collector() {
+  local next="$RUN/otel-collector.yaml.next" config="$RUN/otel-collector.yaml"
+  generate_collector_config "$next"
+  if ! "$COLLECTOR_BIN" validate --config="$next" >"$LOGS/otel-collector-validate.log" 2>&1; then
+    tail -n 20 "$LOGS/otel-collector-validate.log" >&2
+    rm -f "$next"
+    die "otelcol-contrib refuses $COLLECTOR_CONFIG (the lines above, from \`otelcol-contrib validate\`); fix it and run dev-up again"
+  fi
+  if alive "$RUN/otelcol.pid"; then
+    if cmp -s "$next" "$config"; then
+      rm -f "$next"
+      note "otel-collector is up to date (pid $(cat "$RUN/otelcol.pid"), $COLLECTOR_CONFIG)"
+      return
+    fi
+    say "restarting otel-collector: its config changed ($COLLECTOR_CONFIG)"
+    stop_collector
+  else
+    say "starting otel-collector ($COLLECTOR_BIN, $COLLECTOR_CONFIG): OTLP $OTLP_GRPC_PORT/$OTLP_HTTP_PORT -> lab sink $SINK_GRPC_PORT/$SINK_HTTP_PORT"
+  fi
+  mv -f "$next" "$config"
+  port_open 127.0.0.1 "$OTLP_HTTP_PORT" && die "port $OTLP_HTTP_PORT is taken: the collector cannot take the OTLP port (docker compose?)"
+  printf '\n--- started %s ---\n' "$(date)" >>"$LOGS/otel-collector.log"
+  nohup "$COLLECTOR_BIN" --config="$config" >>"$LOGS/otel-collector.log" 2>&1 &
+  echo $! >"$RUN/otelcol.pid"
+  for _ in $(seq 1 100); do
+    alive "$RUN/otelcol.pid" || break
+    port_open 127.0.0.1 "$OTLP_HTTP_PORT" && return
+    sleep 0.1
+  done
+  tail -n 20 "$LOGS/otel-collector.log" >&2
+  die "otel-collector did not open port $OTLP_HTTP_PORT within 10 s; the lines above are from .lab/logs/otel-collector.log"
 }
 
 # ----------------------------------------------------------------- services
@@ -295,6 +403,11 @@ fi
 # Read every env file before building: a bad line stops here, with its name.
 REDIS=; PG_URL=
 for name in "${SERVICES[@]}"; do service_env "$name"; done
+# The native collector: otelcol-contrib on PATH (LAB_NO_COLLECTOR=1: ignore it).
+COLLECTOR_BIN=
+if [ "${LAB_NO_COLLECTOR:-0}" != 1 ]; then COLLECTOR_BIN=$(command -v otelcol-contrib || true); fi
+COLLECTOR_CONFIG=
+if [ -n "$COLLECTOR_BIN" ]; then collector_config; fi
 
 if [ -n "${LAB_BIN_DIR:-}" ]; then
   BIN=$LAB_BIN_DIR
@@ -318,7 +431,28 @@ printf 'PG_URL=%q\nREDIS=%q\n' "$PG_URL" "$REDIS" >"$RUN/backing.env"
 
 install_binary lab || true
 BACKEND=sink
+if [ -n "$COLLECTOR_BIN" ]; then
+  if [ $((SINK_HTTP_PORT + 10000)) -gt 65535 ]; then
+    die "LAB_PORT_BASE=$BASE leaves no room for the sink's OTLP ports 10000 higher when otelcol-contrib runs: use a base up to 55530"
+  fi
+  SINK_GRPC_PORT=$((OTLP_GRPC_PORT + 10000)); SINK_HTTP_PORT=$((OTLP_HTTP_PORT + 10000))
+elif alive "$RUN/otelcol.pid"; then
+  say "stopping otel-collector: otelcol-contrib is no longer on PATH (the services export to lab sink)"
+  stop_collector
+fi
 start_trace_backend
+if [ -n "$COLLECTOR_BIN" ] && [ "$BACKEND" = sink ]; then
+  start_collector
+else
+  COLLECTOR_BIN=
+  if [ "$BACKEND" = sink ]; then
+    note "no otelcol-contrib on PATH: the services export straight to lab sink. Lessons 11 (tail sampling)"
+    note "and 12 (the collector pipeline) need a collector to run their configs; without one their checks"
+    note "read config/otel-collector*.yaml statically. To run it natively, put the otelcol-contrib binary"
+    note "(a single download from the opentelemetry-collector-releases page, 0.159.0 as in .env) on PATH"
+    note "and run scripts/dev-up.sh again; or use docker compose (docker compose up --build -d)."
+  fi
+fi
 STARTED=()
 for name in "${SERVICES[@]}"; do
   changed=0
@@ -355,6 +489,12 @@ JAEGER_URL=http://127.0.0.1:$QUERY_PORT
 OTLP_GRPC_ENDPOINT=http://127.0.0.1:$OTLP_GRPC_PORT
 OTLP_HTTP_ENDPOINT=http://127.0.0.1:$OTLP_HTTP_PORT
 BACKEND=$BACKEND
+COLLECTOR=$([ -n "$COLLECTOR_BIN" ] && echo otelcol-contrib)
+COLLECTOR_BIN=$COLLECTOR_BIN
+COLLECTOR_CONFIG=$([ -n "$COLLECTOR_BIN" ] && echo "$COLLECTOR_CONFIG")
+COLLECTOR_HEALTH_URL=$([ -n "$COLLECTOR_BIN" ] && echo "http://127.0.0.1:$COLLECTOR_HEALTH_PORT/")
+COLLECTOR_METRICS_URL=$([ -n "$COLLECTOR_BIN" ] && echo "http://127.0.0.1:$COLLECTOR_METRICS_PORT/metrics")
+SINK_OTLP_HTTP_ENDPOINT=$([ "$BACKEND" = sink ] && echo "http://127.0.0.1:$SINK_HTTP_PORT")
 PG_URL=$PG_URL
 REDIS_URL=$REDIS
 BIN_DIR=$LABBIN
@@ -382,6 +522,14 @@ The workshop is running natively.
   Check a lesson:        cargo lab check 01
   Is all well?           cargo lab doctor
   Traces as they finish: tail -f .lab/logs/sink.log
+EOF
+if [ -n "$COLLECTOR_BIN" ]; then
+  cat <<EOF
+  The collector:         otelcol-contrib runs $COLLECTOR_CONFIG (log: .lab/logs/otel-collector.log)
+  Its span metrics:      curl -s localhost:$COLLECTOR_METRICS_PORT/metrics | grep traces_span_metrics_calls
+EOF
+fi
+cat <<EOF
   Service logs:          .lab/logs/<service>.log
   Stop everything:       scripts/dev-down.sh   (--wipe also drops the data)
 EOF

@@ -107,7 +107,7 @@ pub fn start_with_seed(root: &Path, which: &str, seed: Option<u64>) -> anyhow::R
         ));
     }
     out.push_str(&format!(
-        "\nRead lessons/{}/README.md, make your change at the `// LESSON {:02}` marker, then:\n  \
+        "\nRead lessons/{}/README.md, make your change at the `LESSON {:02}` marker, then:\n  \
          cargo lab check {:02}      (rebuilds and restarts what changed, then checks)\n  \
          cargo lab hint {:02}       (a nudge)\n  \
          cargo lab solution {:02}   (the answer)\n",

@@ -65,6 +65,12 @@ impl NativeStack {
         self.get("JAEGER_URL")
     }
 
+    /// The config the native collector runs (`config/otel-collector.yaml`),
+    /// when dev-up started one.
+    pub fn collector_config(&self) -> Option<&str> {
+        self.get("COLLECTOR").and(self.get("COLLECTOR_CONFIG"))
+    }
+
     /// A service's port as dev-up started it.
     pub fn port(&self, service: &str) -> u16 {
         let key = format!("PORT_{}", service.to_uppercase().replace('-', "_"));

@@ -288,6 +288,100 @@ fn lesson_10_holds_the_kept_rate_near_the_target_in_each_phase() {
     );
 }
 
+/// Lesson 11's phases as a tail sampler would leave them: errors, slow
+/// requests and normal ones, with this many traces kept of each.
+fn tail_sampling_run(errors: usize, slow: usize, normal: usize) -> Report {
+    let path = format!(
+        "{}/../lessons/11-tail-sampling/check.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let lesson = Spec::load(std::path::Path::new(&path)).unwrap();
+    let phase = |phase: usize, sent: usize, kept: usize, status: u16| {
+        (0..sent).map(move |i| {
+            let id = TraceId::parse(&format!("{:016x}{:016x}", phase + 1, i + 1)).unwrap();
+            let mut trace = healthy_order();
+            trace.trace_id = id.clone();
+            trace.spans[0].parent_span_id = None;
+            let mut obs = Observation::answered("POST /orders", status, Some(id));
+            obs.sent_trace_id = None;
+            obs.trace = (i < kept).then_some(trace);
+            obs.phase = phase;
+            obs.phase_secs = sent as f64 / 20.0;
+            obs
+        })
+    };
+    let observations: Vec<Observation> = phase(0, 5, errors, 502)
+        .chain(phase(1, 5, slow, 201))
+        .chain(phase(2, 100, normal, 201))
+        .collect();
+    evaluate(&lesson, &observations)
+}
+
+#[test]
+fn lesson_11_with_a_collector_keeps_errors_and_slow_traces_and_a_tenth_of_the_rest() {
+    let report = tail_sampling_run(5, 5, 11);
+    assert!(report.passed(), "{:#?}", report.findings);
+    assert_eq!(report.phases.len(), 3, "{:?}", report.phases);
+    // The exercise's always_sample: every normal trace kept too.
+    let report = tail_sampling_run(5, 5, 100);
+    assert_eq!(
+        keys(&report),
+        ["sampled-everything"],
+        "{:#?}",
+        report.findings
+    );
+    // No status_code policy: the errors fall into the 10 %.
+    let report = tail_sampling_run(0, 5, 9);
+    assert_eq!(keys(&report), ["sampled-nothing"], "{:#?}", report.findings);
+    let text = lab::check::report::render(&report, lab::style::Style::plain());
+    assert!(
+        text.contains("The errors need a `status_code` policy"),
+        "{text}"
+    );
+}
+
+#[test]
+fn lesson_12_with_a_collector_wants_a_hash_never_the_address() {
+    let path = format!(
+        "{}/../lessons/12-collector-pipeline/check.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let lesson = Spec::load(std::path::Path::new(&path)).unwrap();
+    let through_collector = |email: &str, debug: bool| {
+        let mut trace = healthy_order();
+        let gateway = find_mut(&mut trace, "api-gateway", "POST /orders");
+        gateway
+            .attributes
+            .push(attr("deployment.environment.name", s("workshop")));
+        if debug {
+            gateway
+                .attributes
+                .push(attr("code.file.path", s("telemetry/src/server.rs")));
+        }
+        let user = find_mut(&mut trace, "user-service", "GET /users/{id}");
+        user.attributes.push(attr("user.email", s(email)));
+        evaluate(&lesson, &[observed(Some(trace))])
+    };
+    // SHA-256 (64 hex) and SHA-1 (40 hex) both count as a hash.
+    let sha256 = "6f1ed002ab5595859014ebf0951522d9c8f8b1bfb5c1c5a1e9e8c1a1b1c1d1e1";
+    assert!(through_collector(sha256, false).passed());
+    assert!(through_collector(&sha256[..40], false).passed());
+    let report = through_collector("alan@example.com", false);
+    assert_eq!(keys(&report), ["no-match"], "{:#?}", report.findings);
+    let text = lab::check::report::render(&report, lab::style::Style::plain());
+    assert!(
+        text.contains("user.email reached the backend in clear text"),
+        "{text}"
+    );
+    let report = through_collector(sha256, true);
+    assert_eq!(
+        keys(&report),
+        ["attribute-present"],
+        "{:#?}",
+        report.findings
+    );
+}
+
 #[test]
 fn kept_phases_need_exactly_one_measure() {
     let base = "title: t\nrequests:\n  - { path: /orders, repeat: 2, rps: 1, kept: ";
@@ -349,6 +443,151 @@ fn collector_assertions_accept_equivalent_configs() {
         .problem
         .contains("no `attributes` processor"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn attribute_actions_match_by_pattern_and_any_of_several_actions() {
+    let dir = std::env::temp_dir().join(format!("lab-actions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lesson = spec(&format!(
+        "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ processor: attributes, action: {{ key: code.file.path, action: delete }} }}\n    - {{ processor: attributes, action: {{ key: deployment.environment.name, action: [insert, upsert] }} }}\n"
+    ));
+    let judge = |actions: &str| {
+        let yaml = format!("processors:\n  attributes:\n    actions:\n{actions}service:\n  pipelines:\n    traces: {{ processors: [attributes] }}\n");
+        write(&dir, "c.yaml", &yaml);
+        let mut report = Report::default();
+        lab::check::collector::check(&dir, lesson.collector.as_ref().unwrap(), &mut report);
+        report
+    };
+    let by_key = "      - { key: code.file.path, action: delete }\n      - { key: deployment.environment.name, value: w, action: insert }\n";
+    assert!(judge(by_key).passed(), "{:#?}", judge(by_key).findings);
+    // One pattern deletes every code.* attribute; upsert inserts too.
+    let by_pattern = "      - { pattern: '^code\\..*', action: delete }\n      - { key: deployment.environment.name, value: w, action: upsert }\n";
+    assert!(
+        judge(by_pattern).passed(),
+        "{:#?}",
+        judge(by_pattern).findings
+    );
+    // A pattern that misses the key, and `update` (which never adds a key).
+    let wrong = "      - { pattern: '^thread\\..*', action: delete }\n      - { key: deployment.environment.name, value: w, action: update }\n";
+    let report = judge(wrong);
+    assert_eq!(keys(&report), ["collector-config", "collector-config"]);
+    assert!(report.findings[0]
+        .problem
+        .contains("no action `delete` on key `code.file.path`"));
+    assert!(report.findings[1]
+        .problem
+        .contains("no action `insert` or `upsert` on key `deployment.environment.name`"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tail_sampling_policies_accept_equivalent_configs() {
+    let dir = std::env::temp_dir().join(format!("lab-policies-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lesson = spec(&format!(
+        "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ processor: tail_sampling, policy: {{ type: status_code, status_code: ERROR }} }}\n    - {{ processor: tail_sampling, policy: {{ type: latency, threshold_ms: {{ min: 200, max: 1000 }} }} }}\n    - {{ processor: tail_sampling, policy: {{ type: probabilistic, percentage: 10 }} }}\n"
+    ));
+    let judge = |policies: &str| {
+        let yaml = format!("processors:\n  memory_limiter: {{}}\n  tail_sampling/keep:\n    decision_wait: 15s\n    policies:\n{policies}service:\n  pipelines:\n    traces/jaeger: {{ processors: [memory_limiter, tail_sampling/keep] }}\n");
+        write(&dir, "c.yaml", &yaml);
+        let mut report = Report::default();
+        let lines =
+            lab::check::collector::check(&dir, lesson.collector.as_ref().unwrap(), &mut report);
+        (report, lines)
+    };
+    // The three policies side by side, named as the learner likes.
+    let plain = "      - { name: errors, type: status_code, status_code: { status_codes: [ERROR] } }\n      - { name: slow, type: latency, latency: { threshold_ms: 1000 } }\n      - { name: rest, type: probabilistic, probabilistic: { sampling_percentage: 10 } }\n";
+    let (report, lines) = judge(plain);
+    assert!(report.passed(), "{:#?}", report.findings);
+    assert_eq!(
+        lines.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(),
+        [
+            "`tail_sampling`: a status_code policy keeping ERROR",
+            "`tail_sampling`: a latency policy, threshold_ms between 200 and 1000",
+            "`tail_sampling`: a probabilistic policy, sampling_percentage 10",
+        ]
+    );
+    // The same inside a composite, a lower threshold, ERROR among others,
+    // and the share alone inside an `and`.
+    let nested = "      - name: all\n        type: composite\n        composite:\n          max_total_spans_per_second: 1000\n          policy_order: [errors, slow]\n          composite_sub_policy:\n            - { name: errors, type: status_code, status_code: { status_codes: [UNSET, ERROR] } }\n            - { name: slow, type: latency, latency: { threshold_ms: 500 } }\n      - name: rest\n        type: and\n        and:\n          and_sub_policy:\n            - { name: share, type: probabilistic, probabilistic: { sampling_percentage: 10.0 } }\n";
+    let (report, _) = judge(nested);
+    assert!(report.passed(), "{:#?}", report.findings);
+    // Wrong: OK instead of ERROR, a threshold above the lesson's, a share
+    // that is all, and a latency policy with an upper bound.
+    let wrong = "      - { name: errors, type: status_code, status_code: { status_codes: [OK] } }\n      - { name: slow, type: latency, latency: { threshold_ms: 5000 } }\n      - { name: rest, type: probabilistic, probabilistic: { sampling_percentage: 100 } }\n";
+    let (report, lines) = judge(wrong);
+    assert_eq!(keys(&report), ["collector-config"; 3]);
+    assert!(lines.iter().all(|(met, _)| !met));
+    let problems: Vec<&str> = report.findings.iter().map(|f| f.problem.as_str()).collect();
+    assert!(
+        problems[0].contains("policy `errors` keeps status codes [\"OK\"], not ERROR"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].contains(
+            "policy `slow` has threshold_ms 5000; this lesson wants between 200 and 1000"
+        ),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[2].contains("policy `rest` has sampling_percentage 100; this lesson wants 10"),
+        "{problems:#?}"
+    );
+    let bounded = plain.replace(
+        "threshold_ms: 1000 }",
+        "threshold_ms: 1000, upper_threshold_ms: 3000 }",
+    );
+    assert!(judge(&bounded).0.findings[0]
+        .problem
+        .contains("upper_threshold_ms 3000"));
+    // An `and` of two policies keeps less than either: it does not count.
+    let anded = "      - { name: errors, type: status_code, status_code: { status_codes: [ERROR] } }\n      - { name: slow, type: latency, latency: { threshold_ms: 1000 } }\n      - name: rest\n        type: and\n        and:\n          and_sub_policy:\n            - { name: share, type: probabilistic, probabilistic: { sampling_percentage: 10 } }\n            - { name: slow-too, type: latency, latency: { threshold_ms: 1000 } }\n";
+    let (report, _) = judge(anded);
+    assert!(
+        report.findings[0]
+            .problem
+            .contains("no probabilistic policy"),
+        "{:#?}",
+        report.findings
+    );
+    // A policy that keeps everything makes the others pointless.
+    let kept_all = spec(&format!(
+        "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ processor: tail_sampling, no_policy: always_sample }}\n"
+    ));
+    write(&dir, "c.yaml", &format!("processors:\n  tail_sampling:\n    policies:\n{plain}      - {{ name: keep-everything, type: always_sample }}\nservice:\n  pipelines:\n    traces: {{ processors: [tail_sampling] }}\n"));
+    let mut report = Report::default();
+    lab::check::collector::check(&dir, kept_all.collector.as_ref().unwrap(), &mut report);
+    assert!(
+        report.findings[0]
+            .problem
+            .contains("still has policy `keep-everything` (always_sample)"),
+        "{:#?}",
+        report.findings
+    );
+    // No policies at all.
+    let (report, _) = judge("      []\n");
+    assert!(report.findings[0]
+        .problem
+        .contains("the `tail_sampling` processor has no status_code policy"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_policy_or_action_without_its_processor_is_not_a_check_file() {
+    let error = Spec::parse(&format!(
+        "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ policy: {{ type: latency }} }}\n"
+    ))
+    .unwrap_err();
+    assert!(
+        error.contains("a `policy` needs its `processor`"),
+        "{error}"
+    );
+    let error = Spec::parse(&format!(
+        "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ processor: tail_sampling, policy: {{ type: rate_limiting }} }}\n"
+    ))
+    .unwrap_err();
+    assert!(error.contains("unknown variant `rate_limiting`"), "{error}");
 }
 
 #[test]

@@ -32,6 +32,8 @@
 //!   healthchecks, ports, memory, mounts), `images.rs` (pinned tags),
 //!   `pipelines.rs` (collector-shaped configs), `backends.rs` (collector,
 //!   Jaeger, Prometheus and Postgres across files).
+//! - `native.rs`: the collector configs scripts/dev-up.sh generates for a
+//!   native otelcol-contrib (localhost endpoints, exporting to the sink).
 
 use std::path::Path;
 
@@ -40,6 +42,7 @@ pub mod collector;
 pub mod compose;
 pub mod contract;
 pub mod dotenv;
+pub mod native;
 mod problem;
 pub mod stack;
 

@@ -104,8 +104,39 @@ pub async fn run_with(
 
     let mut report = Report::default();
     // Static findings first: they are conclusive without sending a request.
+    let mut live = true;
     if let Some(collector) = &spec.collector {
-        collector::check(root, collector, &mut report);
+        println!("{}:", collector.file);
+        for (met, line) in collector::check(root, collector, &mut report) {
+            let mark = if met {
+                style.green("✓")
+            } else {
+                style.red("✗")
+            };
+            println!("  {mark} {line}");
+        }
+        live = match collector::runs(&options.control) {
+            collector::Runs::Native => true,
+            collector::Runs::Compose => {
+                println!(
+                    "{}",
+                    style.dim(&format!(
+                        "compose: the collector must run {} (after an edit: `docker compose restart otel-collector`)",
+                        collector.file
+                    ))
+                );
+                true
+            }
+            collector::Runs::Nowhere => {
+                println!(
+                    "no collector runs here: checked {} statically.\nWith otelcol-contrib on PATH \
+                     (scripts/dev-up.sh runs it) or in compose, the check also sends\nrequests \
+                     through the collector and reads their traces.",
+                    collector.file
+                );
+                false
+            }
+        };
     }
     let lesson_env = (!started && lesson.env_dir().is_dir()).then(|| lesson.slug.clone());
     let mut options = options.clone();
@@ -115,7 +146,8 @@ pub async fn run_with(
     {
         env.clone_from(&lesson_env);
     }
-    if report.passed() {
+    let brought_up = live && report.passed();
+    if brought_up {
         if let Control::Native {
             root: native_root, ..
         } = &options.control
@@ -132,13 +164,18 @@ pub async fn run_with(
                     Cause::BuildFailed,
                 );
             }
+            if let Some(collector) = &spec.collector {
+                collector::runs_file(native_root, &collector.file, &mut report)?;
+            }
         }
     }
-    if report.passed() {
+    if brought_up && report.passed() {
         let observations =
             scenario::observe(&spec, &options, |line| println!("{}", style.dim(&line))).await?;
         let evaluated = engine::evaluate(&spec, &observations);
         report = evaluated;
+        questions::check(&spec, &answers, &mut report);
+    } else if !live && report.passed() {
         questions::check(&spec, &answers, &mut report);
     }
     if let (true, Some(tests)) = (report.passed(), &spec.unit_tests) {
@@ -149,11 +186,12 @@ pub async fn run_with(
     report.notes = spec.diagnosis.clone();
     // The lesson's environment applied to this run only: put the learner's back.
     if let (
+        true,
         Control::Native {
             root: native_root, ..
         },
         Some(_),
-    ) = (&options.control, &lesson_env)
+    ) = (brought_up, &options.control, &lesson_env)
     {
         println!(
             "{}",

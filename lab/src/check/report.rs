@@ -68,7 +68,15 @@ pub fn render(report: &Report, style: Style) -> String {
             &diagnosis.fix,
             "   ",
         ));
-        if let Some(note) = report.notes.get(finding.cause.key()) {
+        // The lesson's words once per cause, at its first finding.
+        let first_of_cause = report.findings[..i]
+            .iter()
+            .all(|f| f.cause.key() != finding.cause.key());
+        if let Some(note) = report
+            .notes
+            .get(finding.cause.key())
+            .filter(|_| first_of_cause)
+        {
             out.push_str(&wrap(
                 &format!("   {}", style.cyan("in this lesson: ")),
                 note,

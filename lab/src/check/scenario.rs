@@ -310,7 +310,8 @@ async fn collect_traces(
         }
         let elapsed = started.elapsed();
         let finished = if spec.reads_ids_from_responses() {
-            elapsed >= SAMPLING_SETTLE && stable_polls >= 4
+            // `settle_ms` may ask for longer: a tail sampler decides late.
+            elapsed >= SAMPLING_SETTLE.max(settle) && stable_polls >= 4
         } else {
             // Complete, or conclusive: nothing has changed for a whole
             // export window, so what is missing is not on its way.

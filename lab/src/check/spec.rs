@@ -70,7 +70,19 @@
 //!   file: config/otel-collector.yaml
 //!   expect:
 //!     - { processor: attributes, action: { key: user.email, action: hash } }
+//!     - { processor: attributes, action: { key: env, action: [insert, upsert] } }
 //!     - { before: [memory_limiter, batch] }
+//!     - processor: tail_sampling   # a policy among its policies (or in a
+//!       policy:                    # composite, or alone in an `and`)
+//!         type: latency            # status_code | latency | probabilistic
+//!         threshold_ms: { min: 200, max: 1000 }
+//!     - { processor: tail_sampling, policy: { type: status_code, status_code: ERROR } }
+//!     - { processor: tail_sampling, policy: { type: probabilistic, percentage: 10 } }
+//!     - { processor: tail_sampling, no_policy: always_sample }
+//! # With `collector:`, the requests and the trace are checked only where
+//! # that collector runs (natively with otelcol-contrib on PATH, or in
+//! # compose); elsewhere the static assertions alone decide, and the check
+//! # says so.
 //! unit_tests:                  # once the traces pass: cargo test -p telemetry --lib -- sampler::adaptive
 //!   { package: telemetry, filter: "sampler::adaptive" }
 //! questions:                   # `cargo lab check NN --answer slowest=inventory-service`
@@ -176,13 +188,116 @@ pub struct CollectorExpect {
     pub action: Option<ActionSpec>,
     /// Two processor types, the first before the second in the pipeline.
     pub before: Option<[String; 2]>,
+    /// ... and among its policies (a `tail_sampling` processor's) is one like this.
+    pub policy: Option<PolicySpec>,
+    /// ... and none of its policies is of this type (e.g. `always_sample`,
+    /// which keeps every trace whatever the other policies say).
+    pub no_policy: Option<String>,
 }
 
+/// An attributes processor action: on `key` (or a `pattern` matching it),
+/// one of these actions.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionSpec {
     pub key: String,
-    pub action: String,
+    pub action: OneOrMore,
+}
+
+/// `hash`, or `[insert, upsert]` (any of them).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMore {
+    One(String),
+    More(Vec<String>),
+}
+
+impl OneOrMore {
+    pub fn contains(&self, value: &str) -> bool {
+        match self {
+            OneOrMore::One(one) => one == value,
+            OneOrMore::More(more) => more.iter().any(|m| m == value),
+        }
+    }
+
+    /// `hash`, or `insert` or `upsert`: for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            OneOrMore::One(one) => format!("`{one}`"),
+            OneOrMore::More(more) => more
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(" or "),
+        }
+    }
+}
+
+/// A tail-sampling policy the lesson asks for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySpec {
+    /// `status_code`, `latency` or `probabilistic`.
+    #[serde(rename = "type")]
+    pub kind: PolicyKind,
+    /// status_code: this code is among its `status_codes` (e.g. ERROR).
+    pub status_code: Option<String>,
+    /// latency: its `threshold_ms` within this range (and no upper bound).
+    pub threshold_ms: Option<RangeSpec>,
+    /// probabilistic: its `sampling_percentage` within this range.
+    pub percentage: Option<RangeSpec>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    StatusCode,
+    Latency,
+    Probabilistic,
+}
+
+impl PolicyKind {
+    /// The policy's `type` in the collector config.
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyKind::StatusCode => "status_code",
+            PolicyKind::Latency => "latency",
+            PolicyKind::Probabilistic => "probabilistic",
+        }
+    }
+}
+
+/// `10` or `{ min: 200, max: 1000 }` (either bound optional).
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RangeSpec {
+    Exactly(f64),
+    Range { min: Option<f64>, max: Option<f64> },
+}
+
+impl RangeSpec {
+    pub fn contains(self, value: f64) -> bool {
+        match self {
+            RangeSpec::Exactly(v) => value == v,
+            RangeSpec::Range { min, max } => {
+                min.is_none_or(|m| value >= m) && max.is_none_or(|m| value <= m)
+            }
+        }
+    }
+
+    /// `10`, `at most 1000`, `between 200 and 1000`: for messages.
+    pub fn describe(self) -> String {
+        match self {
+            RangeSpec::Exactly(v) => format!("{v}"),
+            RangeSpec::Range {
+                min: Some(a),
+                max: Some(b),
+            } => format!("between {a} and {b}"),
+            RangeSpec::Range { min: Some(a), .. } => format!("at least {a}"),
+            RangeSpec::Range { max: Some(b), .. } => format!("at most {b}"),
+            RangeSpec::Range { .. } => "any value".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -461,6 +576,15 @@ impl Spec {
                     "question {} has neither `answer` nor `matches`",
                     question.key
                 ));
+            }
+        }
+        for expect in spec.collector.iter().flat_map(|c| &c.expect) {
+            if (expect.policy.is_some() || expect.no_policy.is_some()) && expect.processor.is_none()
+            {
+                return Err("collector: a `policy` needs its `processor` (tail_sampling)".into());
+            }
+            if expect.action.is_some() && expect.processor.is_none() {
+                return Err("collector: an `action` needs its `processor` (attributes)".into());
             }
         }
         if let Some(sampling) = &spec.sampling {

@@ -69,7 +69,7 @@ pub(super) fn environment(root: &Path, d: &mut Diagnosis) {
         Some(slug) => d.ok(format!("active lesson environment: lessons/{slug}/env/")),
         None => d.ok("no lesson environment active"),
     }
-    for service in SERVICES.iter().rev() {
+    for service in SERVICES.iter().rev().chain(&["otel-collector"]) {
         for file in stack::env_files(root, active.as_deref(), service) {
             let shown = file
                 .strip_prefix(root)

@@ -3,7 +3,8 @@
 //! non-zero when there is any problem.
 //!
 //! Checked, in order: the mode (native, compose, nothing yet; a `docker`
-//! CLI without an engine is native), the ports, Postgres and Redis, the
+//! CLI without an engine is native), the ports, the native collector (or
+//! that none runs, and what that means), Postgres and Redis, the
 //! trace backend, a test span sent over OTLP and found by id, each
 //! service's `/health`, binaries older than their sources, and the
 //! environment in force.
@@ -100,6 +101,9 @@ pub async fn run(root: &Path) -> anyhow::Result<Diagnosis> {
     let mut d = Diagnosis::default();
     let target = mode(root, &mut d)?;
     network::ports(&target, &mut d);
+    if target.mode == Mode::Native {
+        network::collector(&target, &mut d).await;
+    }
     network::backing_services(&target, &mut d);
     if network::backend(&target, &mut d).await {
         network::test_span(&target, &mut d).await;
@@ -112,6 +116,32 @@ pub async fn run(root: &Path) -> anyhow::Result<Diagnosis> {
     Ok(d)
 }
 
+/// Where the test span goes: the services' OTLP endpoint (through the
+/// native collector, when one runs), except behind a tail sampler, which
+/// would hold it for its decision wait and keep only a share: then straight
+/// to the sink.
+fn test_span_receiver(s: &NativeStack, d: &mut Diagnosis) -> String {
+    let services = s
+        .get("OTLP_HTTP_ENDPOINT")
+        .unwrap_or("http://127.0.0.1:4318")
+        .to_string();
+    let generated = std::fs::read_to_string(s.run.join("otel-collector.yaml")).unwrap_or_default();
+    let tail_sampling = s.collector_config().is_some()
+        && generated
+            .lines()
+            .any(|l| l.trim_start().starts_with("tail_sampling:"));
+    match (tail_sampling, s.get("SINK_OTLP_HTTP_ENDPOINT")) {
+        (true, Some(sink)) => {
+            d.ok(format!(
+                "the collector runs tail sampling (it holds spans for its decision wait and keeps \
+                 a share): the test span goes straight to lab sink ({sink})"
+            ));
+            sink.to_string()
+        }
+        _ => services,
+    }
+}
+
 fn mode(root: &Path, d: &mut Diagnosis) -> anyhow::Result<Target> {
     let stack = NativeStack::load(root)?;
     let mode = stack::detect_mode(root);
@@ -120,9 +150,7 @@ fn mode(root: &Path, d: &mut Diagnosis) -> anyhow::Result<Target> {
             s.jaeger()
                 .unwrap_or(crate::client::DEFAULT_JAEGER)
                 .to_string(),
-            s.get("OTLP_HTTP_ENDPOINT")
-                .unwrap_or("http://127.0.0.1:4318")
-                .to_string(),
+            test_span_receiver(s, d),
         ),
         None => (
             crate::client::DEFAULT_JAEGER.to_string(),

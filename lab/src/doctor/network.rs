@@ -47,6 +47,71 @@ pub(super) fn ports(target: &Target, d: &mut Diagnosis) {
     }
 }
 
+/// The native collector: running as dev-up recorded it, its health check
+/// answering; or none, and what that means for lessons 11 and 12.
+pub(super) async fn collector(target: &Target, d: &mut Diagnosis) {
+    let Some(stack) = &target.stack else { return };
+    let on_path = crate::check::collector::otelcol_on_path();
+    let Some(config) = stack.collector_config() else {
+        if on_path {
+            d.problem(
+                "otelcol-contrib is on PATH, but the running stack has no collector (it was started \
+                 before, or a backend dev-up did not start holds the OTLP ports)",
+                "run scripts/dev-up.sh again: it starts the collector in front of lab sink",
+            );
+        } else {
+            d.ok(
+                "no collector runs natively (otelcol-contrib is not on PATH): the services export \
+                 straight to lab sink, and lessons 11 and 12 check their collector configs \
+                 statically. To run it: put otelcol-contrib on PATH and run scripts/dev-up.sh",
+            );
+        }
+        return;
+    };
+    let otlp = stack.get("OTLP_HTTP_ENDPOINT").unwrap_or("?");
+    let sink = stack.get("SINK_OTLP_HTTP_ENDPOINT").unwrap_or("?");
+    match stack.pid("otelcol") {
+        Some(pid) => d.ok(format!(
+            "otel-collector: otelcol-contrib (pid {pid}, started by dev-up) runs {config} \
+             (generated: .lab/run/otel-collector.yaml); OTLP in at {otlp}, out to lab sink at {sink}"
+        )),
+        None => {
+            d.problem(
+                format!("otel-collector (otelcol-contrib, {config}) is not running; the services' spans go nowhere"),
+                "read .lab/logs/otel-collector.log; scripts/dev-up.sh starts it again",
+            );
+            return;
+        }
+    }
+    let Some(health) = stack.get("COLLECTOR_HEALTH_URL") else {
+        return;
+    };
+    let answer = reqwest::Client::new()
+        .get(health)
+        .timeout(Duration::from_secs(3))
+        .send()
+        .await;
+    match answer {
+        Ok(r) if r.status().is_success() => {
+            d.ok(format!("otel-collector's health check answers at {health}"))
+        }
+        Ok(r) => d.problem(
+            format!(
+                "otel-collector's health check at {health} answers {}",
+                r.status()
+            ),
+            "its pipelines are not running: read .lab/logs/otel-collector.log",
+        ),
+        Err(_) => d.problem(
+            format!("otel-collector's health check does not answer at {health}"),
+            format!(
+                "is the health_check extension still in {config}? Else read \
+                 .lab/logs/otel-collector.log"
+            ),
+        ),
+    }
+}
+
 pub(super) fn backing_services(target: &Target, d: &mut Diagnosis) {
     let (pg, redis) = match &target.stack {
         Some(s) => (

@@ -7,7 +7,7 @@ use crate::stack::Stack;
 mod backends;
 mod env;
 mod images;
-mod pipelines;
+pub(crate) mod pipelines;
 mod redis;
 mod services;
 mod wiring;
