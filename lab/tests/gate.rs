@@ -22,8 +22,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
+use lab::check::engine::evaluate;
+use lab::check::scenario::{observe, CheckOptions, Control};
 use lab::check::spec::Spec;
 use lab::lessons::Lesson;
+use lab::mission::Mission;
 
 /// The repository this test was built from.
 fn repo_root() -> PathBuf {
@@ -147,13 +150,27 @@ impl Drop for Stack {
 
 /// `lab check NN` in the scratch copy; returns (passed, cause keys, output).
 fn check(lab: &Path, stack: &Stack, number: u32) -> (bool, Vec<String>, String) {
+    check_with(lab, stack, number, &[])
+}
+
+/// `lab check NN --answer A ...`: (passed, cause keys, output).
+fn check_with(
+    lab: &Path,
+    stack: &Stack,
+    number: u32,
+    answers: &[String],
+) -> (bool, Vec<String>, String) {
     let report = stack.scratch.join(".lab").join("gate-report.json");
     let _ = std::fs::remove_file(&report);
     let lesson = format!("{number:02}");
+    let mut args = vec!["check", &lesson, "--report-json", report.to_str().unwrap()];
+    for answer in answers {
+        args.extend(["--answer", answer.as_str()]);
+    }
     let out = run(
         &stack.scratch,
         lab.to_str().unwrap(),
-        &["check", &lesson, "--report-json", report.to_str().unwrap()],
+        &args,
         &stack
             .env
             .iter()
@@ -201,14 +218,24 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
     std::fs::create_dir_all(&scratch).unwrap();
     scratch_copy(&repo, &scratch);
     // The lessons as committed, read from the scratch copy.
+    // GATE_LESSONS=10,15 proves only those (an author's quick run).
+    let only: Option<Vec<u32>> = std::env::var("GATE_LESSONS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
     let lessons: Vec<Lesson> = lab::lessons::all(&scratch)
         .into_iter()
         .filter(Lesson::has_check)
+        .filter(|l| only.as_ref().is_none_or(|o| o.contains(&l.number)))
         .collect();
     let mut exercises = Vec::new();
+    let mut missions = Vec::new();
     let mut pending = Vec::new();
     let mut unmarked = Vec::new();
     for lesson in &lessons {
+        if let Some(mission) = Mission::load(lesson).unwrap() {
+            missions.push((lesson.clone(), mission));
+            continue;
+        }
         let spec = Spec::load(&lesson.check_file()).unwrap();
         match (lesson.is_exercise(), spec.exercise_pending()) {
             (true, true) => panic!(
@@ -258,7 +285,7 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
             unmarked.join(", ")
         ));
     }
-    if exercises.is_empty() {
+    if exercises.is_empty() && missions.is_empty() {
         println!("{summary}");
         let _ = std::fs::remove_dir_all(&scratch);
         return;
@@ -370,13 +397,121 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
         print!("{line}");
         summary.push_str(&line);
     }
+    for (lesson, mission) in &missions {
+        let line = prove_mission(&lab, &stack, lesson, mission);
+        print!("{line}");
+        summary.push_str(&line);
+    }
     summary.push_str(&format!(
         "lesson gate: {} lessons proven in {:.0} s\n",
-        exercises.len(),
+        exercises.len() + missions.len(),
         started.elapsed().as_secs_f64()
     ));
     println!("{summary}");
     let _ = std::fs::write(target_dir().join("lesson-gate.txt"), &summary);
+}
+
+/// The debugging mission, for every fault: `start NN --seed i` runs the
+/// services with it, and the fault shows in the traces (the evidence spec
+/// `lab/tests/mission/<code>.yaml` passes); the right answer (found by
+/// trying the vocabulary against the stored hashes) passes the check, a
+/// wrong one fails it; `reset NN` takes the fault away. Then, on the clean
+/// services, every evidence spec fails: each proves its fault, not the
+/// workshop's normal behaviour.
+fn prove_mission(lab: &Path, stack: &Stack, lesson: &Lesson, mission: &Mission) -> String {
+    let t = Instant::now();
+    let nn = format!("{:02}", lesson.number);
+    let env: Vec<(&str, String)> = stack.env.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let dev_up = || {
+        let out = run(&stack.scratch, "bash", &["scripts/dev-up.sh"], &env);
+        assert!(out.status.success(), "dev-up:\n{}", text(&out));
+    };
+    let evidence = |code: &str| {
+        let path = repo_root().join(format!("lab/tests/mission/{code}.yaml"));
+        Spec::load(&path).unwrap_or_else(|e| panic!("fault {code} has no evidence spec: {e}"))
+    };
+    for seed in 0..mission.faults.len() as u64 {
+        let fault = mission.fault(seed);
+        lab_cmd(lab, stack, &["start", &nn, "--seed", &seed.to_string()]);
+        dev_up();
+        let report = observe_spec(stack, &evidence(&fault.code));
+        assert!(
+            report.passed(),
+            "mission fault {} (seed {seed}) does not show in the traces: {:#?}\n{}",
+            fault.code,
+            report.findings,
+            service_logs(&stack.scratch)
+        );
+        let (service, cause) = mission
+            .solve(fault)
+            .unwrap_or_else(|| panic!("fault {}: no answer in the vocabulary", fault.code));
+        let right = [format!("service={service}"), format!("cause={cause}")];
+        let (passed, _, output) = check_with(lab, stack, lesson.number, &right);
+        assert!(
+            passed,
+            "mission seed {seed}: the right answer fails:\n{output}"
+        );
+        let wrong_cause = mission.vocabulary["cause"]
+            .iter()
+            .find(|c| **c != cause)
+            .unwrap();
+        let wrong = [format!("service={service}"), format!("cause={wrong_cause}")];
+        let (passed, causes, output) = check_with(lab, stack, lesson.number, &wrong);
+        assert!(
+            !passed,
+            "mission seed {seed}: a wrong answer passes:\n{output}"
+        );
+        assert_eq!(causes, ["wrong-answer"], "{output}");
+        assert!(
+            output.contains("is the right service") && output.contains("Hint:"),
+            "a wrong cause gets a hint, not the answer:\n{output}"
+        );
+        assert!(!output.contains(&format!("cause={cause}")), "{output}");
+        lab_cmd(lab, stack, &["reset", &nn]);
+        assert_eq!(git(&stack.scratch, &["status", "--porcelain"]), "");
+    }
+    dev_up();
+    let run_env =
+        std::fs::read_to_string(stack.scratch.join(".lab/run/order-service.env")).unwrap();
+    assert!(
+        !run_env.contains("WORKSHOP_MISSION"),
+        "reset leaves the fault on: {run_env}"
+    );
+    for fault in &mission.faults {
+        let report = observe_spec(stack, &evidence(&fault.code));
+        assert!(
+            !report.passed(),
+            "the evidence of fault {} passes without the fault: it proves nothing",
+            fault.code
+        );
+    }
+    format!(
+        "lesson {nn}: {} hidden faults each show in the traces, take their answer and refuse \
+         a wrong one; none shows without the mission: {:.0} s\n",
+        mission.faults.len(),
+        t.elapsed().as_secs_f64()
+    )
+}
+
+/// Runs a spec against the scratch stack in-process (no lesson, no restart).
+fn observe_spec(stack: &Stack, spec: &Spec) -> lab::check::outcome::Report {
+    let recorded = lab::stack::NativeStack::load(&stack.scratch)
+        .unwrap()
+        .expect("dev-up recorded the stack");
+    let options = CheckOptions {
+        gateway: recorded.gateway().unwrap().to_string(),
+        jaeger: recorded.jaeger().unwrap().to_string(),
+        timeout: std::time::Duration::from_secs(20),
+        control: Control::Native {
+            root: stack.scratch.clone(),
+            lesson_env: None,
+        },
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let observations = runtime
+        .block_on(observe(spec, &options, |_| {}))
+        .expect("the evidence scenario runs");
+    evaluate(spec, &observations)
 }
 
 /// The last lines of each service's log in the scratch stack, so a failure

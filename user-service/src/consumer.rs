@@ -370,10 +370,6 @@ impl Consumer {
             // Trimmed from the stream while pending: nothing left to do.
             return Ok(self.ack(connection, &entry.id).await?);
         }
-        // Lesson 15 (see `service_kit::mission`): a consumer far behind.
-        if service_kit::mission::is(service_kit::mission::Fault::SlowConsumer) {
-            tokio::time::sleep(Duration::from_millis(2500)).await;
-        }
         let parent = messaging::context_from_fields(|name| fields.get(name).map(String::as_str));
         let has_parent = messaging::has_parent(&parent);
         let span = messaging::consumer_span(DESTINATION, GROUP, &entry.id, parent);
@@ -404,6 +400,10 @@ impl Consumer {
 
     /// Counts the order (once) and drops the user's cache entry.
     async fn process(&self, event: OrderEvent, message_id: &str) -> Result<(), ConsumerError> {
+        // Lesson 15 (see `service_kit::mission`): a consumer far behind.
+        if service_kit::mission::is(service_kit::mission::Fault::SlowConsumer) {
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+        }
         let span = tracing::Span::current();
         span.set_attribute("order.id", event.order_id);
         span.set_attribute("user.id", event.user_id);
