@@ -5,7 +5,6 @@
 use serde::{Deserialize, Serialize};
 use service_kit::mission::{self, Fault};
 use telemetry::client::{CallError, ServiceClient};
-use tracing::Instrument;
 
 /// A user as user-service returns it (fields we use).
 #[derive(Debug, Deserialize)]
@@ -64,14 +63,28 @@ pub struct InventoryService(pub ServiceClient);
 impl InventoryService {
     /// `POST /inventory/reservations`: take stock for an order.
     pub async fn reserve(&self, product: &str, quantity: i32) -> Result<Reservation, CallError> {
-        let body = ReservationRequest { product, quantity };
-        let call = self.0.post_json("/inventory/reservations", &body);
-        // Lesson 15 (see `service_kit::mission`): the call runs outside the
-        // request's span, so it starts a trace of its own.
+        // Lesson 15 (see `service_kit::mission`): the call is spawned as a
+        // task of its own, which does not carry the request's span along, so
+        // it starts a trace of its own.
         if mission::is(Fault::LostContext) {
-            return call.instrument(tracing::Span::none()).await;
+            let (client, product) = (self.0.clone(), product.to_string());
+            let task = tokio::spawn(async move {
+                let body = ReservationRequest {
+                    product: &product,
+                    quantity,
+                };
+                client.post_json("/inventory/reservations", &body).await
+            });
+            return task.await.unwrap_or_else(|error| {
+                Err(CallError::Failed {
+                    service: "inventory-service",
+                    message: "the reservation task stopped".to_string(),
+                    detail: error.to_string(),
+                })
+            });
         }
-        call.await
+        let body = ReservationRequest { product, quantity };
+        self.0.post_json("/inventory/reservations", &body).await
     }
 
     /// `GET /inventory?skus=A,B,...`: many products in one call.
