@@ -17,6 +17,9 @@
 //! proven; a lesson that claims to be an exercise (`expect_failure`, a
 //! solution.patch) without an exercise.patch fails the gate. The time per lesson is
 //! printed and written to `target/lesson-gate.txt`.
+//!
+//! `LAB_GATE_LESSONS=14` (or `08,14`) proves only those lessons: for the
+//! author of a lesson, on a shared machine. CI runs them all.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -201,10 +204,20 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
     std::fs::create_dir_all(&scratch).unwrap();
     scratch_copy(&repo, &scratch);
     // The lessons as committed, read from the scratch copy.
-    let lessons: Vec<Lesson> = lab::lessons::all(&scratch)
+    let mut lessons: Vec<Lesson> = lab::lessons::all(&scratch)
         .into_iter()
         .filter(Lesson::has_check)
         .collect();
+    if let Some(only) = only_lessons() {
+        for n in &only {
+            assert!(
+                lessons.iter().any(|l| l.number == *n),
+                "LAB_GATE_LESSONS names lesson {n:02}, which has no check.yaml in HEAD"
+            );
+        }
+        lessons.retain(|l| only.contains(&l.number));
+        println!("lesson gate: only lessons {only:?} (LAB_GATE_LESSONS)");
+    }
     let mut exercises = Vec::new();
     let mut pending = Vec::new();
     let mut unmarked = Vec::new();
@@ -377,6 +390,20 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
     ));
     println!("{summary}");
     let _ = std::fs::write(target_dir().join("lesson-gate.txt"), &summary);
+}
+
+/// `LAB_GATE_LESSONS=08,14`: the lesson numbers to prove (all when unset).
+fn only_lessons() -> Option<Vec<u32>> {
+    let raw = std::env::var("LAB_GATE_LESSONS").ok()?;
+    let numbers = raw
+        .split(',')
+        .map(|n| {
+            n.trim().parse::<u32>().unwrap_or_else(|_| {
+                panic!("LAB_GATE_LESSONS={raw}: {n:?} is not a lesson number (e.g. 14 or 08,14)")
+            })
+        })
+        .collect();
+    Some(numbers)
 }
 
 /// The last lines of each service's log in the scratch stack, so a failure
