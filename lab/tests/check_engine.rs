@@ -64,7 +64,11 @@ fn every_shipped_lesson_check_parses() {
 fn healthy_trace_passes_the_trace_shape_lessons() {
     // (07 asks for its own user, 08 for the order history: the gate proves
     // those on real traces.)
-    for slug in ["01-first-trace", "05-context-propagation"] {
+    for slug in [
+        "01-first-trace",
+        "05-context-propagation",
+        "14-across-a-queue",
+    ] {
         let report = check(slug, observed(Some(healthy_order())));
         assert!(report.passed(), "{slug}: {:#?}", report.findings);
         assert!(looks_complete(&lesson(slug), &healthy_order()));
@@ -139,10 +143,148 @@ fn downstream_spans_in_another_trace_mean_broken_propagation() {
     assert_eq!(
         causes(&report),
         vec![Cause::SplitTrace {
-            service: "order-service".to_string()
+            service: "order-service".to_string(),
+            kind: SpanKind::Server,
         }]
     );
     assert!(report.findings[0].problem.contains("went along with it"));
+}
+
+/// Moves the spans named `names` (and only those) out of `healthy` into a
+/// trace of their own, as a lost context would; `root` loses its parent.
+fn split_off(healthy: &mut Trace, names: &[&str], root: &str) -> Trace {
+    let id = trace_id("c0ffee00000000000000000000000014");
+    let (moved, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut healthy.spans)
+        .into_iter()
+        .partition(|s| names.contains(&s.name.as_str()));
+    healthy.spans = kept;
+    let mut other = Trace {
+        trace_id: id.clone(),
+        spans: moved,
+    };
+    for span in other.spans.iter_mut() {
+        span.trace_id = id.clone();
+        if span.name == root {
+            span.parent_span_id = None;
+        }
+    }
+    other
+}
+
+const CONSUMER_SIDE: [&str; 3] = ["process orders", "UPDATE users", "DEL"];
+
+#[test]
+fn a_consumer_that_starts_its_own_trace_is_a_split_across_the_queue() {
+    // Lesson 14's exercise: the stream entry carries no traceparent.
+    let mut order = healthy_order();
+    let consumer = split_off(&mut order, &CONSUMER_SIDE, "process orders");
+    let mut observation = observed(Some(order));
+    observation.elsewhere = vec![consumer];
+    let report = check("14-across-a-queue", observation);
+    // One finding for the hop that broke, not one per span of the consumer.
+    assert_eq!(
+        causes(&report),
+        vec![Cause::SplitTrace {
+            service: "user-service".to_string(),
+            kind: SpanKind::Consumer,
+        }],
+        "{:#?}",
+        report.findings
+    );
+    let finding = &report.findings[0];
+    assert_eq!(
+        finding.span.as_deref(),
+        Some("user-service process orders (consumer)")
+    );
+    assert!(
+        finding.problem.contains("c0ffee00000000000000000000000014")
+            && finding
+                .problem
+                .contains("UPDATE users, DEL went along with it"),
+        "{}",
+        finding.problem
+    );
+    let explained = lab::check::diagnosis::explain(&finding.cause);
+    assert!(explained.likely.contains("queue"), "{}", explained.likely);
+    assert!(!explained.fix.contains("LESSON 05"), "{}", explained.fix);
+}
+
+#[test]
+fn a_producer_without_its_stored_context_splits_at_the_producer() {
+    // The outbox row lost its context: the relay's PRODUCER span starts the
+    // new trace, and the consumer follows it there.
+    let mut order = healthy_order();
+    let mut names = vec!["send orders"];
+    names.extend(CONSUMER_SIDE);
+    let relayed = split_off(&mut order, &names, "send orders");
+    let mut observation = observed(Some(order));
+    observation.elsewhere = vec![relayed];
+    let report = check("14-across-a-queue", observation);
+    assert_eq!(
+        causes(&report),
+        vec![Cause::SplitTrace {
+            service: "order-service".to_string(),
+            kind: SpanKind::Producer,
+        }],
+        "{:#?}",
+        report.findings
+    );
+}
+
+#[test]
+fn missing_spans_under_a_root_nobody_expects_are_just_missing() {
+    // The consumer's spans exist elsewhere, but under a span the lesson does
+    // not know (some other job): that explains nothing about this trace.
+    let mut order = healthy_order();
+    let mut other = split_off(&mut order, &CONSUMER_SIDE, "");
+    let mut job = span(
+        99,
+        None,
+        "user-service",
+        "nightly job",
+        SpanKind::Internal,
+        0.0,
+        50.0,
+    );
+    job.trace_id = other.trace_id.clone();
+    find_mut(&mut other, "user-service", "process orders").parent_span_id =
+        Some(job.span_id.clone());
+    other.spans.push(job);
+    let mut observation = observed(Some(order));
+    observation.elsewhere = vec![other];
+    let report = check("14-across-a-queue", observation);
+    assert_eq!(
+        causes(&report),
+        vec![Cause::SpanMissing, Cause::SpanMissing, Cause::SpanMissing],
+        "{:#?}",
+        report.findings
+    );
+    // Nothing found anywhere: the same.
+    let mut order = healthy_order();
+    order
+        .spans
+        .retain(|s| !CONSUMER_SIDE.contains(&s.name.as_str()));
+    let report = check("14-across-a-queue", observed(Some(order)));
+    assert_eq!(causes(&report), vec![Cause::SpanMissing; 3]);
+}
+
+#[test]
+fn a_consumer_under_the_stored_context_is_a_wrong_parent() {
+    // A plausible wrong fix: the entry carries the outbox row's context
+    // (save_order's), not the PRODUCER span's.
+    let mut order = healthy_order();
+    let save_order = find_mut(&mut order, "order-service", "save_order")
+        .span_id
+        .clone();
+    find_mut(&mut order, "user-service", "process orders").parent_span_id = Some(save_order);
+    let report = check("14-across-a-queue", observed(Some(order)));
+    assert_eq!(
+        causes(&report),
+        vec![Cause::WrongParent],
+        "{:#?}",
+        report.findings
+    );
+    assert!(report.notes["wrong-parent"].contains("span.context()"));
 }
 
 #[test]

@@ -38,6 +38,10 @@ enum Mode {
     /// Continues the trace, but its call to order-service carries no
     /// traceparent: order-service and everything after it start a new trace.
     SplitsAtOrderService,
+    /// The whole request is one trace, but the order's event reaches the
+    /// consumer without a traceparent: `process orders` and its children
+    /// form a trace of their own (lesson 14's exercise).
+    SplitsAtConsumer,
 }
 
 struct Fake {
@@ -91,6 +95,8 @@ fn to_otlp(trace: &Trace) -> ExportTraceServiceRequest {
                 kind: match s.kind {
                     model::SpanKind::Server => span::SpanKind::Server,
                     model::SpanKind::Client => span::SpanKind::Client,
+                    model::SpanKind::Producer => span::SpanKind::Producer,
+                    model::SpanKind::Consumer => span::SpanKind::Consumer,
                     _ => span::SpanKind::Internal,
                 } as i32,
                 start_time_unix_nano: s.start_us * 1_000,
@@ -130,9 +136,10 @@ async fn create_order(
         .unwrap_or("");
     let parts: Vec<&str> = traceparent.split('-').collect();
     let (trace_id, parent) = match (fake.mode, parts.as_slice()) {
-        (Mode::Healthy | Mode::SplitsAtOrderService, [_, trace, parent, _]) => {
-            (TraceId::parse(trace).unwrap(), Some(parent.to_string()))
-        }
+        (
+            Mode::Healthy | Mode::SplitsAtOrderService | Mode::SplitsAtConsumer,
+            [_, trace, parent, _],
+        ) => (TraceId::parse(trace).unwrap(), Some(parent.to_string())),
         _ => (
             TraceId::parse("feedfeedfeedfeedfeedfeedfeedfeed").unwrap(),
             None,
@@ -155,6 +162,19 @@ async fn create_order(
             }
             if span.service() == "order-service" && span.name == "POST /orders" {
                 span.parent_span_id = None;
+            }
+        }
+    }
+    if let Mode::SplitsAtConsumer = fake.mode {
+        let other = TraceId::parse("c0c0c0c0c0c0c0c0c0c0c0c0c0c0c014").unwrap();
+        let shift = lab::now_us() - T0;
+        for span in trace.spans.iter_mut() {
+            span.start_us += shift;
+            if ["process orders", "UPDATE users", "DEL"].contains(&span.name.as_str()) {
+                span.trace_id = other.clone();
+                if span.name == "process orders" {
+                    span.parent_span_id = None;
+                }
             }
         }
     }
@@ -193,6 +213,11 @@ async fn run_lesson_01(mode: Mode) -> lab::check::engine::Report {
 /// With `v3_only`, the check reads the sink through a front that answers
 /// only Jaeger's v3 API (and HTML elsewhere, like a newer Jaeger's UI).
 async fn run_lesson_01_on(mode: Mode, v3_only: bool) -> lab::check::engine::Report {
+    run_lesson("01-first-trace", mode, v3_only).await
+}
+
+/// Lesson `slug`'s check against a sink and the fake gateway.
+async fn run_lesson(slug: &str, mode: Mode, v3_only: bool) -> lab::check::engine::Report {
     let sink = start(SinkConfig::ephemeral()).await.unwrap();
     let fake = Arc::new(Fake {
         mode,
@@ -206,7 +231,7 @@ async fn run_lesson_01_on(mode: Mode, v3_only: bool) -> lab::check::engine::Repo
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let path = format!(
-        "{}/../lessons/01-first-trace/check.yaml",
+        "{}/../lessons/{slug}/check.yaml",
         env!("CARGO_MANIFEST_DIR")
     );
     let mut spec = Spec::load(std::path::Path::new(&path)).unwrap();
@@ -268,7 +293,8 @@ async fn a_split_trace_is_diagnosed_the_same_through_v1_and_v3() {
         let causes: Vec<Cause> = report.findings.iter().map(|f| f.cause.clone()).collect();
         assert!(
             causes.contains(&Cause::SplitTrace {
-                service: "order-service".to_string()
+                service: "order-service".to_string(),
+                kind: model::SpanKind::Server,
             }),
             "v3_only={v3_only}: {:#?}",
             report.findings
@@ -276,6 +302,28 @@ async fn a_split_trace_is_diagnosed_the_same_through_v1_and_v3() {
         verdicts.push(causes);
     }
     assert_eq!(verdicts[0], verdicts[1]);
+}
+
+#[tokio::test]
+async fn a_consumer_in_a_trace_of_its_own_is_found_and_named() {
+    // The request's trace has every service (user-service served the user),
+    // so only the missing spans lead to the consumer's own trace.
+    let report = run_lesson("14-across-a-queue", Mode::SplitsAtConsumer, false).await;
+    let causes: Vec<Cause> = report.findings.iter().map(|f| f.cause.clone()).collect();
+    assert_eq!(
+        causes,
+        vec![Cause::SplitTrace {
+            service: "user-service".to_string(),
+            kind: model::SpanKind::Consumer,
+        }],
+        "{:#?}",
+        report.findings
+    );
+    assert!(report.findings[0]
+        .problem
+        .contains("c0c0c0c0c0c0c0c0c0c0c0c0c0c0c014"));
+    let report = run_lesson("14-across-a-queue", Mode::Healthy, false).await;
+    assert!(report.passed(), "{:#?}", report.findings);
 }
 
 #[tokio::test]

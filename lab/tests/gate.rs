@@ -17,6 +17,9 @@
 //! proven; a lesson that claims to be an exercise (`expect_failure`, a
 //! solution.patch) without an exercise.patch fails the gate. The time per lesson is
 //! printed and written to `target/lesson-gate.txt`.
+//!
+//! `LAB_GATE_LESSONS=14` (or `08,14`) proves only those lessons: for the
+//! author of a lesson, on a shared machine. CI runs them all.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -210,6 +213,7 @@ fn lab_cmd(lab: &Path, stack: &Stack, args: &[&str]) -> String {
 fn every_lesson_exercise_fails_and_its_solution_passes() {
     let repo = repo_root();
     let started = Instant::now();
+    let only = only_lessons();
     let scratch = std::env::temp_dir().join(format!(
         "lab-gate-{}-{}",
         std::process::id(),
@@ -218,15 +222,24 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
     std::fs::create_dir_all(&scratch).unwrap();
     scratch_copy(&repo, &scratch);
     // The lessons as committed, read from the scratch copy.
-    // GATE_LESSONS=10,15 proves only those (an author's quick run).
-    let only: Option<Vec<u32>> = std::env::var("GATE_LESSONS")
-        .ok()
-        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
-    let lessons: Vec<Lesson> = lab::lessons::all(&scratch)
+    let mut lessons: Vec<Lesson> = lab::lessons::all(&scratch)
         .into_iter()
         .filter(Lesson::has_check)
-        .filter(|l| only.as_ref().is_none_or(|o| o.contains(&l.number)))
         .collect();
+    if let Some(only) = only {
+        if let Some(n) = only
+            .iter()
+            .find(|n| !lessons.iter().any(|l| l.number == **n))
+        {
+            let _ = std::fs::remove_dir_all(&scratch);
+            panic!(
+                "LAB_GATE_LESSONS names lesson {n:02}, which has no check.yaml (or mission.yaml) \
+                 in HEAD"
+            );
+        }
+        lessons.retain(|l| only.contains(&l.number));
+        println!("lesson gate: only lessons {only:?} (LAB_GATE_LESSONS)");
+    }
     let mut exercises = Vec::new();
     let mut missions = Vec::new();
     let mut pending = Vec::new();
@@ -512,6 +525,20 @@ fn observe_spec(stack: &Stack, spec: &Spec) -> lab::check::outcome::Report {
         .block_on(observe(spec, &options, |_| {}))
         .expect("the evidence scenario runs");
     evaluate(spec, &observations)
+}
+
+/// `LAB_GATE_LESSONS=08,14`: the lesson numbers to prove (all when unset).
+fn only_lessons() -> Option<Vec<u32>> {
+    let raw = std::env::var("LAB_GATE_LESSONS").ok()?;
+    let numbers = raw
+        .split(',')
+        .map(|n| {
+            n.trim().parse::<u32>().unwrap_or_else(|_| {
+                panic!("LAB_GATE_LESSONS={raw}: {n:?} is not a lesson number (e.g. 14 or 08,14)")
+            })
+        })
+        .collect();
+    Some(numbers)
 }
 
 /// The last lines of each service's log in the scratch stack, so a failure

@@ -262,7 +262,6 @@ async fn connect(client: &redis::Client) -> redis::RedisResult<MultiplexedConnec
 
 /// Sends one event: a PRODUCER span continuing the stored context, whose own
 /// context travels in the entry. Returns the entry's id.
-// LESSON 14: the context goes from the row to the PRODUCER span to the entry.
 async fn send(
     connection: &mut MultiplexedConnection,
     stream_key: &str,
@@ -295,7 +294,9 @@ async fn send(
         .arg(row.quantity)
         .arg("total_cents")
         .arg(row.total_cents);
-    // The PRODUCER span's own context: the consumer's span is its child.
+    // LESSON 14: the trace context travels with the entry, as fields beside
+    // the order's. The PRODUCER span's own context: the consumer's span
+    // becomes its child, in the order's trace.
     for (name, value) in messaging::context_fields(&span.context()) {
         xadd.arg(name).arg(value);
     }

@@ -2,6 +2,8 @@
 //! learner needs. The engine decides *which* [`Cause`] applies; this file
 //! only explains it.
 
+use crate::model::SpanKind;
+
 /// Why a check failed, as far as the evidence tells.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cause {
@@ -15,9 +17,12 @@ pub enum Cause {
     NotContinued,
     /// Not a single span of the trace reached the backend.
     NoSpans,
-    /// A service's spans exist, but under another trace id.
+    /// A service's spans exist, but under another trace id: the span of
+    /// `service` that began that trace (its `kind` tells which hop lost the
+    /// context: a request, or a message across a queue).
     SplitTrace {
         service: String,
+        kind: SpanKind,
     },
     /// No spans at all from this service.
     ServiceMissing {
@@ -170,7 +175,37 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              \"span export failed\" warnings; make sure shutdown calls `Telemetry::shutdown()`; \
              bind the collector's receivers to 0.0.0.0.",
         ),
-        Cause::SplitTrace { service } => Diagnosis {
+        Cause::SplitTrace {
+            service,
+            kind: SpanKind::Consumer,
+        } => Diagnosis {
+            likely: format!(
+                "the context did not cross the queue into {service}: the message carries no \
+                 usable `traceparent` (the producer did not write its span's context into the \
+                 message's fields), or {service}'s consumer did not read it back, so the \
+                 CONSUMER span began a trace of its own."
+            ),
+            fix: "producer side: put the PRODUCER span's own context into the message, as fields \
+                  beside the payload (`telemetry::messaging::context_fields(&span.context())`); \
+                  consumer side: read them back (`messaging::context_from_fields`) and make them \
+                  the CONSUMER span's parent before it is entered."
+                .to_string(),
+        },
+        Cause::SplitTrace {
+            service,
+            kind: SpanKind::Producer,
+        } => Diagnosis {
+            likely: format!(
+                "the PRODUCER span in {service} has no parent: the context saved with the message \
+                 (e.g. the outbox row's `traceparent`) is missing or was not read back, so \
+                 sending the message began a trace of its own."
+            ),
+            fix: "save the current span's context with the message when it is written \
+                  (`telemetry::messaging::context_fields`), and make it the PRODUCER span's parent \
+                  when the message is sent (`messaging::context_from_fields`)."
+                .to_string(),
+        },
+        Cause::SplitTrace { service, .. } => Diagnosis {
             likely: format!(
                 "propagation is broken on the way into {service}: the caller did not inject \
                  `traceparent` into the request headers, or {service} did not extract it, so it \

@@ -138,13 +138,16 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
     if absent_services.is_empty() {
         whole_trace::check_orphans(spec, trace, report);
     }
+    // Then spans that began a trace of their own: they explain themselves.
+    let split_off = whole_trace::check_split_spans(spec, obs, trace, &absent_services, report);
 
     let states = spec
         .trace
         .spans
         .iter()
-        .map(|expected| {
-            if absent_services.contains(&expected.service.as_str()) {
+        .enumerate()
+        .map(|(index, expected)| {
+            if absent_services.contains(&expected.service.as_str()) || split_off.contains(&index) {
                 return RowState::Missing;
             }
             match pick_candidate(expected, trace) {

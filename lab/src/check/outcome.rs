@@ -19,8 +19,8 @@ pub struct Observation {
     pub sent_trace_id: Option<TraceId>,
     /// The trace fetched for this request, if the backend had it.
     pub trace: Option<Trace>,
-    /// Other recent traces with spans of services missing from `trace`:
-    /// where their spans went when propagation broke.
+    /// Other recent traces with spans of services, or expected spans,
+    /// missing from `trace`: where they went when propagation broke.
     pub elsewhere: Vec<Trace>,
     /// Whether this request should leave a trace at all.
     pub expect_trace: ExpectTrace,

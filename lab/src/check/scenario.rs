@@ -385,8 +385,10 @@ fn read_logs(root: &std::path::Path, observations: &mut [Observation]) {
     }
 }
 
-/// For services missing from a request's trace, looks for their spans in
-/// other recent traces: that is how broken propagation shows itself.
+/// For services missing from a request's trace, and for expected spans
+/// missing from it, looks for their spans in other recent traces: that is
+/// how broken propagation shows itself (a callee, or a consumer across a
+/// queue, that started a trace of its own).
 async fn find_elsewhere(
     spec: &Spec,
     jaeger: &JaegerClient,
@@ -404,17 +406,39 @@ async fn find_elsewhere(
             Some(trace) => trace.services().iter().map(|s| s.to_string()).collect(),
             None => Vec::new(),
         };
-        for service in spec.required_services() {
-            if present.iter().any(|p| p == service) {
-                continue;
+        // (service, span name or None for any of its spans)
+        let mut wanted: Vec<(&str, Option<&str>)> = spec
+            .required_services()
+            .into_iter()
+            .filter(|service| !present.iter().any(|p| p == service))
+            .map(|service| (service, None))
+            .collect();
+        if let Some(trace) = &obs.trace {
+            for expected in spec.trace.spans.iter().filter(|s| !s.optional) {
+                let service = expected.service.as_str();
+                let there = trace
+                    .spans
+                    .iter()
+                    .any(|s| s.service() == service && s.name == expected.name);
+                if present.iter().any(|p| p == service) && !there {
+                    wanted.push((service, Some(&expected.name)));
+                }
             }
+        }
+        for (service, name) in wanted {
             if !cache.contains_key(service) {
                 let found = jaeger.find(service, 20, Some(window_start)).await?;
                 cache.insert(service.to_string(), found);
             }
             for trace in &cache[service] {
+                let holds = name.is_none_or(|n| {
+                    trace
+                        .spans
+                        .iter()
+                        .any(|s| s.service() == service && s.name == n)
+                });
                 let known = obs.elsewhere.iter().any(|t| t.trace_id == trace.trace_id);
-                if !own.contains(&trace.trace_id) && !known {
+                if holds && !own.contains(&trace.trace_id) && !known {
                     obs.elsewhere.push(trace.clone());
                 }
             }

@@ -1,13 +1,14 @@
 //! Checks on the trace as a whole, before single spans: are all services
-//! in it (or did one split off into a trace of its own), and does every
-//! span's parent exist?
+//! in it (or did one split off into a trace of its own), did an expected
+//! span begin a trace of its own (a context lost across a queue), and does
+//! every span's parent exist?
 
-use crate::model::{Span, Trace};
+use crate::model::{Span, SpanKind, Trace};
 
 use super::diagnosis::Cause;
 use super::matching::describe;
 use super::outcome::{Observation, Report};
-use super::spec::Spec;
+use super::spec::{SpanSpec, Spec};
 
 /// Reports services missing from `trace`, telling a split-off trace
 /// (broken propagation) from a silent service (broken export). Returns the
@@ -25,9 +26,20 @@ pub fn check_services<'a>(
             continue;
         }
         absent_services.push(service);
-        match split_trace(spec, trace, &obs.elsewhere, service) {
+        let split = split_trace(spec, trace, &obs.elsewhere, |t| {
+            t.services().contains(&service)
+        });
+        // The kind of the span of `service` that began that trace, if one did.
+        let began = split.and_then(|other| {
+            let roots = other.roots();
+            roots
+                .iter()
+                .find(|r| r.service() == service)
+                .map(|r| r.kind)
+        });
+        match (split, began) {
             // It started a trace of its own: propagation into it broke.
-            Some(other) if other.roots().iter().any(|r| r.service() == service) => {
+            (Some(other), Some(kind)) => {
                 let mut with = other.services();
                 with.retain(|s| *s != service);
                 let mut problem = format!(
@@ -39,14 +51,15 @@ pub fn check_services<'a>(
                 }
                 let cause = Cause::SplitTrace {
                     service: service.to_string(),
+                    kind,
                 };
                 report.add(None, problem, cause);
             }
             // Its spans went along with an upstream service that split off.
-            Some(_) => {}
+            (Some(_), None) => {}
             // The scenario stopped it after the requests: its queued spans
             // could only arrive through the flush at shutdown.
-            None if spec.after_requests.stopped().any(|s| s == service) => report.add(
+            (None, _) if spec.after_requests.stopped().any(|s| s == service) => report.add(
                 None,
                 format!(
                     "no spans from {service} in trace {}: it was stopped after the requests \
@@ -57,7 +70,7 @@ pub fn check_services<'a>(
                     service: service.to_string(),
                 },
             ),
-            None => report.add(
+            (None, _) => report.add(
                 None,
                 format!("no spans from {service} in trace {}", trace.trace_id),
                 Cause::ServiceMissing {
@@ -67,6 +80,97 @@ pub fn check_services<'a>(
         }
     }
     absent_services
+}
+
+/// Expected spans missing from `trace` although their service is in it:
+/// did one of them begin a trace of its own? That is how a context lost on
+/// an asynchronous hop shows itself: the request's trace is whole up to the
+/// producer, and the consumer's spans form another trace, rooted at the
+/// CONSUMER span. One finding per such trace, naming the span that began it;
+/// the expected spans found there are returned (they are explained, not
+/// missing). A span found under a root the check does not expect (another
+/// job's trace) explains nothing.
+pub fn check_split_spans(
+    spec: &Spec,
+    obs: &Observation,
+    trace: &Trace,
+    absent_services: &[&str],
+    report: &mut Report,
+) -> Vec<usize> {
+    let wanted = |index: usize| {
+        let expected = &spec.trace.spans[index];
+        !expected.optional
+            && !absent_services.contains(&expected.service.as_str())
+            && !trace.spans.iter().any(|s| is_expected(expected, s))
+    };
+    let missing: Vec<usize> = (0..spec.trace.spans.len()).filter(|i| wanted(*i)).collect();
+    // The span that began `other`, if it is one this trace lacks.
+    let began = |other: &Trace| -> Option<Span> {
+        let roots = other.roots();
+        let root = roots.iter().find(|r| {
+            missing
+                .iter()
+                .any(|&i| is_expected(&spec.trace.spans[i], r))
+        })?;
+        Some((*root).clone())
+    };
+    let mut explained = Vec::new();
+    let mut reported = Vec::new();
+    for &index in &missing {
+        let expected = &spec.trace.spans[index];
+        let Some(other) = split_trace(spec, trace, &obs.elsewhere, |t| {
+            t.spans.iter().any(|s| is_expected(expected, s)) && began(t).is_some()
+        }) else {
+            continue;
+        };
+        let Some(root) = began(other) else { continue };
+        explained.extend(missing.iter().filter(|&&i| {
+            other
+                .spans
+                .iter()
+                .any(|s| is_expected(&spec.trace.spans[i], s))
+        }));
+        if reported.contains(&other.trace_id) {
+            continue;
+        }
+        reported.push(other.trace_id.clone());
+        let mut problem = format!(
+            "{} started a trace of its own ({}) instead of continuing {}",
+            describe(&root),
+            other.trace_id,
+            trace.trace_id
+        );
+        let mut with: Vec<&str> = Vec::new();
+        for span in other.spans.iter().filter(|s| s.span_id != root.span_id) {
+            if !with.contains(&span.name.as_str()) {
+                with.push(&span.name);
+            }
+        }
+        if !with.is_empty() {
+            problem.push_str(&format!("; {} went along with it", with.join(", ")));
+        }
+        let label = spec
+            .trace
+            .spans
+            .iter()
+            .find(|e| is_expected(e, &root))
+            .map(|e| e.label());
+        let cause = Cause::SplitTrace {
+            service: root.service().to_string(),
+            kind: root.kind,
+        };
+        report.add(label, problem, cause);
+    }
+    explained.sort_unstable();
+    explained.dedup();
+    explained
+}
+
+/// Is `span` the expected one (service, name, and kind when given)?
+fn is_expected(expected: &SpanSpec, span: &Span) -> bool {
+    span.service() == expected.service
+        && span.name == expected.name
+        && expected.kind.is_none_or(|k| span.kind == SpanKind::from(k))
 }
 
 /// Reports spans whose parent is not in the trace (other than the root).
@@ -112,18 +216,18 @@ fn unexpected_roots<'a>(spec: &Spec, trace: &'a Trace) -> Vec<&'a Span> {
         .collect()
 }
 
-/// Another recent trace holding `service`'s spans that did not start at the
-/// expected root (so it is not just another request's healthy trace).
+/// Another recent trace that `holds` what is missing and did not start at
+/// the expected root (so it is not just another request's healthy trace).
 fn split_trace<'a>(
     spec: &Spec,
     trace: &Trace,
     elsewhere: &'a [Trace],
-    service: &str,
+    holds: impl Fn(&Trace) -> bool,
 ) -> Option<&'a Trace> {
     let root = spec.trace.spans.iter().find(|s| s.root);
     elsewhere.iter().find(|other| {
         other.trace_id != trace.trace_id
-            && other.services().contains(&service)
+            && holds(other)
             && root.is_none_or(|r| {
                 !other
                     .roots()
