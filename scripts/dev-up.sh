@@ -398,7 +398,8 @@ LESSON=${LAB_LESSON-}
 if [ -z "${LAB_LESSON+x}" ] && [ -f "$ROOT/.lab/lesson" ]; then LESSON=$(cat "$ROOT/.lab/lesson"); fi
 if [ -n "$LESSON" ]; then
   [ -d "$ROOT/lessons/$LESSON" ] || die "lesson $LESSON (from .lab/lesson or LAB_LESSON) does not exist under lessons/"
-  note "lesson environment: lessons/$LESSON/env/"
+  if [ -d "$ROOT/lessons/$LESSON/env" ]; then note "lesson environment: lessons/$LESSON/env/"; fi
+  if [ -f "$ROOT/.lab/lesson-$LESSON.env" ]; then note "lesson environment: .lab/lesson-$LESSON.env"; fi
 fi
 # Read every env file before building: a bad line stops here, with its name.
 REDIS=; PG_URL=
@@ -417,7 +418,11 @@ else
   PROFILE_ARGS=()
   if [ "$PROFILE" = release ]; then PROFILE_ARGS=(--release); fi
   if [ "${LAB_QUIET:-0}" = 1 ]; then PROFILE_ARGS+=(--quiet); fi
-  if ! cargo build "${PROFILE_ARGS[@]}" -p lab -p api-gateway -p order-service -p user-service -p inventory-service; then
+  # lab on its own first: `cargo lab` (`cargo run -p lab`) builds it alone,
+  # and a build together with the services would differ in features, so the
+  # first `cargo lab` after dev-up would compile it all again.
+  if ! { cargo build "${PROFILE_ARGS[@]}" -p lab \
+    && cargo build "${PROFILE_ARGS[@]}" -p api-gateway -p order-service -p user-service -p inventory-service; }; then
     if [ -t 2 ]; then printf '\033[31merror:\033[0m ' >&2; else printf 'error: ' >&2; fi
     printf 'the build failed (see above); nothing was restarted\n' >&2
     exit 3
@@ -510,6 +515,8 @@ if [ "${#STARTED[@]}" -eq 0 ]; then
 fi
 [ "${LAB_QUIET:-0}" = 1 ] && exit 0
 G=${PORTS[api-gateway]}
+NEXT_CHECK=01
+if [ -n "$LESSON" ]; then NEXT_CHECK=${LESSON%%-*}; fi
 cat <<EOF
 
 The workshop is running natively.
@@ -519,7 +526,7 @@ The workshop is running natively.
       -d '{"user_id": "1", "product": "Laptop", "quantity": 1}'
   See its trace:         cargo lab trace latest        (or: cargo lab trace <trace_id>)
   Make it slow:          curl -s -X POST 'localhost:$G/orders?delay=1500' ...
-  Check a lesson:        cargo lab check 01
+  Check a lesson:        cargo lab check $NEXT_CHECK
   Is all well?           cargo lab doctor
   Traces as they finish: tail -f .lab/logs/sink.log
 EOF

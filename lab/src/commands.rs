@@ -170,8 +170,9 @@ async fn fetch(client: &JaegerClient, which: &str, service: &str) -> anyhow::Res
     client.trace(&id).await?.ok_or_else(|| {
         anyhow::anyhow!(
             "trace {id} is not (yet) at {}. Spans arrive a few seconds after the request \
-             (batch export): try again. If it never shows up, `cargo lab check 01` diagnoses \
-             the export path.",
+             (batch export): try again. A request the sampler dropped (its `traceresponse` \
+             header ends in -00) never shows up; if a sampled one never does, `cargo lab check \
+             01` diagnoses the export path.",
             client.base()
         )
     })

@@ -169,11 +169,18 @@ pub fn reset(root: &Path, which: &str) -> anyhow::Result<String> {
     }
     if stack::active_lesson(root).as_deref() == Some(lesson.slug.as_str()) {
         stack::set_active_lesson(root, None)?;
-        out.push_str(&format!(
-            "Lesson {:02}'s environment no longer applies; the next `cargo lab check` or \
-             `scripts/dev-up.sh` restarts the services without it.\n",
-            lesson.number
-        ));
+        if lesson.env_dir().is_dir() {
+            out.push_str(&format!(
+                "Lesson {:02}'s environment no longer applies.\n",
+                lesson.number
+            ));
+        }
+    }
+    if !changed.is_empty() || lesson.env_dir().is_dir() {
+        out.push_str(
+            "The running services still have the lesson's version until the next \
+             `scripts/dev-up.sh` (or `cargo lab check`) rebuilds and restarts them.\n",
+        );
     }
     let mut progress = Progress::load(root)?;
     progress.forget_started(&lesson.slug);

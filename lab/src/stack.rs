@@ -151,6 +151,34 @@ pub fn env_files(root: &Path, lesson: Option<&str>, service: &str) -> Vec<PathBu
     files.into_iter().filter(|f| f.is_file()).collect()
 }
 
+/// Variables the learner's own `.lab/<service>.env` sets over the active
+/// lesson's `env/<service>.env`: (key, the lesson's value, the learner's).
+/// A leftover override is a classic way to fail a lesson's check.
+pub fn overridden(
+    root: &Path,
+    lesson: Option<&str>,
+    service: &str,
+) -> Vec<(String, String, String)> {
+    let Some(slug) = lesson else {
+        return Vec::new();
+    };
+    let read = |path: PathBuf| parse_env_file(&path).unwrap_or_default();
+    let lesson_env = read(
+        root.join("lessons")
+            .join(slug)
+            .join("env")
+            .join(format!("{service}.env")),
+    );
+    let own = read(root.join(".lab").join(format!("{service}.env")));
+    lesson_env
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let (_, mine) = own.iter().rev().find(|(k, _)| *k == key)?;
+            (*mine != value).then(|| (key, value, mine.clone()))
+        })
+        .collect()
+}
+
 /// The lesson whose environment is active (`.lab/lesson`, written by
 /// `cargo lab start`).
 pub fn active_lesson(root: &Path) -> Option<String> {

@@ -661,6 +661,44 @@ fn env_files_are_key_value_and_a_bad_line_is_named() {
     assert_eq!(lab::stack::parse_env("A=1\njunk\n").unwrap_err().0, 2);
 }
 
+#[test]
+fn a_learner_override_of_the_lessons_environment_is_found() {
+    let root = std::env::temp_dir().join(format!("lab-override-{}", rand::random::<u32>()));
+    let lesson = root.join("lessons/10-custom-samplers/env");
+    std::fs::create_dir_all(&lesson).unwrap();
+    std::fs::create_dir_all(root.join(".lab")).unwrap();
+    write(
+        &lesson,
+        "api-gateway.env",
+        "OTEL_TRACES_SAMPLER=adaptive\nOTEL_TRACES_SAMPLER_ARG=5\n",
+    );
+    let slug = Some("10-custom-samplers");
+    // The same value, or another variable: nothing to say.
+    write(
+        &root.join(".lab"),
+        "api-gateway.env",
+        "OTEL_TRACES_SAMPLER=adaptive\nRUST_LOG=debug\n",
+    );
+    assert!(lab::stack::overridden(&root, slug, "api-gateway").is_empty());
+    // A leftover from the walkthrough: the learner's file wins.
+    write(
+        &root.join(".lab"),
+        "api-gateway.env",
+        "OTEL_TRACES_SAMPLER=ratelimit\n",
+    );
+    assert_eq!(
+        lab::stack::overridden(&root, slug, "api-gateway"),
+        vec![(
+            "OTEL_TRACES_SAMPLER".to_string(),
+            "adaptive".to_string(),
+            "ratelimit".to_string()
+        )]
+    );
+    assert!(lab::stack::overridden(&root, None, "api-gateway").is_empty());
+    assert!(lab::stack::overridden(&root, slug, "order-service").is_empty());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 /// What the fake gateway saw.
 #[derive(Default)]
 struct Seen {

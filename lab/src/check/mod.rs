@@ -139,6 +139,25 @@ pub async fn run_with(
         };
     }
     let lesson_env = (!started && lesson.env_dir().is_dir()).then(|| lesson.slug.clone());
+    if matches!(options.control, Control::Native { .. }) {
+        for service in [
+            "api-gateway",
+            "order-service",
+            "user-service",
+            "inventory-service",
+        ] {
+            let overrides = crate::stack::overridden(root, Some(&lesson.slug), service);
+            for (key, lesson_value, mine) in overrides {
+                println!(
+                    "{}",
+                    style.yellow(&format!(
+                        "note: your .lab/{service}.env sets {key}={mine} over this lesson's \
+                         {key}={lesson_value}; delete that line unless you mean it"
+                    ))
+                );
+            }
+        }
+    }
     let mut options = options.clone();
     if let Control::Native {
         lesson_env: env, ..

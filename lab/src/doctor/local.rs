@@ -70,6 +70,18 @@ pub(super) fn environment(root: &Path, d: &mut Diagnosis) {
         None => d.ok("no lesson environment active"),
     }
     for service in SERVICES.iter().rev().chain(&["otel-collector"]) {
+        for (key, lesson, mine) in stack::overridden(root, active.as_deref(), service) {
+            d.problem(
+                format!(
+                    "{service}: .lab/{service}.env sets {key}={mine}, over the lesson's \
+                     {key}={lesson}"
+                ),
+                format!(
+                    "delete that line from .lab/{service}.env (the lesson's check expects the \
+                     lesson's value), then scripts/dev-up.sh"
+                ),
+            );
+        }
         for file in stack::env_files(root, active.as_deref(), service) {
             let shown = file
                 .strip_prefix(root)

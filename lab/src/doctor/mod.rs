@@ -37,6 +37,8 @@ pub struct Finding {
 #[derive(Clone, Debug, Default)]
 pub struct Diagnosis {
     pub findings: Vec<Finding>,
+    /// The lesson to suggest when all is well: the active one, else 01.
+    pub next_lesson: String,
 }
 
 impl Diagnosis {
@@ -79,7 +81,10 @@ impl Diagnosis {
         let n = self.problems().count();
         out.push('\n');
         out.push_str(&match n {
-            0 => style.green("All good: `cargo lab check 01` is a good next step."),
+            0 => style.green(&format!(
+                "All good: `cargo lab check {}` is a good next step.",
+                self.next_lesson
+            )),
             1 => style.red("1 problem."),
             n => style.red(&format!("{n} problems.")),
         });
@@ -98,7 +103,12 @@ pub(crate) struct Target {
 
 /// Runs every check against the workshop at `root`.
 pub async fn run(root: &Path) -> anyhow::Result<Diagnosis> {
-    let mut d = Diagnosis::default();
+    let mut d = Diagnosis {
+        next_lesson: crate::stack::active_lesson(root)
+            .and_then(|slug| slug.split('-').next().map(str::to_string))
+            .unwrap_or_else(|| "01".to_string()),
+        ..Diagnosis::default()
+    };
     let target = mode(root, &mut d)?;
     network::ports(&target, &mut d);
     if target.mode == Mode::Native {
