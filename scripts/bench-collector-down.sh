@@ -13,14 +13,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/backing-services.sh
+source scripts/lib/release-stack.sh
 REQUESTS="${1:-3000}"
 RPS="${2:-300}"
 
 run_dir >/dev/null
 LOGS="$WORKSHOP_RUN_DIR/logs"
-PIDS=()
+STACK_PIDS=()
 cleanup() {
-  for pid in "${PIDS[@]}" ${SINK_PID:-}; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${STACK_PIDS[@]}" ${SINK_PID:-}; do kill "$pid" 2>/dev/null || true; done
   stop_backing_services
 }
 trap cleanup EXIT
@@ -33,44 +34,20 @@ BIN="${CARGO_TARGET_DIR:-target}/release"
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
-wait_healthy() {
-  for _ in $(seq 1 300); do
-    curl -fs "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "port $1 never became healthy" >&2; return 1
-}
-
 run_scenario() {
-  local name="$1" endpoint="$2" db
-  db="bench_$$_${name//-/_}"
-  local gw=$(free_port) order=$(free_port) user=$(free_port) inv=$(free_port)
-  local common=(OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf RUST_LOG=warn)
-  env "${common[@]}" PORT=$inv DATABASE_URL="$WORKSHOP_PG_URL/${db}_inventory" "$BIN/inventory-service" >"$LOGS/$name-inventory.log" 2>&1 & PIDS+=($!)
-  env "${common[@]}" PORT=$user DATABASE_URL="$WORKSHOP_PG_URL/${db}_users" REDIS_URL="$WORKSHOP_REDIS_URL" \
-      REDIS_KEY_PREFIX="$db:" "$BIN/user-service" >"$LOGS/$name-user.log" 2>&1 & PIDS+=($!)
-  env "${common[@]}" PORT=$order DATABASE_URL="$WORKSHOP_PG_URL/${db}_orders" \
-      REDIS_URL="$WORKSHOP_REDIS_URL" REDIS_KEY_PREFIX="$db:" \
-      USER_SERVICE_URL="http://127.0.0.1:$user" INVENTORY_SERVICE_URL="http://127.0.0.1:$inv" \
-      "$BIN/order-service" >"$LOGS/$name-order.log" 2>&1 & PIDS+=($!)
-  env "${common[@]}" PORT=$gw ORDER_SERVICE_URL="http://127.0.0.1:$order" \
-      "$BIN/api-gateway" >"$LOGS/$name-gateway.log" 2>&1 & local gw_pid=$!; PIDS+=($gw_pid)
-  for port in $inv $user $order $gw; do wait_healthy "$port"; done
-
-  "$BIN/lab" load --gateway "http://127.0.0.1:$gw" --rps "$RPS" --requests 300 >/dev/null   # warm-up
+  local name="$1" endpoint="$2"
+  start_release_stack "$name" OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
+  local gw="$STACK_GATEWAY" gw_pid="${STACK_PIDS[3]}"
+  "$BIN/lab" load --gateway "$gw" --rps "$RPS" --requests 300 >/dev/null   # warm-up
   local before after
   before=$(rss_kib "$gw_pid")
   log "$name: $REQUESTS requests at $RPS/s"
-  "$BIN/lab" load --gateway "http://127.0.0.1:$gw" --rps "$RPS" --requests "$REQUESTS"
+  "$BIN/lab" load --gateway "$gw" --rps "$RPS" --requests "$REQUESTS"
   after=$(rss_kib "$gw_pid")
   printf '%s: gateway RSS %s KiB before, %s KiB after (%+d KiB)\n' "$name" "$before" "$after" $((after - before)) \
     | tee -a "$WORKSHOP_RUN_DIR/summary"
   grep -h "span export failed" "$LOGS/$name-gateway.log" | tail -1 || true
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait "${PIDS[@]}" 2>/dev/null || true
-  PIDS=()
-  psql "$WORKSHOP_PG_URL/postgres" -qc "DROP DATABASE IF EXISTS ${db}_inventory WITH (FORCE)" \
-    -c "DROP DATABASE IF EXISTS ${db}_users WITH (FORCE)" -c "DROP DATABASE IF EXISTS ${db}_orders WITH (FORCE)" >/dev/null 2>&1 || true
+  stop_release_stack
 }
 
 sink_grpc=$(free_port) sink_http=$(free_port) sink_query=$(free_port)
