@@ -69,6 +69,11 @@ pub enum Cause {
     LogsMissing {
         service: String,
     },
+    /// A service's log lines carry the trace id, but not the id of one of
+    /// its spans in that trace (none, or e.g. `tracing`'s own span id).
+    LogSpanId {
+        service: String,
+    },
     /// The collector config lacks what the lesson asks for.
     CollectorConfig,
     /// A wrong answer to one of the lesson's questions.
@@ -117,6 +122,7 @@ impl Cause {
             Cause::AttributePresent => "attribute-present",
             Cause::NoMatch => "no-match",
             Cause::LogsMissing { .. } => "logs-missing",
+            Cause::LogSpanId { .. } => "log-span-id",
             Cause::CollectorConfig => "collector-config",
             Cause::WrongAnswer { .. } => "wrong-answer",
             Cause::BuildFailed => "build-failed",
@@ -317,6 +323,16 @@ pub fn explain(cause: &Cause) -> Diagnosis {
             ),
             fix: "put `trace_id` and `span_id` into every log line written inside a span (the \
                   log format in the telemetry crate)."
+                .to_string(),
+        },
+        Cause::LogSpanId { service } => Diagnosis {
+            likely: format!(
+                "{service}'s log lines name their trace, but not the span they were written in: \
+                 the `span_id` is missing, or it is not an OpenTelemetry span id (`tracing`'s own \
+                 span `Id` is a number local to the process, not the id the trace shows)."
+            ),
+            fix: "write the OTel span context's `span_id()` (16 hex digits) beside its \
+                  `trace_id()`, from the same span context."
                 .to_string(),
         },
         Cause::CollectorConfig => diagnosis(
