@@ -166,7 +166,8 @@ where
             line.insert("span".into(), name.into());
             // LESSON 13: the ids of the span this line was written in, so the
             // line can be found from its trace and the trace from the line.
-            // Only valid ones: outside a request the context is all zeros.
+            // Only valid ones: a span the OTel layer never saw (below INFO)
+            // has an all-zero context.
             if span_context.is_valid() {
                 let trace_id = span_context.trace_id().to_string();
                 let span_id = span_context.span_id().to_string();
