@@ -196,7 +196,18 @@ fn log_lines_of_the_trace_are_counted_per_service() {
     );
     obs.logs
         .push(log_line("user-service", "0000000000000006", "b"));
-    assert!(evaluate(&lesson, &[obs]).passed());
+    let report = evaluate(&lesson, &[obs]);
+    assert!(report.passed());
+    // The report says which span each service's lines point at.
+    let shown = lab::check::report::render(&report, lab::style::Style::plain());
+    assert!(
+        shown.contains(&format!(
+            "log lines with trace_id {TRACE_ID} (all of them: cargo lab logs {TRACE_ID})\n\
+             ✓ order-service  1 line with \"confirmed\", in span 00000000 (POST /orders)\n\
+             ✓ user-service   2 lines, in span 00000000 (GET /users/{{id}})\n"
+        )),
+        "{shown}"
+    );
 }
 
 #[test]

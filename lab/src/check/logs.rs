@@ -4,92 +4,159 @@
 //! compose). Each must also carry a `span_id` that is one of that
 //! service's spans in the trace: the id that leads from the line to the
 //! span it was written in.
+//!
+//! Besides the findings, the first request's lines are summed up for the
+//! report, one row per service, with the span each line points at:
+//!
+//! ```text
+//! ✓ order-service      1 line with "order.confirmed", in span ac2184c0 (POST /orders)
+//! ```
 
 use serde_json::Value;
 
 use crate::model::Trace;
 
 use super::diagnosis::Cause;
-use super::outcome::{Observation, Report};
-use super::spec::Spec;
+use super::outcome::{LogRow, LogRows, Observation, Report};
+use super::spec::{LogSpec, Spec};
 
 /// `logs:` — the services' log lines carrying this trace's ids.
 pub fn check_logs(spec: &Spec, obs: &Observation, trace: &Trace, report: &mut Report) {
+    if spec.logs.is_empty() {
+        return;
+    }
+    let mut rows = Vec::new();
     for want in &spec.logs {
-        let lines: Vec<&str> = obs
-            .logs
-            .iter()
-            .filter(|(service, line)| {
-                service == &want.service
-                    && want
-                        .contains
-                        .as_ref()
-                        .is_none_or(|c| line.contains(c.as_str()))
-            })
-            .map(|(_, line)| line.as_str())
-            .collect();
-        let what = match &want.contains {
-            Some(text) => format!(" containing {text:?}"),
-            None => String::new(),
-        };
-        if lines.len() < want.min {
-            let problem = format!(
-                "{} wrote {} log lines with trace_id {}{what}; expected at least {}",
-                want.service,
-                lines.len(),
-                trace.trace_id,
-                want.min
-            );
-            let cause = Cause::LogsMissing {
-                service: want.service.clone(),
-            };
-            report.add(None, problem, cause);
-            continue;
-        }
-        // The service's own spans in this trace: a line's span_id must be one.
-        let spans: Vec<&str> = trace
-            .spans
-            .iter()
-            .filter(|s| s.service() == want.service)
-            .map(|s| s.span_id.as_str())
-            .collect();
-        let span_id = |line: &str| -> Option<String> {
-            let json: Value = serde_json::from_str(line).ok()?;
-            Some(match &json["span_id"] {
-                Value::String(s) => s.clone(),
-                Value::Null => String::new(),
-                other => other.to_string(),
-            })
-        };
-        let ids: Vec<String> = lines.iter().filter_map(|l| span_id(l)).collect();
-        let good = ids
-            .iter()
-            .filter(|id| spans.iter().any(|s| s == id))
-            .count();
-        if good < want.min {
-            let wrong = ids
-                .iter()
-                .find(|id| !id.is_empty() && !spans.iter().any(|s| s == id));
-            let problem = match wrong {
-                Some(id) => format!(
-                    "{}'s log lines with trace_id {}{what} carry span_id {id:?}, which is none \
-                     of {}'s {} spans in the trace",
-                    want.service,
-                    trace.trace_id,
-                    want.service,
-                    spans.len()
-                ),
-                None => format!(
-                    "{}'s {} log lines with trace_id {}{what} carry no span_id",
-                    want.service,
-                    lines.len(),
-                    trace.trace_id
-                ),
-            };
-            let cause = Cause::LogSpanId {
-                service: want.service.clone(),
-            };
+        let (row, finding) = check_one(want, obs, trace);
+        rows.push(row);
+        if let Some((problem, cause)) = finding {
             report.add(None, problem, cause);
         }
     }
+    // One summary is enough: the first request's.
+    if report.logs.is_none() {
+        report.logs = Some(LogRows {
+            trace_id: trace.trace_id.clone(),
+            rows,
+        });
+    }
+}
+
+/// One `logs:` entry: its summary row and, when it fails, the problem and
+/// its cause.
+fn check_one(
+    want: &LogSpec,
+    obs: &Observation,
+    trace: &Trace,
+) -> (LogRow, Option<(String, Cause)>) {
+    let service = want.service.as_str();
+    let lines: Vec<&str> = obs
+        .logs
+        .iter()
+        .filter(|(s, line)| {
+            s == service
+                && want
+                    .contains
+                    .as_ref()
+                    .is_none_or(|c| line.contains(c.as_str()))
+        })
+        .map(|(_, line)| line.as_str())
+        .collect();
+    let what = match &want.contains {
+        Some(text) => format!(" with {text:?}"),
+        None => String::new(),
+    };
+    let count = |n: usize| format!("{n} line{}{what}", if n == 1 { "" } else { "s" });
+    if lines.len() < want.min {
+        let problem = format!(
+            "{service} wrote {} log lines with trace_id {}{}; expected at least {}",
+            lines.len(),
+            trace.trace_id,
+            what.replacen(" with", " containing", 1),
+            want.min
+        );
+        let cause = Cause::LogsMissing {
+            service: service.to_string(),
+        };
+        let row = LogRow {
+            passed: false,
+            service: service.to_string(),
+            text: count(lines.len()),
+        };
+        return (row, Some((problem, cause)));
+    }
+    // The service's own spans in this trace: a line's span_id must be one.
+    let spans: Vec<&crate::model::Span> = trace
+        .spans
+        .iter()
+        .filter(|s| s.service() == service)
+        .collect();
+    let ids: Vec<String> = lines.iter().map(|l| span_id(l)).collect();
+    let found: Vec<&crate::model::Span> = ids
+        .iter()
+        .filter_map(|id| spans.iter().find(|s| &s.span_id == id).copied())
+        .collect();
+    if found.len() >= want.min {
+        let span = found[0];
+        let row = LogRow {
+            passed: true,
+            service: service.to_string(),
+            text: format!(
+                "{}, in span {} ({})",
+                count(lines.len()),
+                short(&span.span_id),
+                span.name
+            ),
+        };
+        return (row, None);
+    }
+    let wrong = ids
+        .iter()
+        .find(|id| !id.is_empty() && !spans.iter().any(|s| &s.span_id == *id));
+    let (problem, row) = match wrong {
+        Some(id) => (
+            format!(
+                "{service}'s log lines with trace_id {}{what} carry span_id {id:?}, which is \
+                 none of {service}'s {} spans in the trace",
+                trace.trace_id,
+                spans.len()
+            ),
+            format!(
+                "{}, span_id {id:?} is not one of its spans",
+                count(lines.len())
+            ),
+        ),
+        None => (
+            format!(
+                "{service}'s {} log lines with trace_id {}{what} carry no span_id",
+                lines.len(),
+                trace.trace_id
+            ),
+            format!("{}, without span_id", count(lines.len())),
+        ),
+    };
+    let cause = Cause::LogSpanId {
+        service: service.to_string(),
+    };
+    let row = LogRow {
+        passed: false,
+        service: service.to_string(),
+        text: row,
+    };
+    (row, Some((problem, cause)))
+}
+
+/// A line's `span_id` as text; empty when it has none.
+fn span_id(line: &str) -> String {
+    let json: Value = serde_json::from_str(line).unwrap_or_default();
+    match &json["span_id"] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The first 8 hex digits of a span id, as `cargo lab logs` shows it.
+fn short(span_id: &str) -> &str {
+    span_id.get(..8).unwrap_or(span_id)
 }
