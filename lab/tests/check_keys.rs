@@ -175,6 +175,15 @@ fn log_lines_of_the_trace_are_counted_per_service() {
         "{HEAD}logs:\n  - {{ service: order-service, contains: confirmed }}\n  - {{ service: user-service, min: 2 }}\n"
     ));
     let mut obs = observed(Some(healthy_order()));
+    // No line at all: one finding naming both services (the shared format).
+    let report = evaluate(&lesson, std::slice::from_ref(&obs));
+    assert_eq!(
+        report.findings[0].cause,
+        Cause::LogsMissing {
+            service: "order-service and user-service".into()
+        }
+    );
+    assert_eq!(report.findings.len(), 1);
     // order-service's server span is 3, user-service's 6 (common/mod.rs).
     obs.logs = vec![
         log_line("order-service", "0000000000000003", "order confirmed"),

@@ -65,7 +65,8 @@ pub enum Cause {
     AttributePresent,
     /// An attribute's value does not match the lesson's pattern.
     NoMatch,
-    /// Too few log lines of the trace in a service's log.
+    /// Too few log lines of the trace in a service's log (`service` may
+    /// name several: "api-gateway, order-service and user-service").
     LogsMissing {
         service: String,
     },
@@ -319,7 +320,8 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         ),
         Cause::LogsMissing { service } => Diagnosis {
             likely: format!(
-                "{service}'s log lines do not carry the trace id, so they cannot be found by trace."
+                "the log lines of {service} do not carry the trace id, so they cannot be found \
+                 by trace."
             ),
             fix: "put `trace_id` and `span_id` into every log line written inside a span (the \
                   log format in the telemetry crate)."

@@ -26,11 +26,36 @@ pub fn check_logs(spec: &Spec, obs: &Observation, trace: &Trace, report: &mut Re
         return;
     }
     let mut rows = Vec::new();
+    let mut missing = Vec::new();
     for want in &spec.logs {
         let (row, finding) = check_one(want, obs, trace);
         rows.push(row);
-        if let Some((problem, cause)) = finding {
-            report.add(None, problem, cause);
+        match finding {
+            Some((problem, Cause::LogsMissing { service })) => missing.push((problem, service)),
+            Some((problem, cause)) => report.add(None, problem, cause),
+            None => {}
+        }
+    }
+    // Several services without the lines is one cause (the shared log
+    // format, usually), said once; the rows show each service.
+    match missing.len() {
+        0 => {}
+        1 => {
+            let (problem, service) = missing.remove(0);
+            report.add(None, problem, Cause::LogsMissing { service });
+        }
+        _ => {
+            let services: Vec<String> = missing.into_iter().map(|(_, s)| s).collect();
+            let list = match services.split_last() {
+                Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+                None => String::new(),
+            };
+            let problem = format!(
+                "{list} wrote no log line with trace_id {} (the lines each needs are listed \
+                 above)",
+                trace.trace_id
+            );
+            report.add(None, problem, Cause::LogsMissing { service: list });
         }
     }
     // One summary is enough: the first request's.
