@@ -128,8 +128,9 @@ impl JsonWithTraceIds {
     /// Asked of the whole dispatcher, not of the fmt layer's context: that
     /// context hides spans that `RUST_LOG` filters out for logging, and a
     /// WARN line inside an INFO span must still say which request it is.
-    /// (Nor of `tracing::Span::current()`: inside a subscriber's own
-    /// callback that is always the disabled span.)
+    /// (Nor of `tracing::Span::current()`: inside the subscriber's own
+    /// callback it sees only a global dispatcher, not one set for a thread,
+    /// as the in-process tests give each service.)
     fn current_span(&self) -> Option<(&'static str, SpanContext)> {
         let dispatch = self.dispatch.get()?.upgrade()?;
         let current = dispatch.current_span();
