@@ -329,7 +329,7 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         },
         Cause::LogSpanId { service } => Diagnosis {
             likely: format!(
-                "{service}'s log lines name their trace, but not the span they were written in: \
+                "the log lines of {service} name their trace, but not the span they were written in: \
                  the `span_id` is missing, or it is not an OpenTelemetry span id (`tracing`'s own \
                  span `Id` is a number local to the process, not the id the trace shows)."
             ),

@@ -27,36 +27,32 @@ pub fn check_logs(spec: &Spec, obs: &Observation, trace: &Trace, report: &mut Re
     }
     let mut rows = Vec::new();
     let mut missing = Vec::new();
+    let mut no_span = Vec::new();
     for want in &spec.logs {
         let (row, finding) = check_one(want, obs, trace);
         rows.push(row);
         match finding {
             Some((problem, Cause::LogsMissing { service })) => missing.push((problem, service)),
+            Some((problem, Cause::LogSpanId { service })) => no_span.push((problem, service)),
             Some((problem, cause)) => report.add(None, problem, cause),
             None => {}
         }
     }
-    // Several services without the lines is one cause (the shared log
-    // format, usually), said once; the rows show each service.
-    match missing.len() {
-        0 => {}
-        1 => {
-            let (problem, service) = missing.remove(0);
-            report.add(None, problem, Cause::LogsMissing { service });
-        }
-        _ => {
-            let services: Vec<String> = missing.into_iter().map(|(_, s)| s).collect();
-            let list = match services.split_last() {
-                Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
-                None => String::new(),
-            };
-            let problem = format!(
-                "{list} wrote no log line with trace_id {} (the lines each needs are listed \
-                 above)",
-                trace.trace_id
-            );
-            report.add(None, problem, Cause::LogsMissing { service: list });
-        }
+    // Several services failing the same way is one cause (the log format
+    // they share, usually), said once; the rows show each service.
+    let id = &trace.trace_id;
+    if let Some((problem, service)) = merge(missing, |list| {
+        format!("{list} wrote no log line with trace_id {id} (each one's lines are listed above)")
+    }) {
+        report.add(None, problem, Cause::LogsMissing { service });
+    }
+    if let Some((problem, service)) = merge(no_span, |list| {
+        format!(
+            "the log lines of {list} with trace_id {id} carry no span_id of their spans (each \
+             one's lines are listed above)"
+        )
+    }) {
+        report.add(None, problem, Cause::LogSpanId { service });
     }
     // One summary is enough: the first request's.
     if report.logs.is_none() {
@@ -65,6 +61,23 @@ pub fn check_logs(spec: &Spec, obs: &Observation, trace: &Trace, report: &mut Re
             rows,
         });
     }
+}
+
+/// One service's (problem, service) as it is; several as one problem
+/// naming them all ("a, b and c"), worded by `problem`.
+fn merge(
+    mut failed: Vec<(String, String)>,
+    problem: impl Fn(&str) -> String,
+) -> Option<(String, String)> {
+    if failed.len() <= 1 {
+        return failed.pop();
+    }
+    let services: Vec<String> = failed.into_iter().map(|(_, s)| s).collect();
+    let list = match services.split_last() {
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    Some((problem(&list), list))
 }
 
 /// One `logs:` entry: its summary row and, when it fails, the problem and
@@ -91,13 +104,16 @@ fn check_one(
         Some(text) => format!(" with {text:?}"),
         None => String::new(),
     };
+    let containing = match &want.contains {
+        Some(text) => format!(" containing {text:?}"),
+        None => String::new(),
+    };
     let count = |n: usize| format!("{n} line{}{what}", if n == 1 { "" } else { "s" });
     if lines.len() < want.min {
         let problem = format!(
-            "{service} wrote {} log lines with trace_id {}{}; expected at least {}",
+            "{service} wrote {} log lines with trace_id {}{containing}; expected at least {}",
             lines.len(),
             trace.trace_id,
-            what.replacen(" with", " containing", 1),
             want.min
         );
         let cause = Cause::LogsMissing {
@@ -141,8 +157,8 @@ fn check_one(
     let (problem, row) = match wrong {
         Some(id) => (
             format!(
-                "{service}'s log lines with trace_id {}{what} carry span_id {id:?}, which is \
-                 none of {service}'s {} spans in the trace",
+                "{service}'s log lines{containing} with trace_id {} carry span_id {id:?}, which \
+                 is none of {service}'s {} spans in the trace",
                 trace.trace_id,
                 spans.len()
             ),
@@ -153,8 +169,7 @@ fn check_one(
         ),
         None => (
             format!(
-                "{service}'s {} log lines with trace_id {}{what} carry no span_id",
-                lines.len(),
+                "{service}'s log lines{containing} with trace_id {} carry no span_id",
                 trace.trace_id
             ),
             format!("{}, without span_id", count(lines.len())),
