@@ -214,6 +214,21 @@ pub async fn run(
         &source.describe(root),
         style,
     ));
+    let silent: Vec<&str> = SERVICES
+        .iter()
+        .rev() // callers first, as people read a request
+        .filter(|s| !collected.lines.iter().any(|l| l.service == **s))
+        .copied()
+        .collect();
+    if !silent.is_empty() {
+        out.push_str(&format!(
+            "\n{}\n",
+            style.dim(&format!(
+                "no line from {}: not on this request's path, or its RUST_LOG hides these levels",
+                silent.join(", ")
+            ))
+        ));
+    }
     out.push_str(&format!(
         "\n{}\n",
         style.dim(&format!("the trace: cargo lab trace {trace_id}"))

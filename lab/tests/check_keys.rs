@@ -203,6 +203,14 @@ fn log_lines_of_the_trace_are_counted_per_service() {
         "{}",
         report.findings[0].problem
     );
+    // order-service's line has its ids: the format works, user-service's level may not.
+    assert!(
+        report.findings[0]
+            .problem
+            .contains("so the log format works"),
+        "{}",
+        report.findings[0].problem
+    );
     obs.logs
         .push(log_line("user-service", "0000000000000006", "b"));
     let report = evaluate(&lesson, &[obs]);

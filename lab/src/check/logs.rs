@@ -41,9 +41,18 @@ pub fn check_logs(spec: &Spec, obs: &Observation, trace: &Trace, report: &mut Re
     // Several services failing the same way is one cause (the log format
     // they share, usually), said once; the rows show each service.
     let id = &trace.trace_id;
-    if let Some((problem, service)) = merge(missing, |list| {
+    // Other services' lines carry the ids: the shared format works, so
+    // these lines were filtered out or never written.
+    let others_ok = rows.iter().any(|r| r.passed);
+    if let Some((mut problem, service)) = merge(missing, |list| {
         format!("{list} wrote no log line with trace_id {id} (each one's lines are listed above)")
     }) {
+        if others_ok {
+            problem.push_str(
+                "; the other services' lines carry the ids, so the log format works: look at \
+                 this service's RUST_LOG, or whether it writes this line at all",
+            );
+        }
         report.add(None, problem, Cause::LogsMissing { service });
     }
     if let Some((problem, service)) = merge(no_span, |list| {
