@@ -16,7 +16,8 @@
 //! `exercise: pending` (or with no patch at all) are listed as not yet
 //! proven; a lesson that claims to be an exercise (`expect_failure`, a
 //! solution.patch) without an exercise.patch fails the gate. The time per lesson is
-//! printed and written to `target/lesson-gate.txt`.
+//! printed and written to `target/lesson-gate.txt`. `LAB_GATE_LESSONS=13`
+//! proves only the lessons named (while writing one).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -246,6 +247,22 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
         }
     }
     let mut summary = String::new();
+    // `LAB_GATE_LESSONS=13` (or `08,13`): prove only these, e.g. while
+    // writing a lesson; CI sets nothing and proves them all.
+    if let Ok(only) = std::env::var("LAB_GATE_LESSONS") {
+        let wanted: Vec<u32> = only
+            .split(',')
+            .map(|n| {
+                n.trim().parse().unwrap_or_else(|_| {
+                    panic!("LAB_GATE_LESSONS={only:?}: expected lesson numbers like 13 or 08,13")
+                })
+            })
+            .collect();
+        exercises.retain(|(lesson, _)| wanted.contains(&lesson.number));
+        summary.push_str(&format!(
+            "lesson gate: only lessons {only} (LAB_GATE_LESSONS)\n"
+        ));
+    }
     if !pending.is_empty() {
         summary.push_str(&format!(
             "lesson gate: NOT YET PROVEN (exercise: pending): {}\n",
