@@ -234,6 +234,21 @@ async fn one_orders_lines_come_from_all_four_services_in_time_order() {
         shown.contains(&format!("the trace: cargo lab trace {trace_id}")),
         "{shown}"
     );
+    // `latest`: the gateway's newest trace, as the trace backend (the sink
+    // dev-up started) knows it once the spans are exported.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let out = scratch.lab_logs(&["latest"]);
+        if text(&out).starts_with(&format!("trace {trace_id} · ")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "lab logs latest:\n{}",
+            text(&out)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
     // A whole `traceresponse` value works too.
     let header = format!("00-{trace_id}-{}-01", lines[0]["span_id"].as_str().unwrap());
     assert!(scratch.lab_logs(&[&header]).status.success());
