@@ -1,5 +1,6 @@
-//! The small commands: `list`, `hint`, `trace`, `diff` and `logs`. Each returns the text
-//! to print, so tests can call them without a terminal.
+//! The small commands: `list`, `hint`, `trace` and `diff` (`logs` has its
+//! own module, [`crate::logs`]). Each returns the text to print, so tests can
+//! call them without a terminal.
 
 use std::path::Path;
 

@@ -23,6 +23,9 @@
 //!   the mode; bringing the native stack up to date, stopping a service.
 //! - [`doctor`]: `lab doctor`, the preflight.
 //! - [`commands`]: the glue behind `list`, `hint` and `trace`.
+//! - [`logs`]: `lab logs <trace-id>`: every service's log lines of one trace,
+//!   in time order (`.lab/logs/` or `docker compose logs`); `lab check` reads
+//!   a lesson's `logs:` through it.
 //! - [`style`]: colour when writing to a terminal, plain text otherwise.
 
 pub mod check;
@@ -33,6 +36,7 @@ pub mod doctor;
 pub mod lessons;
 pub mod lifecycle;
 pub mod load;
+pub mod logs;
 pub mod mission;
 pub mod model;
 pub mod native;

@@ -97,6 +97,17 @@ enum Command {
         #[arg(long, default_value = "api-gateway")]
         service: String,
     },
+    /// Every service's log lines of one trace, in time order: `cargo lab logs <trace id>`.
+    Logs {
+        /// A trace id (32 hex digits, e.g. a response's `trace_id`) or `latest`.
+        id: String,
+        /// Print the lines as the services wrote them (JSON), still in time order.
+        #[arg(long)]
+        json: bool,
+        /// With `latest`: the trace backend to ask (default: what dev-up recorded, else localhost:16686).
+        #[arg(long, env = "LAB_JAEGER")]
+        jaeger: Option<String>,
+    },
     /// Compare two traces span by span: duration changes, spans only in one, status changes.
     Diff {
         /// The first trace id (usually the fast one).
@@ -223,6 +234,13 @@ async fn run(command: Command) -> anyhow::Result<bool> {
             print!(
                 "{}",
                 lab::commands::trace(&jaeger, &id, &service, &options, style).await?
+            );
+        }
+        Command::Logs { id, json, jaeger } => {
+            let jaeger = jaeger.unwrap_or(recorded(&root)?.1);
+            print!(
+                "{}",
+                lab::logs::run(&root, &id, &jaeger, json, style).await?
             );
         }
         Command::Diff { a, b, jaeger } => {

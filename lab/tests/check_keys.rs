@@ -160,21 +160,34 @@ fn a_trace_expected_absent_fails_only_when_it_exists() {
     assert_eq!(keys(&evaluate(&lesson, &[obs])), ["unexpected-trace"]);
 }
 
+/// A JSON log line of `service` in the healthy order's trace, written in
+/// the span `span_id`.
+fn log_line(service: &str, span_id: &str, message: &str) -> (String, String) {
+    (
+        service.to_string(),
+        json!({"trace_id": TRACE_ID, "span_id": span_id, "message": message}).to_string(),
+    )
+}
+
 #[test]
 fn log_lines_of_the_trace_are_counted_per_service() {
     let lesson = spec(&format!(
         "{HEAD}logs:\n  - {{ service: order-service, contains: confirmed }}\n  - {{ service: user-service, min: 2 }}\n"
     ));
     let mut obs = observed(Some(healthy_order()));
-    let line = |svc: &str, text: &str| {
-        (
-            svc.to_string(),
-            format!("{{\"trace_id\":\"{TRACE_ID}\",\"msg\":\"{text}\"}}"),
-        )
-    };
+    // No line at all: one finding naming both services (the shared format).
+    let report = evaluate(&lesson, std::slice::from_ref(&obs));
+    assert_eq!(
+        report.findings[0].cause,
+        Cause::LogsMissing {
+            service: "order-service and user-service".into()
+        }
+    );
+    assert_eq!(report.findings.len(), 1);
+    // order-service's server span is 3, user-service's 6 (common/mod.rs).
     obs.logs = vec![
-        line("order-service", "order confirmed"),
-        line("user-service", "a"),
+        log_line("order-service", "0000000000000003", "order confirmed"),
+        log_line("user-service", "0000000000000006", "a"),
     ];
     let report = evaluate(&lesson, std::slice::from_ref(&obs));
     assert_eq!(
@@ -183,7 +196,77 @@ fn log_lines_of_the_trace_are_counted_per_service() {
             service: "user-service".into()
         }
     );
-    obs.logs.push(line("user-service", "b"));
+    assert!(
+        report.findings[0]
+            .problem
+            .contains("user-service wrote 1 log lines with trace_id"),
+        "{}",
+        report.findings[0].problem
+    );
+    // order-service's line has its ids: the format works, user-service's level may not.
+    assert!(
+        report.findings[0]
+            .problem
+            .contains("so the log format works"),
+        "{}",
+        report.findings[0].problem
+    );
+    obs.logs
+        .push(log_line("user-service", "0000000000000006", "b"));
+    let report = evaluate(&lesson, &[obs]);
+    assert!(report.passed());
+    // The report says which span each service's lines point at.
+    let shown = lab::check::report::render(&report, lab::style::Style::plain());
+    assert!(
+        shown.contains(&format!(
+            "log lines with trace_id {TRACE_ID} (all of them: cargo lab logs {TRACE_ID})\n\
+             ✓ order-service  1 line with \"confirmed\", in span 00000000 (POST /orders)\n\
+             ✓ user-service   2 lines, in span 00000000 (GET /users/{{id}})\n"
+        )),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_log_line_must_name_one_of_its_services_spans() {
+    let lesson = spec(&format!(
+        "{HEAD}logs:\n  - {{ service: order-service, contains: confirmed }}\n"
+    ));
+    let mut obs = observed(Some(healthy_order()));
+    let problem = |obs: &Observation| {
+        let report = evaluate(&lesson, std::slice::from_ref(obs));
+        assert_eq!(keys(&report), ["log-span-id"]);
+        report.findings[0].problem.clone()
+    };
+    // No span_id at all.
+    obs.logs = vec![(
+        "order-service".to_string(),
+        json!({"trace_id": TRACE_ID, "message": "order confirmed"}).to_string(),
+    )];
+    assert!(
+        problem(&obs).contains("carry no span_id"),
+        "{}",
+        problem(&obs)
+    );
+    // `tracing`'s own span id (a small number), not the OTel one.
+    obs.logs = vec![log_line("order-service", "1", "order confirmed")];
+    assert!(
+        problem(&obs).contains("carry span_id \"1\", which is none of order-service's"),
+        "{}",
+        problem(&obs)
+    );
+    // A span of the trace, but another service's (user-service's server span).
+    obs.logs = vec![log_line(
+        "order-service",
+        "0000000000000006",
+        "order confirmed",
+    )];
+    problem(&obs);
+    obs.logs = vec![log_line(
+        "order-service",
+        "000000000000000e",
+        "order confirmed",
+    )];
     assert!(evaluate(&lesson, &[obs]).passed());
 }
 

@@ -22,7 +22,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry_sdk::trace::SdkTracer;
 use serde_json::{Map, Value};
 use tracing::dispatcher::WeakDispatch;
@@ -121,28 +121,24 @@ impl JsonWithTraceIds {
         }
     }
 
-    /// The current span's name and, when it has valid ones, its OTel trace
-    /// and span id.
+    /// The current span's name and its OpenTelemetry span context (the
+    /// ids the span has in its trace; an invalid, all-zero context when it
+    /// has none, e.g. a span the OTel layer never saw).
     ///
     /// Asked of the whole dispatcher, not of the fmt layer's context: that
     /// context hides spans that `RUST_LOG` filters out for logging, and a
     /// WARN line inside an INFO span must still say which request it is.
-    fn current_span(&self) -> Option<(&'static str, Option<(String, String)>)> {
+    /// (Nor of `tracing::Span::current()`: inside the subscriber's own
+    /// callback it sees only a global dispatcher, not one set for a thread,
+    /// as the in-process tests give each service.)
+    fn current_span(&self) -> Option<(&'static str, SpanContext)> {
         let dispatch = self.dispatch.get()?.upgrade()?;
         let current = dispatch.current_span();
         let (id, metadata) = (current.id()?, current.metadata()?);
-        let cx = tracing_opentelemetry::get_otel_context(id, &dispatch);
-        let ids = cx.and_then(|cx| {
-            let span = cx.span();
-            let span_context = span.span_context();
-            span_context.is_valid().then(|| {
-                (
-                    span_context.trace_id().to_string(),
-                    span_context.span_id().to_string(),
-                )
-            })
-        });
-        Some((metadata.name(), ids))
+        let span_context = tracing_opentelemetry::get_otel_context(id, &dispatch)
+            .map(|cx| cx.span().span_context().clone())
+            .unwrap_or_else(SpanContext::empty_context);
+        Some((metadata.name(), span_context))
     }
 }
 
@@ -167,9 +163,15 @@ where
         line.insert("target".into(), event.metadata().target().into());
         event.record(&mut JsonVisitor(&mut line));
 
-        if let Some((name, ids)) = self.current_span() {
+        if let Some((name, span_context)) = self.current_span() {
             line.insert("span".into(), name.into());
-            if let Some((trace_id, span_id)) = ids {
+            // LESSON 13: the ids of the span this line was written in, so the
+            // line can be found from its trace and the trace from the line.
+            // Only valid ones: a span the OTel layer never saw (below INFO)
+            // has an all-zero context.
+            if span_context.is_valid() {
+                let trace_id = span_context.trace_id().to_string();
+                let span_id = span_context.span_id().to_string();
                 line.insert("trace_id".into(), trace_id.into());
                 line.insert("span_id".into(), span_id.into());
             }

@@ -70,8 +70,14 @@ pub enum Cause {
     AttributePresent,
     /// An attribute's value does not match the lesson's pattern.
     NoMatch,
-    /// Too few log lines of the trace in a service's log.
+    /// Too few log lines of the trace in a service's log (`service` may
+    /// name several: "api-gateway, order-service and user-service").
     LogsMissing {
+        service: String,
+    },
+    /// A service's log lines carry the trace id, but not the id of one of
+    /// its spans in that trace (none, or e.g. `tracing`'s own span id).
+    LogSpanId {
         service: String,
     },
     /// The collector config lacks what the lesson asks for.
@@ -122,6 +128,7 @@ impl Cause {
             Cause::AttributePresent => "attribute-present",
             Cause::NoMatch => "no-match",
             Cause::LogsMissing { .. } => "logs-missing",
+            Cause::LogSpanId { .. } => "log-span-id",
             Cause::CollectorConfig => "collector-config",
             Cause::WrongAnswer { .. } => "wrong-answer",
             Cause::BuildFailed => "build-failed",
@@ -348,10 +355,21 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         ),
         Cause::LogsMissing { service } => Diagnosis {
             likely: format!(
-                "{service}'s log lines do not carry the trace id, so they cannot be found by trace."
+                "the log lines of {service} do not carry the trace id, so they cannot be found \
+                 by trace."
             ),
             fix: "put `trace_id` and `span_id` into every log line written inside a span (the \
                   log format in the telemetry crate)."
+                .to_string(),
+        },
+        Cause::LogSpanId { service } => Diagnosis {
+            likely: format!(
+                "the log lines of {service} name their trace, but not the span they were written in: \
+                 the `span_id` is missing, or it is not an OpenTelemetry span id (`tracing`'s own \
+                 span `Id` is a number local to the process, not the id the trace shows)."
+            ),
+            fix: "write the OTel span context's `span_id()` (16 hex digits) beside its \
+                  `trace_id()`, from the same span context."
                 .to_string(),
         },
         Cause::CollectorConfig => diagnosis(

@@ -113,6 +113,23 @@ pub struct Report {
     pub notes: std::collections::BTreeMap<String, String>,
     /// Questions not answered on the command line: (key, text).
     pub unanswered: Vec<(String, String)>,
+    /// `logs:` lessons: what the first request's log lines showed.
+    pub logs: Option<LogRows>,
+}
+
+/// The log lines of one request's trace, one row per `logs:` entry.
+#[derive(Clone, Debug)]
+pub struct LogRows {
+    pub trace_id: TraceId,
+    pub rows: Vec<LogRow>,
+}
+
+/// e.g. ✓ order-service  1 line with "order.confirmed", in span ac2184c0 (POST /orders)
+#[derive(Clone, Debug)]
+pub struct LogRow {
+    pub passed: bool,
+    pub service: String,
+    pub text: String,
 }
 
 impl Report {

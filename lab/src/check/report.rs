@@ -9,7 +9,7 @@
 //! ```
 
 use super::diagnosis::explain;
-use super::outcome::{Report, RowState};
+use super::outcome::{LogRows, Report, RowState};
 use crate::style::{self, Style};
 use crate::tree;
 
@@ -33,6 +33,10 @@ pub fn render(report: &Report, style: Style) -> String {
     // finding): no table to show.
     if !report.rows.is_empty() || report.shown.is_some() {
         out.push_str(&side_by_side(report, style));
+        out.push('\n');
+    }
+    if let Some(logs) = &report.logs {
+        out.push_str(&log_rows(logs, style));
         out.push('\n');
     }
     if report.passed() {
@@ -86,6 +90,37 @@ pub fn render(report: &Report, style: Style) -> String {
         out.push('\n');
     }
     out.push_str(&unanswered(report, style));
+    out
+}
+
+/// The `logs:` rows: which service wrote which lines of the trace, and the
+/// span each points at.
+fn log_rows(logs: &LogRows, style: Style) -> String {
+    let mut out = format!(
+        "{} {} {}\n",
+        style.bold("log lines with trace_id"),
+        style.bold(logs.trace_id.as_str()),
+        style.dim(&format!("(all of them: cargo lab logs {})", logs.trace_id))
+    );
+    let width = logs
+        .rows
+        .iter()
+        .map(|r| style::width(&r.service))
+        .max()
+        .unwrap_or(0);
+    for row in &logs.rows {
+        let mark = if row.passed {
+            style.green("✓")
+        } else {
+            style.red("✗")
+        };
+        let service = style::pad(
+            &style.service(&row.service),
+            style::width(&row.service),
+            width,
+        );
+        out.push_str(&format!("{mark} {service}  {}\n", row.text));
+    }
     out
 }
 

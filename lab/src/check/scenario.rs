@@ -88,6 +88,13 @@ pub async fn observe(
     options: &CheckOptions,
     mut say: impl FnMut(String),
 ) -> anyhow::Result<Vec<Observation>> {
+    if !spec.logs.is_empty() && matches!(options.control, Control::None) {
+        anyhow::bail!(
+            "this lesson reads the services' log lines, and the lab does not know who runs \
+             them (not scripts/dev-up.sh here, not docker compose): start the services with \
+             scripts/dev-up.sh or docker compose"
+        );
+    }
     let jaeger = JaegerClient::new(&options.jaeger);
     // Fail early, with the fix, when there is no backend to read from.
     jaeger.services().await?;
@@ -192,9 +199,12 @@ pub async fn observe(
     say(format!("waiting for traces at {} ...", jaeger.base()));
     collect_traces(spec, options, &jaeger, &mut observations).await?;
     if !spec.logs.is_empty() {
-        if let Control::Native { root, .. } = &options.control {
-            read_logs(root, &mut observations);
-        }
+        let source = match &options.control {
+            Control::Native { root, .. } => crate::logs::LogSource::native(root),
+            Control::Compose { root } => crate::logs::LogSource::Compose(root.clone()),
+            Control::None => unreachable!("refused before sending anything"),
+        };
+        read_logs(&source, &mut observations)?;
     }
     if !spec.reads_ids_from_responses() {
         find_elsewhere(spec, &jaeger, window_start, &mut observations).await?;
@@ -365,24 +375,23 @@ async fn after_requests(
     Ok(())
 }
 
-/// Reads `.lab/logs/<service>.log` for lines carrying each trace's id.
-fn read_logs(root: &std::path::Path, observations: &mut [Observation]) {
+/// Reads each service's log (natively `.lab/logs/<service>.log`, in compose
+/// `docker compose logs`) for the JSON lines whose `trace_id` is each
+/// request's trace id.
+fn read_logs(
+    source: &crate::logs::LogSource,
+    observations: &mut [Observation],
+) -> anyhow::Result<()> {
     for service in crate::stack::SERVICES {
-        let path = root
-            .join(".lab")
-            .join("logs")
-            .join(format!("{service}.log"));
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
+        let text = source.read(service)?;
         for obs in observations.iter_mut() {
             let Some(trace) = &obs.trace else { continue };
-            let id = trace.trace_id.to_string();
-            for line in text.lines().filter(|l| l.contains(&id)) {
-                obs.logs.push((service.to_string(), line.to_string()));
+            for line in crate::logs::lines_of(service, &text, &trace.trace_id) {
+                obs.logs.push((line.service, line.raw));
             }
         }
     }
+    Ok(())
 }
 
 /// For services missing from a request's trace, and for expected spans

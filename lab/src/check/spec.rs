@@ -64,7 +64,9 @@
 //!       attributes:
 //!         - { key: user.email, absent: true }
 //!         - { key: user.email.hash, matches: "^[0-9a-f]{64}$" }
-//! logs:                        # log lines of the trace (.lab/logs/<service>.log)
+//! logs:                        # JSON log lines whose `trace_id` is the trace's and
+//!                              # whose `span_id` is one of the service's spans in it
+//!                              # (.lab/logs/<service>.log, or `docker compose logs`)
 //!   - { service: order-service, min: 1, contains: "order confirmed" }
 //! collector:                   # static: the collector config, any equivalent form
 //!   file: config/otel-collector.yaml
