@@ -55,8 +55,8 @@ rm -f "$RUN/sink.args"
 
 if [ "$WIPE" = 1 ] && [ -f "$RUN/backing.env" ]; then
   # shellcheck disable=SC1091
-  source "$RUN/backing.env"
-  DB_PREFIX=$(sed -n 's/^DB_PREFIX=//p' "$RUN/stack.env" 2>/dev/null || true)
+  DB_PREFIX=""
+  source "$RUN/backing.env"   # PG_URL, REDIS, DB_PREFIX
   if [ ! -f "$RUN/postgres.throwaway" ]; then
     if command -v psql >/dev/null 2>&1; then
       for db in "${DB_PREFIX}orders" "${DB_PREFIX}users" "${DB_PREFIX}inventory"; do

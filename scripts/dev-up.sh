@@ -432,7 +432,9 @@ fi
 
 find_postgres
 find_redis
-printf 'PG_URL=%q\nREDIS=%q\n' "$PG_URL" "$REDIS" >"$RUN/backing.env"
+# (With the database prefix: `dev-down.sh --wipe` after a plain dev-down
+# must drop this stack's databases, not the unprefixed ones.)
+printf 'PG_URL=%q\nREDIS=%q\nDB_PREFIX=%q\n' "$PG_URL" "$REDIS" "$DB_PREFIX" >"$RUN/backing.env"
 
 install_binary lab || true
 BACKEND=sink
