@@ -17,6 +17,10 @@
 //! - `propagation/inject` and `/extract`: `traceparent` and `baggage` into
 //!   and out of a `HeaderMap`, as every hop between services does.
 //!
+//! Measured with the services' allocator, mimalloc: with glibc's malloc a
+//! sampled span costs about three times as much (the export thread frees
+//! what the request thread allocated, and glibc locks for that).
+//!
 //! The exporter discards what it is given: export (encoding, the network)
 //! runs on the batch processor's own thread, and `scripts/bench-overhead.sh`
 //! measures it end to end.
@@ -26,13 +30,19 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{
+    Span as _, SpanKind, TraceContextExt, Tracer as _, TracerProvider as _,
+};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+// The services' allocator (their main.rs says why): measured with it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Takes every batch and drops it.
 #[derive(Debug)]
@@ -129,8 +139,8 @@ fn propagation(c: &mut Criterion) {
     let provider = provider(Sampler::AlwaysOn);
     let tracer = provider.tracer("bench");
     let span = tracer.start("parent");
-    let cx = Context::current_with_span(span)
-        .with_baggage([KeyValue::new("request.source", "mobile")]);
+    let cx =
+        Context::current_with_span(span).with_baggage([KeyValue::new("request.source", "mobile")]);
     let mut headers = http::HeaderMap::new();
     telemetry::propagation::inject(&cx, &mut headers);
 
