@@ -17,16 +17,7 @@ source scripts/lib/release-stack.sh
 REQUESTS="${1:-3000}"
 RPS="${2:-300}"
 
-run_dir >/dev/null
-LOGS="$WORKSHOP_RUN_DIR/logs"
-STACK_PIDS=()
-cleanup() {
-  for pid in "${STACK_PIDS[@]}" ${SINK_PID:-}; do kill "$pid" 2>/dev/null || true; done
-  stop_backing_services
-}
-trap cleanup EXIT
-ensure_backing_services
-mkdir -p "$LOGS"
+bench_setup
 
 log "building release binaries"
 cargo build --release --locked -q -p lab -p api-gateway -p order-service -p user-service -p inventory-service

@@ -29,17 +29,8 @@ ROUNDS="${1:-3}"
 RATE="${2:-200}"
 SECONDS_EACH="${3:-15}"
 
-run_dir >/dev/null
-LOGS="$WORKSHOP_RUN_DIR/logs"
+bench_setup
 RESULTS="$WORKSHOP_RUN_DIR/results"
-STACK_PIDS=()
-cleanup() {
-  for pid in "${STACK_PIDS[@]}" ${SINK_PID:-}; do kill "$pid" 2>/dev/null || true; done
-  stop_backing_services
-}
-trap cleanup EXIT
-ensure_backing_services
-mkdir -p "$LOGS"
 : >"$RESULTS"
 
 WRK=1

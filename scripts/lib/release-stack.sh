@@ -7,6 +7,24 @@
 #
 # After start: STACK_GATEWAY (the gateway's URL), STACK_PIDS (inventory,
 # user, order, gateway), STACK_DB (the database prefix).
+#
+#   bench_setup        # Postgres/Redis, $LOGS, and an EXIT trap that stops
+#                      # the stack, the receiver ($SINK_PID) and what it started
+
+bench_setup() {
+  run_dir >/dev/null
+  LOGS="$WORKSHOP_RUN_DIR/logs"
+  STACK_PIDS=()
+  trap bench_cleanup EXIT
+  ensure_backing_services
+  mkdir -p "$LOGS"
+}
+
+bench_cleanup() {
+  local pid
+  for pid in "${STACK_PIDS[@]}" ${SINK_PID:-}; do kill "$pid" 2>/dev/null || true; done
+  stop_backing_services
+}
 
 wait_healthy() {
   for _ in $(seq 1 300); do

@@ -99,14 +99,7 @@ pub fn check_sampling(sampling: &SamplingSpec, observations: &[Observation], rep
             low.ceil() as usize,
             high.floor() as usize
         );
-        let cause = if found == sent {
-            Cause::SampledEverything
-        } else if found == 0 {
-            Cause::SampledNothing
-        } else {
-            Cause::WrongRatio
-        };
-        report.add(None, problem, cause);
+        report.add(None, problem, share_cause(found, sent));
     }
 }
 
@@ -174,14 +167,18 @@ fn phase_problem(
         low.ceil() as usize,
         high.floor() as usize
     );
-    let cause = if found == sent {
+    Some((expected, share_cause(found, sent)))
+}
+
+/// Why `found` of `sent` is outside the band: all, none, or a wrong share.
+fn share_cause(found: usize, sent: usize) -> Cause {
+    if found == sent {
         Cause::SampledEverything
     } else if found == 0 {
         Cause::SampledNothing
     } else {
         Cause::WrongRatio
-    };
-    Some((expected, cause))
+    }
 }
 
 /// The accepted number of traced requests out of `n`. Sampling is random,
