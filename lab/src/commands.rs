@@ -38,7 +38,7 @@ pub fn list(root: &Path, style: Style) -> anyhow::Result<String> {
             style.dim(&format!("{state}{}", when.unwrap_or_default()))
         );
         if active.as_deref() == Some(lesson.slug.as_str()) {
-            line.push_str(&style.dim("  (its environment is active)"));
+            line.push_str(&style.dim("  (started: the active lesson)"));
         }
         if !lesson.has_check() {
             line.push_str(&style.dim("  (no automatic check)"));

@@ -176,7 +176,10 @@ pub fn reset(root: &Path, which: &str) -> anyhow::Result<String> {
             ));
         }
     }
-    if !changed.is_empty() || lesson.env_dir().is_dir() {
+    // Only code and environments the services run with: a collector
+    // config (lessons 11 and 12) is not in any service.
+    let service_side = changed.iter().any(|f| f.ends_with(".rs")) || lesson.env_dir().is_dir();
+    if service_side {
         out.push_str(
             "The running services still have the lesson's version until the next \
              `scripts/dev-up.sh` (or `cargo lab check`) rebuilds and restarts them.\n",

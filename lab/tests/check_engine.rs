@@ -52,12 +52,18 @@ fn every_shipped_lesson_check_parses() {
     let dir = format!("{}/../lessons", env!("CARGO_MANIFEST_DIR"));
     let mut checked = 0;
     for lesson in lab::lessons::all(std::path::Path::new(&dir).parent().unwrap()) {
-        if lesson.has_check() {
+        if let Some(mission) = lab::mission::Mission::load(&lesson).unwrap() {
+            // Every fault has exactly one right answer in the vocabulary.
+            for fault in &mission.faults {
+                assert!(mission.solve(fault).is_some(), "{}: no answer", fault.code);
+            }
+            checked += 1;
+        } else if lesson.has_check() {
             Spec::load(&lesson.check_file()).unwrap();
             checked += 1;
         }
     }
-    assert!(checked >= 5);
+    assert!(checked >= 15, "{checked} lessons checked");
 }
 
 #[test]

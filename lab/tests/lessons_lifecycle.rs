@@ -111,7 +111,7 @@ fn start_solution_reset_round_trip() {
     );
     let list = lab::commands::list(&root, Style::plain()).unwrap();
     assert!(
-        list.contains("started just now") && list.contains("(its environment is active)"),
+        list.contains("started just now") && list.contains("(started: the active lesson)"),
         "{list}"
     );
 

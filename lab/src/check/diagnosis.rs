@@ -374,7 +374,7 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         },
         Cause::CollectorConfig => diagnosis(
             "the collector config does not contain what the lesson asks for.",
-            "edit the collector config file named above; the lesson's README shows the shape.",
+            "edit the collector config file named above; `cargo lab hint` shows the way, one step at a time.",
         ),
         Cause::WrongAnswer { key } => Diagnosis {
             likely: format!("the answer to `{key}` is not what the trace shows."),

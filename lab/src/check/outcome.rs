@@ -113,6 +113,8 @@ pub struct Report {
     pub notes: std::collections::BTreeMap<String, String>,
     /// Questions not answered on the command line: (key, text).
     pub unanswered: Vec<(String, String)>,
+    /// Answers given on the command line that are right: `key=value`.
+    pub right_answers: Vec<String>,
     /// `logs:` lessons: what the first request's log lines showed.
     pub logs: Option<LogRows>,
 }

@@ -48,7 +48,11 @@ pub fn check(spec: &Spec, answers: &BTreeMap<String, String>, report: &mut Repor
                 .as_ref()
                 .and_then(|p| regex::Regex::new(p).ok())
                 .is_some_and(|re| re.is_match(given));
-        if !right {
+        if right {
+            report
+                .right_answers
+                .push(format!("{}={given}", question.key));
+        } else {
             let problem = format!("{}: {given:?} is not right", question.text);
             let cause = Cause::WrongAnswer {
                 key: question.key.clone(),

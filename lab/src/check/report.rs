@@ -126,10 +126,21 @@ fn log_rows(logs: &LogRows, style: Style) -> String {
 
 /// The lesson's questions not answered on the command line.
 fn unanswered(report: &Report, style: Style) -> String {
-    if report.unanswered.is_empty() {
-        return String::new();
+    let mut out = String::new();
+    if !report.right_answers.is_empty() {
+        out.push_str(&format!(
+            "{} {}\n",
+            style.green("✓ right:"),
+            report.right_answers.join(", ")
+        ));
     }
-    let mut out = format!("\n{}\n", style.bold("Questions to answer from the trace:"));
+    if report.unanswered.is_empty() {
+        return out;
+    }
+    out.push_str(&format!(
+        "\n{}\n",
+        style.bold("Questions to answer from the trace:")
+    ));
     for (key, text) in &report.unanswered {
         out.push_str(&format!("  {text}   --answer {key}=...\n"));
     }
