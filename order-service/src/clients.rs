@@ -68,6 +68,7 @@ impl InventoryService {
         // it starts a trace of its own.
         if mission::is(Fault::LostContext) {
             let (client, product) = (self.0.clone(), product.to_string());
+            let service = client.name();
             let task = tokio::spawn(async move {
                 let body = ReservationRequest {
                     product: &product,
@@ -77,7 +78,7 @@ impl InventoryService {
             });
             return task.await.unwrap_or_else(|error| {
                 Err(CallError::Failed {
-                    service: "inventory-service",
+                    service,
                     message: "the reservation task stopped".to_string(),
                     detail: error.to_string(),
                 })

@@ -140,12 +140,7 @@ pub async fn run_with(
     }
     let lesson_env = (!started && lesson.env_dir().is_dir()).then(|| lesson.slug.clone());
     if matches!(options.control, Control::Native { .. }) {
-        for service in [
-            "api-gateway",
-            "order-service",
-            "user-service",
-            "inventory-service",
-        ] {
+        for service in crate::stack::SERVICES {
             let overrides = crate::stack::overridden(root, Some(&lesson.slug), service);
             for (key, lesson_value, mine) in overrides {
                 println!(
