@@ -56,7 +56,9 @@ fn text(output: &Output) -> String {
 /// A base port with seven free ports above it (dev-up's `LAB_PORT_BASE`).
 fn free_port_base() -> u16 {
     for _ in 0..200 {
-        let base = 30_000 + 10 * (rand::random::<u16>() % 2_500);
+        // Below Linux's ephemeral range (32768 and up): a port there can be
+        // taken by any outgoing connection between a stop and a restart.
+        let base = 20_000 + 10 * (rand::random::<u16>() % 1_270);
         if (base..base + 7).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()) {
             return base;
         }
