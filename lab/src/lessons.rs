@@ -64,7 +64,7 @@ impl Lesson {
         self.dir.join("check.yaml")
     }
 
-    /// A `check.yaml`, or a mission (lesson 15) that checks answers.
+    /// A `check.yaml`, or a mission (the last lesson) that checks answers.
     pub fn has_check(&self) -> bool {
         self.check_file().is_file() || self.dir.join("mission.yaml").is_file()
     }
