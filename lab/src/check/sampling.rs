@@ -5,7 +5,7 @@ use crate::model::{Span, Trace};
 
 use super::diagnosis::Cause;
 use super::outcome::{Observation, Outcome, Report};
-use super::spec::{KeptSpec, SamplingSpec, Spec};
+use super::spec::{KeptSpec, SamplingSpec, Spec, TraceparentSpec};
 
 /// A trace without the expected root span: a downstream service kept its
 /// part of a request the gateway did not sample.
@@ -105,14 +105,17 @@ pub fn check_sampling(sampling: &SamplingSpec, observations: &[Observation], rep
 
 /// Per load phase with `kept`: its share of traced requests, or its traces
 /// per second against the target. Every phase adds a line to the report.
+/// A phase sent with a sampled `traceparent` counts too: there the decision
+/// was made upstream, and a parent-based sampler keeps every such request.
 pub fn check_kept(spec: &Spec, observations: &[Observation], report: &mut Report) {
     for (phase, request) in spec.requests.iter().enumerate() {
         let Some(kept) = &request.kept else {
             continue;
         };
+        let with_parent = request.traceparent == Some(TraceparentSpec::Sampled);
         let answered: Vec<&Observation> = observations
             .iter()
-            .filter(|o| o.phase == phase && o.sent_trace_id.is_none())
+            .filter(|o| o.phase == phase && (with_parent || o.sent_trace_id.is_none()))
             .filter(|o| matches!(o.response, Outcome::Answered { .. }))
             .collect();
         let sent = answered.len();
@@ -120,6 +123,10 @@ pub fn check_kept(spec: &Spec, observations: &[Observation], report: &mut Report
             continue;
         }
         let found = answered.iter().filter(|o| o.trace.is_some()).count();
+        if with_parent {
+            parent_phase(spec, kept, phase, found, sent, report);
+            continue;
+        }
         let secs = answered[0].phase_secs.max(f64::EPSILON);
         let per_second = found as f64 / secs;
         let line = format!(
@@ -131,6 +138,44 @@ pub fn check_kept(spec: &Spec, observations: &[Observation], report: &mut Report
             report.add(None, format!("{line}; {}", problem.0), problem.1);
         }
     }
+}
+
+/// A phase whose requests came with a sampled `traceparent`: the services
+/// should follow it, so each one leaves a trace. When fewer did, the
+/// service that starts the trace (the expected root's) decided again.
+fn parent_phase(
+    spec: &Spec,
+    kept: &KeptSpec,
+    phase: usize,
+    found: usize,
+    sent: usize,
+    report: &mut Report,
+) {
+    let line = format!(
+        "phase {}: {found} of {sent} requests with a sampled traceparent traced",
+        phase + 1
+    );
+    report.phases.push(line.clone());
+    let band = SamplingSpec {
+        ratio: kept.share.unwrap_or(1.0),
+        tolerance: None,
+    };
+    let (low, _) = sampling_band(&band, sent);
+    if (found as f64) >= low {
+        return;
+    }
+    let service = spec
+        .trace
+        .spans
+        .iter()
+        .find(|s| s.root)
+        .map_or("api-gateway", |s| s.service.as_str())
+        .to_string();
+    let problem = format!(
+        "{line}; each of them arrived already sampled, and {service} dropped {} of them",
+        sent - found
+    );
+    report.add(None, problem, Cause::ParentIgnored { service });
 }
 
 /// What is wrong with one phase, if anything.
