@@ -608,7 +608,8 @@ type Verdict = Option<Result<(), (String, CollectorFault)>>;
 /// `None` when a policy matches `want` (and decides on its own); else what
 /// is wrong, with the fault of the closest policy.
 fn find_policy(policies: &[(&Yaml, bool)], want: &PolicySpec) -> Option<Found> {
-    let wanted = describe_policy(want);
+    let described = describe_policy(want);
+    let wanted = described.trim_start_matches("a ");
     let mut why: Vec<(String, CollectorFault)> = Vec::new();
     for (policy, combined) in policies {
         let name = policy["name"].as_str().unwrap_or("?");
@@ -728,10 +729,10 @@ fn judge_native(policy: &Yaml, name: &str, want: &PolicySpec) -> Result<(), (Str
                     CollectorFault::KeepsEverything,
                 )),
                 (Some(p), Some(range)) if p < 1.0 && range.contains(p * 100.0) => wrong(format!(
-                    "policy `{name}` has sampling_percentage {p}: a percentage, so it keeps {} \
-                     traces in 10000 (not a fraction like a head sampler's ratio); this lesson \
-                     wants {} %",
-                    p * 100.0,
+                    "policy `{name}` has sampling_percentage {p}: a percentage, so it keeps {p} % \
+                     of the traces (one in {}), not a fraction like a head sampler's ratio; this \
+                     lesson wants {} %",
+                    (100.0 / p).round(),
                     range.describe()
                 )),
                 (Some(p), Some(range)) if !range.contains(p) => wrong(format!(
