@@ -474,8 +474,8 @@ impl CollectorFault {
             CollectorFault::WrongSetting => diagnosis(
                 "the component is there, but one of its settings does something else than the \
                  lesson asks for.",
-                "compare the value named above with what the lesson asks for, and with the unit \
-                 the component's README gives it.",
+                "compare the setting named above with what the lesson asks for (for a number, \
+                 also with the unit the component's README gives it).",
             ),
             CollectorFault::KeepsEverything => diagnosis(
                 "a policy keeps every trace: a trace is kept when ANY policy says so, so with it \
