@@ -331,9 +331,9 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         Cause::ParentIgnored { service } => Diagnosis {
             likely: format!(
                 "{service} makes a sampling decision of its own instead of following the one that \
-                 arrived in `traceparent`: it drops traces its caller kept (and the services it \
-                 calls follow its \"not sampled\"), so a kept trace loses its lower part, or \
-                 vanishes."
+                 arrived in `traceparent`: it drops traces its caller kept (a kept trace loses its \
+                 lower part, or vanishes, as the services it calls follow its \"not sampled\"), or \
+                 records traces its caller dropped."
             ),
             fix: format!(
                 "look at {service}'s sampler (OTEL_TRACES_SAMPLER): a service that receives a \
