@@ -82,6 +82,9 @@ pub enum Cause {
     },
     /// The collector config lacks what the lesson asks for.
     CollectorConfig,
+    /// The collector config has it, but in a form that does not do it
+    /// (defined and unused, misplaced, another value, another level...).
+    Collector(CollectorFault),
     /// A wrong answer to one of the lesson's questions.
     WrongAnswer {
         key: String,
@@ -130,6 +133,7 @@ impl Cause {
             Cause::LogsMissing { .. } => "logs-missing",
             Cause::LogSpanId { .. } => "log-span-id",
             Cause::CollectorConfig => "collector-config",
+            Cause::Collector(fault) => fault.key(),
             Cause::WrongAnswer { .. } => "wrong-answer",
             Cause::BuildFailed => "build-failed",
             Cause::UnitTests => "unit-tests",
@@ -297,15 +301,16 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         Cause::Fragment => diagnosis(
             "a downstream service made its own sampling decision instead of following its parent, \
              so it kept parts of traces the gateway dropped.",
-            "use a parent-based sampler everywhere (`parentbased_traceidratio`, not \
-             `traceidratio`); only the gateway decides.",
+            "look at the sampler of each service below the gateway (its OTEL_TRACES_SAMPLER): \
+             one that decides again, whatever the parent said, records what the gateway dropped. \
+             docs/sampling.md says which samplers follow their parent.",
         ),
         Cause::SampledEverything => diagnosis(
-            "every request was traced: the gateway's sampler is still always_on (the default), or \
-             its ratio is 1.",
-            "set OTEL_TRACES_SAMPLER=parentbased_traceidratio and OTEL_TRACES_SAMPLER_ARG to this \
-             lesson's ratio for api-gateway (docker-compose.yml, or .lab/api-gateway.env with \
-             scripts/dev-up.sh), then restart it.",
+            "every request was traced: the service that starts the traces keeps all of them (no \
+             sampler set, one that keeps everything, or a ratio of 1).",
+            "look at the sampler that decides for new traces (the gateway's OTEL_TRACES_SAMPLER and \
+             its ARG, in the lesson's environment or your .lab/api-gateway.env) and at the share \
+             this lesson asks for.",
         ),
         Cause::SampledNothing => diagnosis(
             "no request was traced: the sampler is off (always_off, ratio 0), or no span is \
@@ -325,14 +330,15 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         },
         Cause::ParentIgnored { service } => Diagnosis {
             likely: format!(
-                "{service} samples on its own instead of following its parent: the gateway kept \
-                 these traces, but {service} dropped its part (and the services it calls followed \
-                 its \"not sampled\"). A sampler like `traceidratio` ignores the parent's decision."
+                "{service} makes a sampling decision of its own instead of following the one that \
+                 arrived in `traceparent`: it drops traces its caller kept (a kept trace loses its \
+                 lower part, or vanishes, as the services it calls follow its \"not sampled\"), or \
+                 records traces its caller dropped."
             ),
             fix: format!(
-                "give {service} a parent-based sampler (the default `parentbased_always_on`, or \
-                 `parentbased_traceidratio`): remove its OTEL_TRACES_SAMPLER override, and make the \
-                 ratio decision at the gateway only."
+                "look at {service}'s sampler (OTEL_TRACES_SAMPLER): a service that receives a \
+                 decision should follow it, and only the service that starts the trace decides \
+                 (docs/sampling.md lists which samplers follow their parent)."
             ),
         },
         Cause::UnexpectedTrace => diagnosis(
@@ -376,6 +382,7 @@ pub fn explain(cause: &Cause) -> Diagnosis {
             "the collector config does not contain what the lesson asks for.",
             "edit the collector config file named above; `cargo lab hint` shows the way, one step at a time.",
         ),
+        Cause::Collector(fault) => fault.explain(),
         Cause::WrongAnswer { key } => Diagnosis {
             likely: format!("the answer to `{key}` is not what the trace shows."),
             fix: "read the trace again (`cargo lab trace <id> --attrs --events`) and answer with \
@@ -400,14 +407,101 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         Cause::OverTarget => diagnosis(
             "under load the sampler kept far more traces per second than its target: its \
              decision keeps (nearly) every trace however busy the service is.",
-            "when the estimated rate of new traces is above the target, keep each one with the \
-             probability target / rate.",
+            "the traces kept per second are the rate of new traces times the probability the \
+             decision returns: look at what it returns when the rate is well above the target.",
         ),
         Cause::UnderTarget => diagnosis(
             "under load the sampler kept far fewer traces per second than its target: it drops \
-             more than it needs to (a fixed small ratio, or a probability that falls too fast).",
-            "keep each new trace with the probability target / rate, so that the kept traces per \
-             second come out near the target.",
+             more than it needs to (a fixed small share, or a probability that falls too fast as \
+             the rate grows).",
+            "the traces kept per second are the rate of new traces times the probability the \
+             decision returns: work out which probability gives the target at four times the \
+             target's rate.",
         ),
+    }
+}
+
+
+/// What is wrong with a collector config that has (something like) what the
+/// lesson asks for: each a finding key of its own, so a check names the
+/// real cause and the lesson gate can prove it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CollectorFault {
+    /// Defined under `processors:`, listed in no traces pipeline.
+    NotInPipeline,
+    /// A setting where the collector does not read it (a policy's settings
+    /// beside its `type`; a processor's list under another key).
+    MisplacedSetting,
+    /// The right component, another value (a threshold, a share, an action).
+    WrongSetting,
+    /// A policy that keeps every trace, so the others decide nothing.
+    KeepsEverything,
+    /// Policies inside an `and`: a trace is kept only when all agree.
+    CombinedPolicies,
+    /// A span attribute set on the resource, or a resource attribute on spans.
+    WrongLevel,
+    /// The processors of a traces pipeline in the wrong order.
+    PipelineOrder,
+}
+
+impl CollectorFault {
+    pub fn key(self) -> &'static str {
+        match self {
+            CollectorFault::NotInPipeline => "not-in-pipeline",
+            CollectorFault::MisplacedSetting => "misplaced-setting",
+            CollectorFault::WrongSetting => "wrong-setting",
+            CollectorFault::KeepsEverything => "keeps-everything",
+            CollectorFault::CombinedPolicies => "combined-policies",
+            CollectorFault::WrongLevel => "wrong-level",
+            CollectorFault::PipelineOrder => "pipeline-order",
+        }
+    }
+
+    pub fn explain(self) -> Diagnosis {
+        match self {
+            CollectorFault::NotInPipeline => diagnosis(
+                "the processor is defined under `processors:`, but no traces pipeline lists it: \
+                 the collector runs only the components a pipeline names, so spans pass it by.",
+                "add it to the processors of the traces pipeline (under `service:` → \
+                 `pipelines:`), where the lesson says.",
+            ),
+            CollectorFault::MisplacedSetting => diagnosis(
+                "a setting sits where the collector does not read it: the collector then refuses \
+                 the whole config at start-up, or runs the component without it.",
+                "compare the nesting and the key names with the component's README \
+                 (collector-contrib); the problem above names the setting.",
+            ),
+            CollectorFault::WrongSetting => diagnosis(
+                "the component is there, but one of its settings does something else than the \
+                 lesson asks for.",
+                "compare the setting named above with what the lesson asks for (for a number, \
+                 also with the unit the component's README gives it).",
+            ),
+            CollectorFault::KeepsEverything => diagnosis(
+                "a policy keeps every trace: a trace is kept when ANY policy says so, so with it \
+                 the other policies decide nothing, and the collector only delays every trace.",
+                "remove what keeps everything; keep only the policies the lesson asks for.",
+            ),
+            CollectorFault::CombinedPolicies => diagnosis(
+                "the policies sit inside an `and`, which keeps a trace only when ALL of its \
+                 sub-policies say so: an error that is fast, or a slow trace outside the share, \
+                 is dropped.",
+                "each kind of trace to keep needs a policy that decides on its own (a trace is kept \
+                 when any of those says so).",
+            ),
+            CollectorFault::WrongLevel => diagnosis(
+                "the attribute is changed on the wrong level: a span's attributes describe one \
+                 operation; the resource describes the process that made all of its spans (its \
+                 service, where it is deployed). A processor for one level does not touch the \
+                 other.",
+                "use the processor (or the OTTL context) of the level the attribute belongs to; the \
+                 lesson's README says which is which.",
+            ),
+            CollectorFault::PipelineOrder => diagnosis(
+                "the processors of the traces pipeline run in the order they are listed, and one \
+                 of them is out of place.",
+                "reorder the traces pipeline's `processors:` list as the problem above says.",
+            ),
+        }
     }
 }

@@ -86,6 +86,13 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
     for attribute in &expected.attributes {
         found.extend(check_attribute(attribute, &span.attributes, "attribute"));
     }
+    for attribute in &expected.resource {
+        found.extend(check_attribute(
+            attribute,
+            &span.process.tags,
+            "resource attribute",
+        ));
+    }
     for event in &expected.events {
         match span.events.iter().find(|e| e.name == event.name) {
             None => {

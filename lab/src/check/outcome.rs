@@ -147,11 +147,14 @@ impl Report {
     pub(super) fn add(&mut self, span: Option<String>, problem: String, cause: Cause) {
         // The same mismatch in many requests is one finding with a count
         // (compared without trace ids, which differ from request to request).
-        let key = without_ids(&problem);
-        match self
-            .findings
-            .iter_mut()
-            .find(|f| f.span == span && f.cause == cause && without_ids(&f.problem) == key)
+        // On a span, the same mismatch with another value in another request
+        // (a `sampling.ratio` of 1.67 here, 2.5 there) is one finding too.
+        let key = same_finding_key(&problem, span.is_some());
+        match self.findings.iter_mut().find(|f| {
+            f.span == span
+                && f.cause == cause
+                && same_finding_key(&f.problem, span.is_some()) == key
+        })
         {
             Some(existing) => existing.count += 1,
             None => self.findings.push(Finding {
@@ -162,6 +165,25 @@ impl Report {
             }),
         }
     }
+}
+
+/// `problem` without its trace ids, and on a span without its numbers.
+fn same_finding_key(problem: &str, on_span: bool) -> String {
+    let key = without_ids(problem);
+    if !on_span {
+        return key;
+    }
+    key.split(' ')
+        .map(|word| {
+            let number = word.trim_matches(|c: char| !c.is_ascii_digit());
+            if !number.is_empty() && number.parse::<f64>().is_ok() {
+                word.replace(number, "#")
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `problem` with every 32-hex-digit trace id replaced by `…`.
