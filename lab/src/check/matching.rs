@@ -95,13 +95,22 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
                 } else {
                     seen.join(", ")
                 };
-                found.push((
-                    format!(
-                        "event {} not found; events on this span: {seen}",
-                        event.name
-                    ),
-                    Cause::EventMissing,
-                ));
+                // Emitted, but on another span: say which.
+                let elsewhere: Vec<String> = trace
+                    .spans
+                    .iter()
+                    .filter(|s| s.span_id != span.span_id)
+                    .filter(|s| s.events.iter().any(|e| e.name == event.name))
+                    .map(describe)
+                    .collect();
+                let mut problem = format!(
+                    "event {} not found; events on this span: {seen}",
+                    event.name
+                );
+                if !elsewhere.is_empty() {
+                    problem.push_str(&format!("; it is on {} instead", elsewhere.join(", ")));
+                }
+                found.push((problem, Cause::EventMissing));
             }
             Some(actual) => {
                 let context = format!("event {} attribute", event.name);

@@ -30,6 +30,8 @@ pub struct Observation {
     pub phase: usize,
     /// How long that phase took to send, in seconds.
     pub phase_secs: f64,
+    /// The JSON body of the answer (`equals_response`), if it was JSON.
+    pub response_body: Option<serde_json::Value>,
 }
 
 impl Observation {
@@ -50,6 +52,7 @@ impl Observation {
             logs: Vec::new(),
             phase: 0,
             phase_secs: 0.0,
+            response_body: None,
         }
     }
 }

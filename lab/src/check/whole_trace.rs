@@ -62,9 +62,9 @@ pub fn check_services<'a>(
             (None, _) if spec.after_requests.stopped().any(|s| s == service) => report.add(
                 None,
                 format!(
-                    "no spans from {service} in trace {}: it was stopped after the requests \
-                     and delivered none",
-                    trace.trace_id
+                    "no spans from {service} in trace {}: it was stopped {} and delivered none",
+                    trace.trace_id,
+                    super::relations::when_stopped(spec, obs)
                 ),
                 Cause::NotFlushed {
                     service: service.to_string(),
