@@ -219,6 +219,37 @@ fn a_service_stopped_while_a_request_was_in_flight_is_named_so() {
     assert_eq!(keys(&report), ["not-flushed", "not-flushed"]);
     assert!(report.findings[0].problem.contains("after the requests"));
 
+    // Shut down while still serving: the in-flight request's calls carried
+    // no context, so its callees began traces of their own. That is said
+    // in the stopped service's finding, not blamed on propagation.
+    let mut gateway_only = without_order_service();
+    gateway_only.spans.retain(|s| s.service() == "api-gateway");
+    let mut in_flight = observed(Some(gateway_only));
+    let mut alone = healthy_order();
+    alone.trace_id = trace_id("c0ffee00000000000000000000000099");
+    alone.spans.retain(|s| s.service() == "user-service" && s.name != "process orders");
+    for span in alone.spans.iter_mut() {
+        span.trace_id = alone.trace_id.clone();
+        if span.name == "GET /users/{id}" {
+            span.parent_span_id = None;
+        }
+    }
+    in_flight.elsewhere = vec![alone];
+    let cut = spec(
+        "title: t\nrequests:\n  - { method: POST, path: /orders, status: 201 }\nafter_requests: { restart: [order-service], in_flight_ms: 600 }\ntrace:\n  services: [api-gateway, order-service, user-service]\n",
+    );
+    in_flight.phase = 0;
+    let cut_report = evaluate(&cut, &[in_flight]);
+    assert_eq!(keys(&cut_report), ["not-flushed"], "{:#?}", cut_report.findings);
+    assert!(
+        cut_report.findings[0].problem.ends_with(
+            "user-service began traces of their own: order-service's calls carried no trace \
+             context, as they do once its telemetry has been shut down"
+        ),
+        "{}",
+        cut_report.findings[0].problem
+    );
+
     // Printed, the second one's likely cause refers to the first.
     let text = lab::check::report::render(&report, lab::style::Style::plain());
     assert!(text.contains("likely cause: the same as in 1. above."), "{text}");
