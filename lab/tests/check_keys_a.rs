@@ -96,6 +96,17 @@ fn an_attribute_can_be_compared_with_the_requests_answer() {
         "{problem}"
     );
 
+    // Two orders, two ids, the same mistake: one finding, in 2 requests.
+    let report = evaluate(
+        &lesson,
+        &[
+            answered(with_event(Value::Int(4)), json!({ "order_id": 42 })),
+            answered(with_event(Value::Int(4)), json!({ "order_id": 43 })),
+        ],
+    );
+    assert_eq!(keys(&report), ["wrong-value"], "{:#?}", report.findings);
+    assert_eq!(report.findings[0].count, 2);
+
     // Text: only the type finding, not a second one for the value.
     let report = evaluate(
         &lesson,

@@ -151,10 +151,25 @@ impl Report {
         // The same mismatch in many requests is one finding with a count
         // (compared without trace ids, which differ from request to request).
         let key = without_ids(&problem);
+        // A value that differs from request to request (an order id, a
+        // duration) is still the same finding.
+        let per_request = matches!(
+            cause,
+            Cause::IntAsString
+                | Cause::WrongValue
+                | Cause::WrongType
+                | Cause::NoMatch
+                | Cause::TooShort
+                | Cause::EndsLate
+        );
+        let same = |f: &Finding| {
+            without_ids(&f.problem) == key
+                || per_request && without_numbers(&f.problem) == without_numbers(&problem)
+        };
         match self
             .findings
             .iter_mut()
-            .find(|f| f.span == span && f.cause == cause && without_ids(&f.problem) == key)
+            .find(|f| f.span == span && f.cause == cause && same(f))
         {
             Some(existing) => existing.count += 1,
             None => self.findings.push(Finding {
@@ -165,6 +180,21 @@ impl Report {
             }),
         }
     }
+}
+
+/// `problem` with every run of digits replaced by `#`.
+fn without_numbers(problem: &str) -> String {
+    let mut out = String::with_capacity(problem.len());
+    for c in problem.chars() {
+        if c.is_ascii_digit() {
+            if !out.ends_with('#') {
+                out.push('#');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `problem` with every 32-hex-digit trace id replaced by `…`.
