@@ -193,6 +193,27 @@ fn an_event_on_another_span_is_named_where_it_is() {
         "{}",
         report.findings[0].problem
     );
+
+    // A span of that name is not the event.
+    let mut trace = healthy_order();
+    trace.spans.push(span(
+        99,
+        Some(3),
+        "order-service",
+        "order.confirmed",
+        SpanKind::Internal,
+        26.0,
+        0.0,
+    ));
+    let report = evaluate(&lesson, &[observed(Some(trace))]);
+    assert_eq!(keys(&report), ["event-missing"]);
+    assert!(
+        report.findings[0].problem.ends_with(
+            "order.confirmed is a span here (order-service order.confirmed (internal)), not an event"
+        ),
+        "{}",
+        report.findings[0].problem
+    );
 }
 
 #[test]

@@ -110,6 +110,14 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
                 if !elsewhere.is_empty() {
                     problem.push_str(&format!("; it is on {} instead", elsewhere.join(", ")));
                 }
+                // Made a span of that name instead of an event.
+                if let Some(named) = trace.spans.iter().find(|s| s.name == event.name) {
+                    problem.push_str(&format!(
+                        "; {} is a span here ({}), not an event",
+                        event.name,
+                        describe(named)
+                    ));
+                }
                 found.push((problem, Cause::EventMissing));
             }
             Some(actual) => {
