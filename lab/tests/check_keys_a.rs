@@ -156,6 +156,12 @@ fn a_span_with_for_status_is_checked_only_in_those_requests_traces() {
         &[request(502, Status::Error), request(400, Status::Error)],
     );
     assert_eq!(keys(&report), ["wrong-status"], "{:#?}", report.findings);
+    // The problem says which answer the span gave: the rule depends on it.
+    assert!(
+        report.findings[0].problem.contains("(the span's HTTP status: 201)"),
+        "{}",
+        report.findings[0].problem
+    );
     assert!(evaluate(&lesson, &[request(400, Status::Unset)]).passed());
 
     // An unreachable gateway has no status: the span is not checked there.

@@ -130,14 +130,20 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
     }
     if let Some(status) = expected.status.map(crate::model::Status::from) {
         if span.status != status {
-            found.push((
-                format!(
-                    "status: expected {}, found {}",
-                    status_name(status),
-                    status_name(span.status)
-                ),
-                Cause::WrongStatus,
-            ));
+            let mut problem = format!(
+                "status: expected {}, found {}",
+                status_name(status),
+                status_name(span.status)
+            );
+            // Which answer it was: the rule depends on it.
+            if let Some(code) = span
+                .attributes
+                .iter()
+                .find(|a| a.key == "http.response.status_code")
+            {
+                problem.push_str(&format!(" (the span's HTTP status: {})", code.value));
+            }
+            found.push((problem, Cause::WrongStatus));
         }
     }
     if let Some(min_ms) = expected.min_duration_ms {
