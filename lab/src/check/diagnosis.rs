@@ -93,6 +93,8 @@ pub enum Cause {
     BuildFailed,
     /// The traces pass, the lesson's unit tests do not.
     UnitTests,
+    /// A step's span is still open when a later step starts (`ends_before`).
+    EndsLate,
 }
 
 impl Cause {
@@ -137,6 +139,7 @@ impl Cause {
             Cause::WrongAnswer { .. } => "wrong-answer",
             Cause::BuildFailed => "build-failed",
             Cause::UnitTests => "unit-tests",
+            Cause::EndsLate => "ends-late",
         }
     }
 }
@@ -239,7 +242,8 @@ pub fn explain(cause: &Cause) -> Diagnosis {
             ),
         },
         Cause::SpanMissing => diagnosis(
-            "the span is not created (instrumentation missing) or has another name.",
+            "the span is not created (instrumentation missing), has another name, or is below \
+             the level the workshop exports (INFO).",
             "create it with the name the lesson asks for; the list shows what the service emits.",
         ),
         Cause::WrongKind => diagnosis(
@@ -255,36 +259,40 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              async work in `.instrument(span)`; create child spans inside their parent's scope.",
         ),
         Cause::AttributeMissing => diagnosis(
-            "the attribute is never recorded: `span.record(\"key\", ..)` is silently ignored unless \
-             the field was declared when the span was created; or it is set on another span.",
-            "declare it at creation (`key = tracing::field::Empty`) and record it later, or set it \
-             with `OpenTelemetrySpanExt::set_attribute`.",
+            "the attribute is never recorded: with `tracing`, recording a value into a field \
+             that was not declared when the span was created is silently ignored; or the value \
+             is set on another span.",
+            "declare every field the span will carry when you create it (empty if the value comes \
+             later), then fill it in; or set the attribute through the OpenTelemetry span itself.",
         ),
         Cause::IntAsString => diagnosis(
-            "the number went through a string: it is a u64 or usize field (tracing-opentelemetry \
-             has no u64 attribute type and records those with their Debug text), or it was \
-             formatted with `%value` / `?value` / `.to_string()`.",
-            "record it as a signed integer: `key = value as i64`, without `%` or `?`.",
+            "the number went through text: it was formatted (Display or Debug) on its way into \
+             the field, it was taken from the raw JSON instead of the parsed value, or it is an \
+             unsigned or usize value (OpenTelemetry has no unsigned type).",
+            "record the number itself, as a signed 64-bit integer, not a formatted version of it.",
         ),
         Cause::WrongType => diagnosis(
             "the attribute has another type than the conventions give it.",
             "record integers as i64, flags as bool and text as &str.",
         ),
         Cause::WrongValue => diagnosis(
-            "the value differs: recorded before it was known, or from the wrong variable.",
-            "record it once the value is final (e.g. the status code after the response).",
+            "the value differs: recorded before it was known, or taken from another variable \
+             (a value of the right type but another meaning).",
+            "trace the value back to where it is decided and record that one, once it is final.",
         ),
         Cause::EventMissing => diagnosis(
-            "the event is not emitted, or lands on another span: an event belongs to the span \
-             that is current when it is emitted.",
-            "emit it inside this span's scope (`tracing::info!(name: \"..\", ..)` while the span is \
-             entered, or `span.add_event(..)`).",
+            "the event is not emitted at all, is filtered out (below INFO level), is a span \
+             rather than an event, or lands on another span: an event belongs to the span that \
+             is current when it is emitted.",
+            "emit it, at INFO level, at a point where this span is the current one.",
         ),
         Cause::WrongStatus => diagnosis(
-            "the status is not recorded as the conventions say: on a SERVER span only 5xx is an \
-             error; on a CLIENT span 4xx and 5xx are.",
-            "record errors through the service's error type (error.rs): status ERROR plus an \
-             `exception` event.",
+            "the status does not follow the conventions: on a SERVER span only a 5xx is a \
+             failure (a 4xx is the client's mistake: status stays unset); on a CLIENT span 4xx \
+             and 5xx both are; a span that did not fail keeps status unset, not ok.",
+            "find the one place that sets this kind of span's status (the layer that creates the \
+             span, not the handler) and compare its rule with the one above; the line above \
+             says which way it is off.",
         ),
         Cause::TooShort => diagnosis(
             "the injected delay did not happen inside this span: the `fault.*` baggage did not \
@@ -321,11 +329,14 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         Cause::NotFlushed { service } => Diagnosis {
             likely: format!(
                 "{service}'s spans were still queued in its batch processor when it stopped: the \
-                 process exited without flushing them (the scenario sent SIGTERM after the \
-                 requests, and the batch delay is long, so only a flush can deliver them)."
+                 process exited without flushing them, or flushed too early, before the requests \
+                 still in flight had finished (their spans end during the drain, after such a \
+                 flush). The scenario sent SIGTERM, and the batch delay is long, so only a flush \
+                 at the very end can deliver them."
             ),
-            fix: "after the server stops, shut the tracer provider down before the process \
-                  exits: `telemetry.shutdown().await` flushes every queued span."
+            fix: "the spans must be exported after the last request is finished and before the \
+                  process exits: after the server has stopped (and drained the requests in \
+                  flight), shut the telemetry down, and wait until it is done."
                 .to_string(),
         },
         Cause::ParentIgnored { service } => Diagnosis {
@@ -389,6 +400,12 @@ pub fn explain(cause: &Cause) -> Diagnosis {
                   `--answer KEY=VALUE`."
                 .to_string(),
         },
+        Cause::EndsLate => diagnosis(
+            "the span is still open while later steps run, so its duration is not its step's: \
+             it was created but its work did not run inside it (a span never entered ends only \
+             when it is dropped, at the end of the request), or later work runs inside it too.",
+            "run exactly the step's work inside the span, and nothing after it.",
+        ),
         Cause::UnitTests => diagnosis(
             "the traces look right under this load, but the unit tests (which drive the code on \
              a clock of their own) find a case it gets wrong.",

@@ -151,6 +151,9 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
         .iter()
         .enumerate()
         .map(|(index, expected)| {
+            if !super::relations::applies(expected, obs) {
+                return RowState::Absent;
+            }
             if absent_services.contains(&expected.service.as_str()) || split_off.contains(&index) {
                 return RowState::Missing;
             }
@@ -170,6 +173,7 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
                         SpanOutcome::Problems(problems) => problems,
                     };
                     problems.extend(super::matching::check_count(expected, trace));
+                    problems.extend(super::relations::check(expected, span, trace, obs));
                     let state = if problems.is_empty() {
                         RowState::Ok
                     } else {

@@ -102,13 +102,30 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
                 } else {
                     seen.join(", ")
                 };
-                found.push((
-                    format!(
-                        "event {} not found; events on this span: {seen}",
-                        event.name
-                    ),
-                    Cause::EventMissing,
-                ));
+                // Emitted, but on another span: say which.
+                let elsewhere: Vec<String> = trace
+                    .spans
+                    .iter()
+                    .filter(|s| s.span_id != span.span_id)
+                    .filter(|s| s.events.iter().any(|e| e.name == event.name))
+                    .map(describe)
+                    .collect();
+                let mut problem = format!(
+                    "event {} not found; events on this span: {seen}",
+                    event.name
+                );
+                if !elsewhere.is_empty() {
+                    problem.push_str(&format!("; it is on {} instead", elsewhere.join(", ")));
+                }
+                // Made a span of that name instead of an event.
+                if let Some(named) = trace.spans.iter().find(|s| s.name == event.name) {
+                    problem.push_str(&format!(
+                        "; {} is a span here ({}), not an event",
+                        event.name,
+                        describe(named)
+                    ));
+                }
+                found.push((problem, Cause::EventMissing));
             }
             Some(actual) => {
                 let context = format!("event {} attribute", event.name);
@@ -120,14 +137,20 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
     }
     if let Some(status) = expected.status.map(crate::model::Status::from) {
         if span.status != status {
-            found.push((
-                format!(
-                    "status: expected {}, found {}",
-                    status_name(status),
-                    status_name(span.status)
-                ),
-                Cause::WrongStatus,
-            ));
+            let mut problem = format!(
+                "status: expected {}, found {}",
+                status_name(status),
+                status_name(span.status)
+            );
+            // Which answer it was: the rule depends on it.
+            if let Some(code) = span
+                .attributes
+                .iter()
+                .find(|a| a.key == "http.response.status_code")
+            {
+                problem.push_str(&format!(" (the span's HTTP status: {})", code.value));
+            }
+            found.push((problem, Cause::WrongStatus));
         }
     }
     if let Some(min_ms) = expected.min_duration_ms {

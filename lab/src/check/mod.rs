@@ -7,6 +7,7 @@
 //! - [`outcome`]: observations and the report every check writes to.
 //! - [`whole_trace`]: all services present? split-off traces? orphans?
 //! - [`matching`]: one expected span against the spans of a trace.
+//! - [`relations`]: a span against its request's answer and its siblings' times.
 //! - [`logs`]: log lines of a trace (`logs:`).
 //! - [`collector`]: static assertions on a collector config.
 //! - [`questions`]: questions answered with `--answer KEY=VALUE`.
@@ -23,6 +24,7 @@ pub mod logs;
 pub mod matching;
 pub mod outcome;
 pub mod questions;
+pub mod relations;
 pub mod report;
 pub mod sampling;
 pub mod scenario;

@@ -30,6 +30,8 @@ pub struct Observation {
     pub phase: usize,
     /// How long that phase took to send, in seconds.
     pub phase_secs: f64,
+    /// The JSON body of the answer (`equals_response`), if it was JSON.
+    pub response_body: Option<serde_json::Value>,
 }
 
 impl Observation {
@@ -50,6 +52,7 @@ impl Observation {
             logs: Vec::new(),
             phase: 0,
             phase_secs: 0.0,
+            response_body: None,
         }
     }
 }
@@ -147,14 +150,30 @@ impl Report {
     pub(super) fn add(&mut self, span: Option<String>, problem: String, cause: Cause) {
         // The same mismatch in many requests is one finding with a count
         // (compared without trace ids, which differ from request to request).
-        // On a span, the same mismatch with another value in another request
-        // (a `sampling.ratio` of 1.67 here, 2.5 there) is one finding too.
-        let key = same_finding_key(&problem, span.is_some());
-        match self.findings.iter_mut().find(|f| {
-            f.span == span
-                && f.cause == cause
-                && same_finding_key(&f.problem, span.is_some()) == key
-        })
+        // On a span, or for a value that differs from request to request
+        // (an order id, a duration, a `sampling.ratio` of 1.67 here and 2.5
+        // there), the same mismatch with other numbers is one finding too.
+        let key = without_ids(&problem);
+        let per_request = span.is_some()
+            || matches!(
+                cause,
+                Cause::IntAsString
+                    | Cause::WrongValue
+                    | Cause::WrongType
+                    | Cause::NoMatch
+                    | Cause::TooShort
+                    | Cause::EndsLate
+            );
+        let same = |f: &Finding| {
+            without_ids(&f.problem) == key
+                || per_request
+                    && without_numbers(&without_ids(&f.problem))
+                        == without_numbers(&key)
+        };
+        match self
+            .findings
+            .iter_mut()
+            .find(|f| f.span == span && f.cause == cause && same(f))
         {
             Some(existing) => existing.count += 1,
             None => self.findings.push(Finding {
@@ -167,23 +186,19 @@ impl Report {
     }
 }
 
-/// `problem` without its trace ids, and on a span without its numbers.
-fn same_finding_key(problem: &str, on_span: bool) -> String {
-    let key = without_ids(problem);
-    if !on_span {
-        return key;
-    }
-    key.split(' ')
-        .map(|word| {
-            let number = word.trim_matches(|c: char| !c.is_ascii_digit());
-            if !number.is_empty() && number.parse::<f64>().is_ok() {
-                word.replace(number, "#")
-            } else {
-                word.to_string()
+/// `problem` with every run of digits replaced by `#`.
+fn without_numbers(problem: &str) -> String {
+    let mut out = String::with_capacity(problem.len());
+    for c in problem.chars() {
+        if c.is_ascii_digit() {
+            if !out.ends_with('#') {
+                out.push('#');
             }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `problem` with every 32-hex-digit trace id replaced by `…`.

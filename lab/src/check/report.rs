@@ -66,12 +66,25 @@ pub fn render(report: &Report, style: Style) -> String {
             None => out.push_str(&wrap(&style.bold(&number), &problem, "   ")),
         }
         let likely = format!("   {}", style.yellow("likely cause: "));
-        out.push_str(&wrap(&likely, &diagnosis.likely, "   "));
-        out.push_str(&wrap(
-            &format!("   {}", style.cyan("fix: ")),
-            &diagnosis.fix,
-            "   ",
-        ));
+        // The same cause as an earlier finding: said once.
+        match report.findings[..i]
+            .iter()
+            .position(|f| f.cause == finding.cause)
+        {
+            Some(earlier) => out.push_str(&wrap(
+                &likely,
+                &format!("the same as in {}. above.", earlier + 1),
+                "   ",
+            )),
+            None => {
+                out.push_str(&wrap(&likely, &diagnosis.likely, "   "));
+                out.push_str(&wrap(
+                    &format!("   {}", style.cyan("fix: ")),
+                    &diagnosis.fix,
+                    "   ",
+                ));
+            }
+        }
         // The lesson's words once per cause, at its first finding.
         let first_of_cause = report.findings[..i]
             .iter()

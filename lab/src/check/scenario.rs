@@ -116,7 +116,13 @@ pub async fn observe(
             };
             mode.map(new_traceparent_with)
         };
-        let sent: Vec<(Option<(TraceId, String)>, Outcome)> =
+        // `after_requests.in_flight_ms`: the last request is still on its way
+        // when the services are stopped.
+        let in_flight = spec
+            .after_requests
+            .in_flight_ms
+            .filter(|_| phase + 1 == spec.requests.len());
+        let sent: Vec<(Option<(TraceId, String)>, Outcome, Option<Json>)> =
             match request.rps {
                 // A load phase: each request leaves on time, whether or not the
                 // previous one has been answered, so the offered rate is exact.
@@ -129,7 +135,7 @@ pub async fn observe(
                                 tokio::time::sleep_until(phase_start + pace * n as u32).await;
                                 let tp = traceparent.as_ref().map(|(_, h)| h.as_str());
                                 let response = send(http, options, request, tp).await?;
-                                anyhow::Ok((traceparent, response))
+                                anyhow::Ok((traceparent, response, None))
                             }
                         },
                     );
@@ -137,12 +143,26 @@ pub async fn observe(
                 }
                 None => {
                     let mut sent = Vec::new();
-                    for traceparent in (0..request.repeat.max(1)).map(header) {
+                    let repeat = request.repeat.max(1);
+                    for (n, traceparent) in (0..repeat).map(header).enumerate() {
                         let tp = traceparent.as_ref().map(|(_, h)| h.as_str());
-                        let response = send(&http, options, request, tp).await?;
+                        let sending = send_with_body(&http, options, request, tp);
+                        let (response, body) = match in_flight.filter(|_| n + 1 == repeat) {
+                            None => sending.await?,
+                            Some(ms) => {
+                                let stopping = async {
+                                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                                    say(format!("→ {label}: sent, still in flight"));
+                                    after_requests(spec, options, &mut say).await
+                                };
+                                let (answer, stopped) = tokio::join!(sending, stopping);
+                                stopped?;
+                                answer?
+                            }
+                        };
                         // No gateway: conclusive at once, no need to send the rest.
                         let unreachable = matches!(response, Outcome::Unreachable(_));
-                        sent.push((traceparent, response));
+                        sent.push((traceparent, response, body));
                         if unreachable {
                             break;
                         }
@@ -157,7 +177,7 @@ pub async fn observe(
             None => phase_start.elapsed().as_secs_f64(),
         };
         let mut unreachable = false;
-        for (traceparent, response) in sent {
+        for (traceparent, response, response_body) in sent {
             if let (
                 true,
                 Outcome::Answered {
@@ -180,6 +200,7 @@ pub async fn observe(
                 logs: Vec::new(),
                 phase,
                 phase_secs: secs,
+                response_body,
             });
         }
         if unreachable {
@@ -195,7 +216,9 @@ pub async fn observe(
     if !answered {
         return Ok(observations); // nothing to wait for
     }
-    after_requests(spec, options, &mut say).await?;
+    if spec.after_requests.in_flight_ms.is_none() {
+        after_requests(spec, options, &mut say).await?;
+    }
     say(format!("waiting for traces at {} ...", jaeger.base()));
     collect_traces(spec, options, &jaeger, &mut observations).await?;
     if !spec.logs.is_empty() {
@@ -219,6 +242,16 @@ async fn send(
     request: &RequestSpec,
     traceparent: Option<&str>,
 ) -> anyhow::Result<Outcome> {
+    Ok(send_with_body(http, options, request, traceparent).await?.0)
+}
+
+/// [`send`], keeping the answer's JSON body too (`equals_response`).
+async fn send_with_body(
+    http: &reqwest::Client,
+    options: &CheckOptions,
+    request: &RequestSpec,
+    traceparent: Option<&str>,
+) -> anyhow::Result<(Outcome, Option<Json>)> {
     let url = format!("{}{}", options.gateway.trim_end_matches('/'), request.path);
     let method = reqwest::Method::from_bytes(request.method.as_bytes())
         .map_err(|_| anyhow::anyhow!("unknown HTTP method {:?}", request.method))?;
@@ -233,17 +266,18 @@ async fn send(
         builder = builder.json(body);
     }
     Ok(match builder.send().await {
-        Err(e) => Outcome::Unreachable(crate::client::root_cause(&e)),
+        Err(e) => (Outcome::Unreachable(crate::client::root_cause(&e)), None),
         Ok(response) => {
             let status = response.status().as_u16();
             let body: Json = response.json().await.unwrap_or(Json::Null);
-            Outcome::Answered {
+            let outcome = Outcome::Answered {
                 status,
                 trace_id: body["trace_id"]
                     .as_str()
                     .and_then(|t| TraceId::parse(t).ok()),
                 error: body["error"].as_str().map(str::to_string),
-            }
+            };
+            (outcome, Some(body).filter(|b| !b.is_null()))
         }
     })
 }

@@ -110,6 +110,33 @@
 //! questions:                   # `cargo lab check NN --answer slowest=inventory-service`
 //!   - { key: slowest, text: Which service added the delay?, answer: inventory-service }
 //! ```
+//!
+//! Keys that relate a span to its request, its siblings, or a shutdown:
+//!
+//! ```yaml
+//! after_requests:
+//!   restart: [order-service]
+//!   in_flight_ms: 700          # stop them this long after the LAST request left,
+//!                              # while it is still in flight (send a slow one,
+//!                              # `?delay=`): the service must drain it, then flush
+//! trace:
+//!   spans:
+//!     - service: order-service
+//!       name: validate_order
+//!       ends_before:           # it ends before the first span like this starts
+//!         - { service: order-service, name: GET, kind: client }
+//!     - service: order-service   # (a span never entered lasts until it is dropped)
+//!       name: POST /orders
+//!       events:
+//!         - name: order.confirmed
+//!           attributes:        # equal to this field of the request's JSON answer
+//!             - { key: order.id, type: int64, equals_response: order_id }
+//!     - service: order-service
+//!       name: POST /orders
+//!       for_status: [400, 409] # checked only in the traces of the requests the
+//!       optional: true         # gateway answered with one of these statuses
+//!       status: unset          # (with `optional: true`: absent elsewhere)
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -171,6 +198,9 @@ pub struct AfterRequests {
     pub stop: Vec<String>,
     #[serde(default)]
     pub restart: Vec<String>,
+    /// Stop (and restart) them this many ms after the last request left,
+    /// while it is still in flight, instead of after its answer.
+    pub in_flight_ms: Option<u64>,
 }
 
 impl AfterRequests {
@@ -451,6 +481,14 @@ pub struct SpanSpec {
     pub resource: Vec<AttributeSpec>,
     /// How many spans with this service and name (and kind) the trace holds.
     pub count: Option<CountSpec>,
+    /// The span ends before the first span like each of these starts (a
+    /// step's span must not stay open over the steps after it).
+    #[serde(default)]
+    pub ends_before: Vec<SpanRef>,
+    /// Checked only in the traces of requests answered with one of these
+    /// statuses (needs `optional: true`).
+    #[serde(default)]
+    pub for_status: Vec<u16>,
 }
 
 /// Points at another expected span: service + name (+ kind).
@@ -476,6 +514,9 @@ pub struct AttributeSpec {
     pub absent: bool,
     /// A regular expression the value (as text) must match.
     pub matches: Option<String>,
+    /// The value equals this field of the request's JSON answer (`order_id`,
+    /// or a path such as `order.id`).
+    pub equals_response: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -601,6 +642,18 @@ impl Spec {
         {
             regex::Regex::new(pattern)
                 .map_err(|e| format!("`matches: {pattern}` is not a regular expression: {e}"))?;
+        }
+        if let Some(span) = spec
+            .trace
+            .spans
+            .iter()
+            .find(|s| !s.for_status.is_empty() && !s.optional)
+        {
+            return Err(format!(
+                "{}: a span with `for_status` is absent from the other requests' traces: \
+                 give it `optional: true`",
+                span.label()
+            ));
         }
         for question in &spec.questions {
             if question.answer.is_none() && question.matches.is_none() {

@@ -21,6 +21,17 @@ pub fn check_services<'a>(
 ) -> Vec<&'a str> {
     let present = trace.services();
     let mut absent_services = Vec::new();
+    // A service the scenario stopped that has no spans here: if its
+    // telemetry was shut down while it still served, its calls carried no
+    // context, and its callees began traces of their own. That is its
+    // finding, not a propagation bug of theirs.
+    let stopped_silent: Vec<&str> = spec
+        .after_requests
+        .stopped()
+        .filter(|s| !present.contains(s))
+        .collect();
+    let mut cut_off = Vec::new();
+    let mut not_flushed = Vec::new();
     for service in spec.required_services() {
         if present.contains(&service) {
             continue;
@@ -38,6 +49,9 @@ pub fn check_services<'a>(
                 .map(|r| r.kind)
         });
         match (split, began) {
+            (Some(_), Some(_)) if !stopped_silent.is_empty() && !stopped_silent.contains(&service) => {
+                cut_off.push(service);
+            }
             // It started a trace of its own: propagation into it broke.
             (Some(other), Some(kind)) => {
                 let mut with = other.services();
@@ -59,17 +73,9 @@ pub fn check_services<'a>(
             (Some(_), None) => {}
             // The scenario stopped it after the requests: its queued spans
             // could only arrive through the flush at shutdown.
-            (None, _) if spec.after_requests.stopped().any(|s| s == service) => report.add(
-                None,
-                format!(
-                    "no spans from {service} in trace {}: it was stopped after the requests \
-                     and delivered none",
-                    trace.trace_id
-                ),
-                Cause::NotFlushed {
-                    service: service.to_string(),
-                },
-            ),
+            (None, _) if spec.after_requests.stopped().any(|s| s == service) => {
+                not_flushed.push(service);
+            }
             (None, _) => report.add(
                 None,
                 format!("no spans from {service} in trace {}", trace.trace_id),
@@ -78,6 +84,27 @@ pub fn check_services<'a>(
                 },
             ),
         }
+    }
+    for service in not_flushed {
+        let mut problem = format!(
+            "no spans from {service} in trace {}: it was stopped {} and delivered none",
+            trace.trace_id,
+            super::relations::when_stopped(spec, obs)
+        );
+        if !cut_off.is_empty() {
+            problem.push_str(&format!(
+                "; {} began traces of their own: {service}'s calls carried no trace context, \
+                 as they do once its telemetry has been shut down",
+                cut_off.join(" and ")
+            ));
+        }
+        report.add(
+            None,
+            problem,
+            Cause::NotFlushed {
+                service: service.to_string(),
+            },
+        );
     }
     absent_services
 }
