@@ -446,6 +446,12 @@ pub struct AttributeSpec {
     pub absent: bool,
     /// A regular expression the value (as text) must match.
     pub matches: Option<String>,
+    /// The value comes from the request's baggage (a `BAGGAGE_SPAN_KEYS`
+    /// entry): missing here while another span of the trace has it means
+    /// the baggage was lost on the way (`baggage-lost`), not that the copy
+    /// is missing.
+    #[serde(default)]
+    pub from_baggage: bool,
 }
 
 #[derive(Debug, Deserialize)]
