@@ -67,6 +67,22 @@ fn every_shipped_lesson_check_parses() {
     assert!(checked >= 15, "{checked} lessons checked");
 }
 
+/// The healthy trace as lesson 05's request leaves it: the check's baggage
+/// (`request.source`) on every SERVER span, and its `?delay=300` inside
+/// inventory-service's.
+fn as_lesson05_sends_it(mut trace: Trace) -> Trace {
+    for span in trace.spans.iter_mut() {
+        if span.kind == SpanKind::Server {
+            span.attributes
+                .push(attr("request.source", s("lesson-05")));
+        }
+        if span.name == "POST /inventory/reservations" {
+            span.duration_us += 300_000;
+        }
+    }
+    trace
+}
+
 #[test]
 fn healthy_trace_passes_the_trace_shape_lessons() {
     // (07 asks for its own user, 08 for the order history: the gate proves
@@ -76,9 +92,13 @@ fn healthy_trace_passes_the_trace_shape_lessons() {
         "05-context-propagation",
         "14-across-a-queue",
     ] {
-        let report = check(slug, observed(Some(healthy_order())));
+        let trace = match slug {
+            "05-context-propagation" => as_lesson05_sends_it(healthy_order()),
+            _ => healthy_order(),
+        };
+        let report = check(slug, observed(Some(trace.clone())));
         assert!(report.passed(), "{slug}: {:#?}", report.findings);
-        assert!(looks_complete(&lesson(slug), &healthy_order()));
+        assert!(looks_complete(&lesson(slug), &trace));
     }
 }
 
@@ -309,7 +329,7 @@ fn one_service_missing_points_at_its_exporter() {
 
 #[test]
 fn server_span_under_the_wrong_parent_is_diagnosed() {
-    let mut trace = healthy_order();
+    let mut trace = as_lesson05_sends_it(healthy_order());
     // order-service's server span hangs off the gateway's SERVER span, not
     // its CLIENT span (the context was taken before the client span existed).
     find_mut(&mut trace, "order-service", "POST /orders").parent_span_id =

@@ -88,7 +88,9 @@ pub fn producer_span(destination: &str, parent: Context) -> Span {
         { MESSAGING_OPERATION_TYPE } = "send",
         { MESSAGING_MESSAGE_ID } = Empty,
     );
-    let _ = span.set_parent(parent);
+    if let Err(error) = span.set_parent(parent) {
+        propagation::warn_parent_not_set(&error);
+    }
     span
 }
 
@@ -106,7 +108,9 @@ pub fn consumer_span(destination: &str, group: &str, message_id: &str, parent: C
         { MESSAGING_CONSUMER_GROUP_NAME } = group,
         { MESSAGING_MESSAGE_ID } = message_id,
     );
-    let _ = span.set_parent(parent);
+    if let Err(error) = span.set_parent(parent) {
+        propagation::warn_parent_not_set(&error);
+    }
     span
 }
 

@@ -15,12 +15,14 @@
 //! small adapters below are all it takes to teach the OpenTelemetry
 //! propagators to read and write `http::HeaderMap`.
 
+use std::sync::Once;
+
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator};
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry::{global, Context};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_opentelemetry::{OpenTelemetrySpanExt, SetParentError};
 
 /// Installs the W3C TraceContext + Baggage propagators for this process.
 pub fn install_propagators() {
@@ -69,6 +71,36 @@ pub fn extract(headers: &HeaderMap) -> Context {
 pub fn inject(cx: &Context, headers: &mut HeaderMap) {
     global::get_text_map_propagator(|propagator| {
         propagator.inject_context(cx, &mut HeaderInjector(headers))
+    });
+}
+
+/// Says, once per process, that `span.set_parent(cx)` failed.
+///
+/// tracing-opentelemetry starts the OpenTelemetry span (and asks the
+/// sampler) when the `tracing` span is first entered, or when its context is
+/// first read. After that the parent cannot change: `set_parent` returns
+/// `Err(SetParentError::AlreadyStarted)` and the span keeps the parent it
+/// started with (none: its trace splits off). Thrown away with `let _ =`,
+/// that mistake is silent; logged, it is one warning to find. Once per
+/// process: the same code path fails on every request. A span a filter
+/// turned off (`SpanDisabled`) has no OpenTelemetry span to parent: not a
+/// mistake, not logged.
+pub fn warn_parent_not_set(error: &SetParentError) {
+    static WARNED: Once = Once::new();
+    if matches!(error, SetParentError::SpanDisabled) {
+        return;
+    }
+    WARNED.call_once(|| match error {
+        SetParentError::AlreadyStarted => tracing::warn!(
+            %error,
+            "set_parent came too late: the span had already started (it was entered, or its \
+             context was read), so it keeps the parent it started with and its trace splits off; \
+             set the parent right after creating the span (logged once per process)"
+        ),
+        _ => tracing::warn!(
+            %error,
+            "set_parent failed: the span keeps the parent it started with (logged once per process)"
+        ),
     });
 }
 

@@ -68,6 +68,15 @@ pub enum Cause {
     WrongCount,
     /// An attribute that must not be there is (e.g. a plain e-mail).
     AttributePresent,
+    /// A baggage entry (`from_baggage`) another span of the trace carries is
+    /// missing here: the baggage did not cross the hop into this service.
+    BaggageLost,
+    /// The learner's `.lab/<service>.env` sets a variable over the lesson's
+    /// `env/<service>.env`: the service ran with the learner's value.
+    EnvOverride {
+        service: String,
+        key: String,
+    },
     /// An attribute's value does not match the lesson's pattern.
     NoMatch,
     /// Too few log lines of the trace in a service's log (`service` may
@@ -131,6 +140,8 @@ impl Cause {
             Cause::UnexpectedTrace => "unexpected-trace",
             Cause::WrongCount => "wrong-count",
             Cause::AttributePresent => "attribute-present",
+            Cause::BaggageLost => "baggage-lost",
+            Cause::EnvOverride { .. } => "env-override",
             Cause::NoMatch => "no-match",
             Cause::LogsMissing { .. } => "logs-missing",
             Cause::LogSpanId { .. } => "log-span-id",
@@ -175,9 +186,13 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         ),
         Cause::NotContinued => diagnosis(
             "the gateway started a new trace instead of continuing the one in our `traceparent` \
-             header: the incoming context is not extracted, or not made the parent of the server span.",
-            "in the server layer, extract the context with the global propagator and call \
-             `span.set_parent(cx)` before the span is first entered.",
+             header: the incoming context is not extracted, or it was made the parent of the \
+             SERVER span too late (after the span had started: entered, or its context read), \
+             which the span ignores.",
+            "look at how the server layer (telemetry/src/server.rs) builds the SERVER span: read \
+             the context from the request's headers and make it the parent before anything \
+             enters the span or reads its context. The service's log says so once when a parent \
+             came too late.",
         ),
         Cause::NoSpans => diagnosis(
             "nothing reached the trace backend. Usual suspects: (1) the exporter endpoint or \
@@ -221,22 +236,26 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         },
         Cause::SplitTrace { service, .. } => Diagnosis {
             likely: format!(
-                "propagation is broken on the way into {service}: the caller did not inject \
-                 `traceparent` into the request headers, or {service} did not extract it, so it \
-                 started a trace of its own."
+                "propagation is broken on the way into {service}: its caller sent no usable \
+                 `traceparent` header, or {service} did not make it the parent of its SERVER \
+                 span, so it started a trace of its own."
             ),
-            fix: "client side: inject the current context into the outgoing headers \
-                  (`propagator.inject_context`); server side: extract it and `set_parent` before \
-                  entering the server span. Look for the `// LESSON 05` markers."
+            fix: "the caller must write the context of its CLIENT span for this call (with the \
+                  baggage) into the request's headers; the callee must read it back and make it \
+                  the parent of its SERVER span before that span starts. Both halves are in the \
+                  telemetry crate, at the `// LESSON 05` markers."
                 .to_string(),
         },
         Cause::ServiceMissing { service } => Diagnosis {
             likely: format!(
-                "{service} exports nothing to this backend (or never got the request): its \
-                 OTEL_* environment or its exporter setup differs from the other services."
+                "{service} has no span in this trace: nobody called it for this request, or it \
+                 exports nothing to this backend (its OTEL_* environment or its exporter setup \
+                 differs from the other services)."
             ),
             fix: format!(
-                "compare {service}'s OTEL_EXPORTER_OTLP_ENDPOINT / _PROTOCOL, OTEL_SDK_DISABLED and \
+                "if the CLIENT span of the call to {service} is missing too, the call was never \
+                 made: look at the code that should make it. Otherwise compare {service}'s \
+                 OTEL_EXPORTER_OTLP_ENDPOINT / _PROTOCOL, OTEL_SDK_DISABLED and \
                  OTEL_TRACES_SAMPLER with a working service, and look in its log for \
                  \"span export failed\"."
             ),
@@ -247,16 +266,18 @@ pub fn explain(cause: &Cause) -> Diagnosis {
             "create it with the name the lesson asks for; the list shows what the service emits.",
         ),
         Cause::WrongKind => diagnosis(
-            "the span was created with another kind.",
-            "set the `otel.kind` field (\"server\", \"client\", \"internal\") when the span is created.",
+            "the span was created with another kind (a span given none is INTERNAL).",
+            "give the span its kind when it is created: a call to another server (an HTTP \
+             service, a database, a cache) is a CLIENT span.",
         ),
         Cause::NotRoot | Cause::WrongParent => diagnosis(
-            "the span was started while another span was current: `set_parent` was called after \
-             the span was entered (tracing-opentelemetry starts the OTel span at its first enter, \
-             so a later `set_parent` changes nothing), a future ran without `.instrument(span)`, \
-             or the client span was not current when the request was sent.",
-            "call `span.set_parent(cx)` right after creating the span, before entering it; wrap \
-             async work in `.instrument(span)`; create child spans inside their parent's scope.",
+            "the span hangs under another span than its parent: the context handed to the callee \
+             (or set as the parent) was not the one of the span that made the call, the parent \
+             was set after the span had started (too late: it is ignored), or the work ran \
+             outside its parent span.",
+            "find where this span gets its parent: the context sent with the call must be the \
+             one of the calling span itself; a parent set on a span must be set before the span \
+             starts; work belongs inside its parent span.",
         ),
         Cause::AttributeMissing => diagnosis(
             "the attribute is never recorded: with `tracing`, recording a value into a field \
@@ -295,9 +316,11 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              says which way it is off.",
         ),
         Cause::TooShort => diagnosis(
-            "the injected delay did not happen inside this span: the `fault.*` baggage did not \
-             arrive (baggage not propagated), or the sleep runs outside the handler span.",
-            "make every hop inject `baggage` along with `traceparent`, and sleep inside the span.",
+            "the injected delay did not happen inside this span: the `fault.*` baggage the \
+             gateway adds did not arrive (the context sent on was not the one holding it, or \
+             only `traceparent` was sent), or the sleep runs outside the handler span.",
+            "make every hop send the baggage it holds, including what the caller added to it, \
+             along with `traceparent`; the delay must run inside the span.",
         ),
         Cause::Orphan => diagnosis(
             "the parent span was never exported: its service dropped it (export queue full, export \
@@ -363,9 +386,30 @@ pub fn explain(cause: &Cause) -> Diagnosis {
             "look at the repeated spans' parent and make one call for the whole batch.",
         ),
         Cause::AttributePresent => diagnosis(
-            "an attribute that must not leave the pipeline is still on the span.",
-            "remove or transform it (the collector's attributes processor: `delete` or `hash`).",
+            "an attribute the lesson says must not be on this span is there: something set it \
+             (the code, or a setting the service runs with) and nothing on the way removed it.",
+            "find what sets it (the lesson's note below says where to look); data that must not \
+             leave the pipeline can also be deleted or hashed by the collector.",
         ),
+        Cause::BaggageLost => diagnosis(
+            "the request's baggage did not reach this service although its trace did: the caller \
+             sent `traceparent` but no `baggage` header (a propagator for the trace context \
+             alone writes only `traceparent`), or the context it sent held no baggage.",
+            "the caller must send the baggage with the trace context: both W3C formats, as the \
+             telemetry crate's propagation module installs them, from the context that holds \
+             the baggage.",
+        ),
+        Cause::EnvOverride { service, key } => Diagnosis {
+            likely: format!(
+                "{service} ran with your own {key}, not the lesson's: this check expects what \
+                 the lesson's environment gives, so findings about {service} may come from your \
+                 setting, not from your code."
+            ),
+            fix: format!(
+                "delete the {key} line from .lab/{service}.env (then `scripts/dev-up.sh`, or just \
+                 check again), or keep it while you experiment and expect this check to fail."
+            ),
+        },
         Cause::NoMatch => diagnosis(
             "the attribute's value does not have the expected form.",
             "compare the value with the lesson's description (e.g. a hash, not the clear text).",

@@ -84,7 +84,8 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
         }
     }
     for attribute in &expected.attributes {
-        found.extend(check_attribute(attribute, &span.attributes, "attribute"));
+        let problem = check_attribute(attribute, &span.attributes, "attribute");
+        found.extend(problem.map(|p| baggage_lost(attribute, span, trace, p)));
     }
     for attribute in &expected.resource {
         found.extend(check_attribute(
@@ -165,6 +166,31 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
         }
     }
     found
+}
+
+/// `from_baggage`: an entry missing on this span that another span of the
+/// trace carries was copied where it arrived, so it did not arrive here:
+/// the baggage was lost on the way in (`baggage-lost`).
+fn baggage_lost(spec: &AttributeSpec, span: &Span, trace: &Trace, problem: Problem) -> Problem {
+    let elsewhere = trace.spans.iter().find(|s| {
+        s.span_id != span.span_id
+            && s.attributes.iter().any(|a| {
+                a.key == spec.key && spec.value.as_ref().is_none_or(|v| equal(v, &a.value))
+            })
+    });
+    match (spec.from_baggage, &problem.1, elsewhere) {
+        (true, Cause::AttributeMissing, Some(other)) => (
+            format!(
+                "{}; {} has it, so the baggage entry reached {} but not {}",
+                problem.0,
+                describe(other),
+                other.service(),
+                span.service()
+            ),
+            Cause::BaggageLost,
+        ),
+        _ => problem,
+    }
 }
 
 fn matches_ref(want: &SpanRef, actual: &Span) -> bool {

@@ -143,10 +143,14 @@ pub async fn run_with(
         };
     }
     let lesson_env = (!started && lesson.env_dir().is_dir()).then(|| lesson.slug.clone());
+    // The learner's own settings over the lesson's: (service, key, lesson's, mine).
+    let mut overrides = Vec::new();
     if matches!(options.control, Control::Native { .. }) {
         for service in crate::stack::SERVICES {
-            let overrides = crate::stack::overridden(root, Some(&lesson.slug), service);
-            for (key, lesson_value, mine) in overrides {
+            for (key, lesson_value, mine) in
+                crate::stack::overridden(root, Some(&lesson.slug), service)
+            {
+                overrides.push((service, key.clone(), lesson_value.clone(), mine.clone()));
                 println!(
                     "{}",
                     style.yellow(&format!(
@@ -192,6 +196,7 @@ pub async fn run_with(
             scenario::observe(&spec, &options, |line| println!("{}", style.dim(&line))).await?;
         let evaluated = engine::evaluate(&spec, &observations);
         report = evaluated;
+        blame_overrides(&overrides, &mut report);
         questions::check(&spec, &answers, &mut report);
     } else if !live && report.passed() {
         questions::check(&spec, &answers, &mut report);
@@ -251,6 +256,32 @@ pub async fn run_with(
         println!("Stuck? `cargo lab hint {:02}` gives a hint.", lesson.number);
     }
     Ok(report.passed())
+}
+
+/// A failed check with the learner's own settings over the lesson's: those
+/// come first, because the services ran with them and the lesson's
+/// expectations do not (`env-override`).
+fn blame_overrides(overrides: &[(&str, String, String, String)], report: &mut Report) {
+    if report.passed() {
+        return;
+    }
+    for (i, (service, key, lesson_value, mine)) in overrides.iter().enumerate() {
+        report.findings.insert(
+            i,
+            outcome::Finding {
+                span: None,
+                problem: format!(
+                    "your .lab/{service}.env sets {key}={mine} over this lesson's \
+                     {key}={lesson_value}"
+                ),
+                cause: Cause::EnvOverride {
+                    service: service.to_string(),
+                    key: key.clone(),
+                },
+                count: 1,
+            },
+        );
+    }
 }
 
 /// The debugging mission: the answers are the check (the learner drives the

@@ -517,6 +517,12 @@ pub struct AttributeSpec {
     /// The value equals this field of the request's JSON answer (`order_id`,
     /// or a path such as `order.id`).
     pub equals_response: Option<String>,
+    /// The value comes from the request's baggage (a `BAGGAGE_SPAN_KEYS`
+    /// entry): missing here while another span of the trace has it means
+    /// the baggage was lost on the way (`baggage-lost`), not that the copy
+    /// is missing.
+    #[serde(default)]
+    pub from_baggage: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -37,35 +37,44 @@ pub fn check_services<'a>(
             continue;
         }
         absent_services.push(service);
+        // Where its spans went: preferably a trace that `service` began
+        // itself, and one that began while this request was being served
+        // (another request's pieces may be among the recent traces).
+        let holds = |t: &Trace| t.services().contains(&service);
+        let began_by = |t: &Trace| t.roots().iter().any(|r| r.service() == service);
         let split = split_trace(spec, trace, &obs.elsewhere, |t| {
-            t.services().contains(&service)
-        });
-        // The kind of the span of `service` that began that trace, if one did.
+            holds(t) && began_by(t) && during(trace, t, service)
+        })
+        .or_else(|| split_trace(spec, trace, &obs.elsewhere, |t| holds(t) && began_by(t)))
+        .or_else(|| split_trace(spec, trace, &obs.elsewhere, holds));
+        // The span of `service` that began that trace, if one did.
         let began = split.and_then(|other| {
             let roots = other.roots();
             roots
                 .iter()
                 .find(|r| r.service() == service)
-                .map(|r| r.kind)
+                .map(|r| (*r).clone())
         });
         match (split, began) {
             (Some(_), Some(_)) if !stopped_silent.is_empty() && !stopped_silent.contains(&service) => {
                 cut_off.push(service);
             }
             // It started a trace of its own: propagation into it broke.
-            (Some(other), Some(kind)) => {
-                let mut with = other.services();
-                with.retain(|s| *s != service);
+            (Some(other), Some(root)) => {
                 let mut problem = format!(
-                    "{service} started a trace of its own ({}) instead of continuing {}",
-                    other.trace_id, trace.trace_id
+                    "{service} started a trace of its own ({}, root span {}) instead of \
+                     continuing {}",
+                    other.trace_id,
+                    describe(&root),
+                    trace.trace_id
                 );
+                let with = others_in(other, service);
                 if !with.is_empty() {
                     problem.push_str(&format!("; {} went along with it", with.join(", ")));
                 }
                 let cause = Cause::SplitTrace {
                     service: service.to_string(),
-                    kind,
+                    kind: root.kind,
                 };
                 report.add(None, problem, cause);
             }
@@ -262,4 +271,36 @@ fn split_trace<'a>(
                     .any(|s| s.service() == r.service && s.name == r.name)
             })
     })
+}
+
+/// Did `service`'s root span in `other` begin while `trace` was being
+/// served (its first span to its last, give or take 250 ms of clock skew)?
+/// That tells this request's split-off pieces from another request's.
+fn during(trace: &Trace, other: &Trace, service: &str) -> bool {
+    const SLACK_US: u64 = 250_000;
+    let (start, end) = (trace.start_us(), trace.end_us());
+    other
+        .roots()
+        .iter()
+        .filter(|r| r.service() == service)
+        .any(|r| r.start_us + SLACK_US >= start && r.start_us <= end + SLACK_US)
+}
+
+/// The other services in `other`, each with the names of its spans there:
+/// `user-service's process orders, UPDATE users`.
+fn others_in(other: &Trace, service: &str) -> Vec<String> {
+    other
+        .services()
+        .into_iter()
+        .filter(|s| *s != service)
+        .map(|s| {
+            let mut names: Vec<&str> = Vec::new();
+            for span in other.spans.iter().filter(|x| x.service() == s) {
+                if !names.contains(&span.name.as_str()) {
+                    names.push(&span.name);
+                }
+            }
+            format!("{s}'s {}", names.join(", "))
+        })
+        .collect()
 }
