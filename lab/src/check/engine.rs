@@ -87,14 +87,23 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
     }
     if obs.expect_trace == ExpectTrace::Absent {
         if let Some(trace) = &obs.trace {
-            let problem = format!(
+            let mut problem = format!(
                 "{}: expected no trace, found trace {} with {} spans from {}",
                 obs.request,
                 trace.trace_id,
                 trace.spans.len(),
                 trace.services().join(", ")
             );
+            // Where the "not sampled" was lost: the earliest span.
+            if let Some(first) = trace.spans.iter().min_by_key(|s| s.start_us) {
+                problem.push_str(&format!(
+                    "; it begins at {}",
+                    super::matching::describe(first)
+                ));
+            }
             report.add(None, problem, Cause::UnexpectedTrace);
+        } else {
+            super::logs::check_untraced_logs(spec, obs, report);
         }
         return missing_rows();
     }

@@ -140,6 +140,18 @@ pub fn check_split_spans(
             other.trace_id,
             trace.trace_id
         );
+        // A link into this trace instead of a parent in it.
+        let linked = root
+            .links
+            .iter()
+            .filter(|l| l.trace_id == trace.trace_id)
+            .find_map(|l| trace.spans.iter().find(|s| s.span_id == l.span_id));
+        if let Some(target) = linked {
+            problem.push_str(&format!(
+                ", with a link to {} there: linked to it, not its child",
+                describe(target)
+            ));
+        }
         let mut with: Vec<&str> = Vec::new();
         for span in other.spans.iter().filter(|s| s.span_id != root.span_id) {
             if !with.contains(&span.name.as_str()) {
@@ -155,9 +167,14 @@ pub fn check_split_spans(
             .iter()
             .find(|e| is_expected(e, &root))
             .map(|e| e.label());
-        let cause = Cause::SplitTrace {
-            service: root.service().to_string(),
-            kind: root.kind,
+        let cause = match linked {
+            Some(_) => Cause::LinkedNotChild {
+                service: root.service().to_string(),
+            },
+            None => Cause::SplitTrace {
+                service: root.service().to_string(),
+                kind: root.kind,
+            },
         };
         report.add(label, problem, cause);
     }
