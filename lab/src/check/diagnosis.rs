@@ -410,7 +410,7 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         },
         Cause::LogsUnsampled { service } => Diagnosis {
             likely: format!(
-                "{service} writes the ids into the lines of sampled requests only: a request \
+                "{service}: the ids are written into the lines of sampled requests only, but a request \
                  whose trace is not kept still has a trace id and span ids (they are made and \
                  propagated either way), and its lines are the only record left of it."
             ),

@@ -60,16 +60,17 @@ pub fn check_logs(spec: &Spec, obs: &Observation, trace: &Trace, report: &mut Re
         if others_ok {
             problem.push_str(
                 "; the other services' lines carry the ids, so the log format works for some \
-                 lines: look at this service's RUST_LOG, and at where the ids come from (a line \
-                 without them has no span the ids are taken from)",
+                 lines: look at the RUST_LOG of the services named here, and at where the ids \
+                 come from (these lines were written where no ids were found)",
             );
         }
         report.add(None, problem, Cause::LogsMissing { service });
     }
+    let first = no_span.first().map(|(p, _)| p.clone()).unwrap_or_default();
     if let Some((problem, service)) = merge(no_span, |list| {
         format!(
             "the log lines of {list} with trace_id {id} carry no span_id of their spans (each \
-             one's lines are listed above)"
+             one's lines are listed above; the first: {first})"
         )
     }) {
         report.add(None, problem, Cause::LogSpanId { service });
