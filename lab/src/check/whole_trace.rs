@@ -118,9 +118,15 @@ pub fn check_split_spans(
     let mut reported = Vec::new();
     for &index in &missing {
         let expected = &spec.trace.spans[index];
-        let Some(other) = split_trace(spec, trace, &obs.elsewhere, |t| {
-            t.spans.iter().any(|s| is_expected(expected, s)) && began(t).is_some()
-        }) else {
+        let holds = |t: &Trace| t.spans.iter().any(|s| is_expected(expected, s)) && began(t).is_some();
+        // Among several such traces (other requests' messages), the one
+        // that links back to this trace is this request's.
+        let links_here = |t: &Trace| {
+            began(t).is_some_and(|r| r.links.iter().any(|l| l.trace_id == trace.trace_id))
+        };
+        let Some(other) = split_trace(spec, trace, &obs.elsewhere, |t| holds(t) && links_here(t))
+            .or_else(|| split_trace(spec, trace, &obs.elsewhere, holds))
+        else {
             continue;
         };
         let Some(root) = began(other) else { continue };
