@@ -364,7 +364,9 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              (or the sampler's \"drop\") was not respected by some service, or a context was \
              passed on (across a queue, say) with the sampled flag set whatever the decision \
              was; the trace's first span shows where.",
-            "use parent-based samplers, so an unsampled parent keeps the whole request unsampled.",
+            "start from the trace's first span: its service needs a parent-based sampler, so that \
+             an unsampled parent keeps the whole request unsampled, and the context it continued \
+             must arrive with the caller's \"not sampled\" flag intact.",
         ),
         Cause::WrongCount => diagnosis(
             "the trace holds another number of these spans than expected: a call in a loop \
