@@ -296,7 +296,7 @@ fn missing_spans_under_a_root_nobody_expects_are_just_missing() {
 }
 
 #[test]
-fn a_consumer_under_the_stored_context_is_a_wrong_parent() {
+fn a_consumer_under_the_stored_context_is_a_message_parent() {
     // A plausible wrong fix: the entry carries the outbox row's context
     // (save_order's), not the PRODUCER span's.
     let mut order = healthy_order();
@@ -307,11 +307,14 @@ fn a_consumer_under_the_stored_context_is_a_wrong_parent() {
     let report = check("14-across-a-queue", observed(Some(order)));
     assert_eq!(
         causes(&report),
-        vec![Cause::WrongParent],
+        vec![Cause::MessageParent],
         "{:#?}",
         report.findings
     );
-    assert!(report.notes["wrong-parent"].contains("span.context()"));
+    // Where to look, not the code.
+    let note = &report.notes["message-parent"];
+    assert!(note.contains("order-service/src/relay.rs"), "{note}");
+    assert!(!note.contains("span.context()"), "{note}");
 }
 
 #[test]

@@ -463,6 +463,16 @@ fn prove_fixes(lab: &Path, stack: &Stack, lesson: &Lesson) -> (usize, usize) {
             text(&out)
         );
     };
+    // A fix may need a file the lesson does not patch (the consumer's side
+    // of lesson 14's queue): `reset` leaves those, so they go back here.
+    let undo = |fix: &lab::lessons::FixPatch| {
+        lab_cmd(lab, stack, &["reset", &nn]);
+        let files = lab::lifecycle::patched_files(&stack.scratch, &fix.path)
+            .unwrap_or_else(|e| panic!("{}: {e}", fix.path.display()));
+        let mut args = vec!["checkout", "HEAD", "--"];
+        args.extend(files.iter().map(String::as_str));
+        git(&stack.scratch, &args);
+    };
     for fix in &wrong {
         let expect = fix.expect.clone().unwrap_or_else(|| {
             panic!(
@@ -487,7 +497,7 @@ fn prove_fixes(lab: &Path, stack: &Stack, lesson: &Lesson) -> (usize, usize) {
             "lesson {nn}: wrong fix {} rejected with {expect}",
             fix.name()
         );
-        lab_cmd(lab, stack, &["reset", &nn]);
+        undo(fix);
     }
     for fix in &also_right {
         apply(fix);
@@ -499,7 +509,7 @@ fn prove_fixes(lab: &Path, stack: &Stack, lesson: &Lesson) -> (usize, usize) {
             fix.description
         );
         println!("lesson {nn}: also-right fix {} accepted", fix.name());
-        lab_cmd(lab, stack, &["reset", &nn]);
+        undo(fix);
     }
     assert_eq!(
         git(&stack.scratch, &["status", "--porcelain"]),

@@ -27,7 +27,7 @@ use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
 use opentelemetry_semantic_conventions::attribute::{
     MESSAGING_CONSUMER_GROUP_NAME, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_ID,
-    MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
+    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
 };
 use tracing::field::Empty;
 use tracing::Span;
@@ -85,6 +85,7 @@ pub fn producer_span(destination: &str, parent: Context) -> Span {
         otel.kind = "producer",
         { MESSAGING_SYSTEM } = "redis",
         { MESSAGING_DESTINATION_NAME } = destination,
+        { MESSAGING_OPERATION_NAME } = "send",
         { MESSAGING_OPERATION_TYPE } = "send",
         { MESSAGING_MESSAGE_ID } = Empty,
     );
@@ -104,6 +105,7 @@ pub fn consumer_span(destination: &str, group: &str, message_id: &str, parent: C
         otel.kind = "consumer",
         { MESSAGING_SYSTEM } = "redis",
         { MESSAGING_DESTINATION_NAME } = destination,
+        { MESSAGING_OPERATION_NAME } = "process",
         { MESSAGING_OPERATION_TYPE } = "process",
         { MESSAGING_CONSUMER_GROUP_NAME } = group,
         { MESSAGING_MESSAGE_ID } = message_id,

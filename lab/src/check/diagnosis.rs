@@ -89,6 +89,25 @@ pub enum Cause {
     LogSpanId {
         service: String,
     },
+    /// A service's log lines hold the trace id, but under another field
+    /// name (`trace.id`, `traceId`) or in another form (uppercase): no tool
+    /// that reads `trace_id` finds them.
+    LogIdField {
+        service: String,
+    },
+    /// The lines of a request whose trace was not kept (an unsampled
+    /// parent) carry no ids, while a sampled request's lines do.
+    LogsUnsampled {
+        service: String,
+    },
+    /// A CONSUMER span began a trace of its own with a link to the PRODUCER
+    /// span instead of being its child.
+    LinkedNotChild {
+        service: String,
+    },
+    /// A CONSUMER span continues the trace, but under another span than the
+    /// PRODUCER span that sent its message.
+    MessageParent,
     /// The collector config lacks what the lesson asks for.
     CollectorConfig,
     /// The collector config has it, but in a form that does not do it
@@ -145,6 +164,10 @@ impl Cause {
             Cause::NoMatch => "no-match",
             Cause::LogsMissing { .. } => "logs-missing",
             Cause::LogSpanId { .. } => "log-span-id",
+            Cause::LogIdField { .. } => "log-id-field",
+            Cause::LogsUnsampled { .. } => "logs-unsampled",
+            Cause::LinkedNotChild { .. } => "linked-not-child",
+            Cause::MessageParent => "message-parent",
             Cause::CollectorConfig => "collector-config",
             Cause::Collector(fault) => fault.key(),
             Cause::WrongAnswer { .. } => "wrong-answer",
@@ -214,10 +237,11 @@ pub fn explain(cause: &Cause) -> Diagnosis {
                  message's fields), or {service}'s consumer did not read it back, so the \
                  CONSUMER span began a trace of its own."
             ),
-            fix: "producer side: put the PRODUCER span's own context into the message, as fields \
-                  beside the payload (`telemetry::messaging::context_fields(&span.context())`); \
-                  consumer side: read them back (`messaging::context_from_fields`) and make them \
-                  the CONSUMER span's parent before it is entered."
+            fix: "producer side: the message must carry the context of the PRODUCER span that \
+                  sends it, written as fields beside the payload in the same W3C form as HTTP \
+                  headers; consumer side: read those fields back and make them the CONSUMER \
+                  span's parent before it is entered. `cargo lab hint` shows the way, step by \
+                  step."
                 .to_string(),
         },
         Cause::SplitTrace {
@@ -229,9 +253,9 @@ pub fn explain(cause: &Cause) -> Diagnosis {
                  (e.g. the outbox row's `traceparent`) is missing or was not read back, so \
                  sending the message began a trace of its own."
             ),
-            fix: "save the current span's context with the message when it is written \
-                  (`telemetry::messaging::context_fields`), and make it the PRODUCER span's parent \
-                  when the message is sent (`messaging::context_from_fields`)."
+            fix: "save the current span's context with the message when it is written (as \
+                  W3C fields beside it), and make that saved context the PRODUCER span's parent \
+                  when the message is sent."
                 .to_string(),
         },
         Cause::SplitTrace { service, .. } => Diagnosis {
@@ -377,8 +401,12 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         },
         Cause::UnexpectedTrace => diagnosis(
             "a trace exists for a request that should leave none: the request's unsampled parent \
-             (or the sampler's \"drop\") was not respected by some service.",
-            "use parent-based samplers, so an unsampled parent keeps the whole request unsampled.",
+             (or the sampler's \"drop\") was not respected by some service, or a context was \
+             passed on (across a queue, say) with the sampled flag set whatever the decision \
+             was; the trace's first span shows where.",
+            "start from the trace's first span: its service needs a parent-based sampler, so that \
+             an unsampled parent keeps the whole request unsampled, and the context it continued \
+             must arrive with the caller's \"not sampled\" flag intact.",
         ),
         Cause::WrongCount => diagnosis(
             "the trace holds another number of these spans than expected: a call in a loop \
@@ -429,10 +457,48 @@ pub fn explain(cause: &Cause) -> Diagnosis {
                  the `span_id` is missing, or it is not an OpenTelemetry span id (`tracing`'s own \
                  span `Id` is a number local to the process, not the id the trace shows)."
             ),
-            fix: "write the OTel span context's `span_id()` (16 hex digits) beside its \
-                  `trace_id()`, from the same span context."
+            fix: "write the OpenTelemetry id of the span the line is written in (16 lowercase \
+                  hex digits), taken from the same span context as the trace id."
                 .to_string(),
         },
+        Cause::LogIdField { service } => Diagnosis {
+            likely: format!(
+                "the log lines of {service} hold the trace id, but not as `trace_id` in the form \
+                 the trace shows (32 lowercase hex digits): `cargo lab logs`, this check and \
+                 log tools that follow OpenTelemetry look for that field, and do not find them."
+            ),
+            fix: "name the fields `trace_id` and `span_id`, and write the ids as lowercase hex, \
+                  as the trace shows them."
+                .to_string(),
+        },
+        Cause::LogsUnsampled { service } => Diagnosis {
+            likely: format!(
+                "{service}: the ids are written into the lines of sampled requests only, but a request \
+                 whose trace is not kept still has a trace id and span ids (they are made and \
+                 propagated either way), and its lines are the only record left of it."
+            ),
+            fix: "write the ids whenever the span context is valid, whether or not it is \
+                  sampled."
+                .to_string(),
+        },
+        Cause::LinkedNotChild { service } => Diagnosis {
+            likely: format!(
+                "{service}'s CONSUMER span points at the PRODUCER span with a link, and has no \
+                 parent: a link relates two traces (a batch built from many messages, a job \
+                 started by an old event), it does not continue one, so the work done for this \
+                 message is missing from the request's trace."
+            ),
+            fix: "for a message processed on its own, make the context read from the message \
+                  the CONSUMER span's parent (a link may be kept beside it)."
+                .to_string(),
+        },
+        Cause::MessageParent => diagnosis(
+            "the CONSUMER span continues the trace, but not from the PRODUCER span that sent the \
+             message: the message carries another span's context (one saved earlier with it, or \
+             the sender's caller), so the trace skips the hop across the queue.",
+            "write the context of the span that sends the message into it, at the moment it is \
+             sent.",
+        ),
         Cause::CollectorConfig => diagnosis(
             "the collector config does not contain what the lesson asks for.",
             "edit the collector config file named above; `cargo lab hint` shows the way, one step at a time.",

@@ -89,14 +89,23 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
         // Sampling lessons judge these across requests (who recorded them:
         // `sampling::check_parents`).
         if let Some(trace) = obs.trace.as_ref().filter(|_| !sampling) {
-            let problem = format!(
+            let mut problem = format!(
                 "{}: expected no trace, found trace {} with {} spans from {}",
                 obs.request,
                 trace.trace_id,
                 trace.spans.len(),
                 trace.services().join(", ")
             );
+            // Where the "not sampled" was lost: the earliest span.
+            if let Some(first) = trace.spans.iter().min_by_key(|s| s.start_us) {
+                problem.push_str(&format!(
+                    "; it begins at {}",
+                    super::matching::describe(first)
+                ));
+            }
             report.add(None, problem, Cause::UnexpectedTrace);
+        } else if obs.trace.is_none() {
+            super::logs::check_untraced_logs(spec, obs, report);
         }
         return missing_rows();
     }

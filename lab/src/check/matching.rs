@@ -72,7 +72,12 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
                     want.label(),
                     describe(actual)
                 ),
-                Cause::WrongParent,
+                // Across a queue, the parent is whatever the message carried.
+                if expected.kind.map(SpanKind::from) == Some(SpanKind::Consumer) {
+                    Cause::MessageParent
+                } else {
+                    Cause::WrongParent
+                },
             )),
             None => found.push((
                 format!(

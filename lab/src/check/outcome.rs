@@ -24,7 +24,8 @@ pub struct Observation {
     pub elsewhere: Vec<Trace>,
     /// Whether this request should leave a trace at all.
     pub expect_trace: ExpectTrace,
-    /// Log lines carrying the trace id: (service, line).
+    /// Log lines carrying the trace id: (service, line); with them, lines
+    /// that hold the id in another field or form (see `logs::mentions_of`).
     pub logs: Vec<(String, String)>,
     /// Which entry of the check's `requests` sent it (its load phase).
     pub phase: usize,

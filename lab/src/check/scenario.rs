@@ -411,7 +411,9 @@ async fn after_requests(
 
 /// Reads each service's log (natively `.lab/logs/<service>.log`, in compose
 /// `docker compose logs`) for the JSON lines whose `trace_id` is each
-/// request's trace id.
+/// request's trace id, and the lines that hold that id under another name
+/// or in another form (the check says so). A request expected to leave no
+/// trace (an unsampled parent) is looked up by the id it was sent with.
 fn read_logs(
     source: &crate::logs::LogSource,
     observations: &mut [Observation],
@@ -419,8 +421,15 @@ fn read_logs(
     for service in crate::stack::SERVICES {
         let text = source.read(service)?;
         for obs in observations.iter_mut() {
-            let Some(trace) = &obs.trace else { continue };
-            for line in crate::logs::lines_of(service, &text, &trace.trace_id) {
+            let id = match (&obs.trace, &obs.sent_trace_id) {
+                (Some(trace), _) => trace.trace_id.clone(),
+                (None, Some(sent)) if obs.expect_trace == ExpectTrace::Absent => sent.clone(),
+                _ => continue,
+            };
+            for line in crate::logs::lines_of(service, &text, &id) {
+                obs.logs.push((line.service, line.raw));
+            }
+            for line in crate::logs::mentions_of(service, &text, &id) {
                 obs.logs.push((line.service, line.raw));
             }
         }

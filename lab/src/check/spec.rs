@@ -73,6 +73,11 @@
 //!                              # whose `span_id` is one of the service's spans in it
 //!                              # (.lab/logs/<service>.log, or `docker compose logs`)
 //!   - { service: order-service, min: 1, contains: "order confirmed" }
+//!                              # For a request with `expect_trace: absent` (an
+//!                              # unsampled parent) the same entries apply to the lines
+//!                              # with the id it was sent with (`logs-unsampled`; no
+//!                              # span to compare). Lines that hold the id under another
+//!                              # field name or in another form are `log-id-field`.
 //! collector:                   # static: the collector config, any equivalent form
 //!   file: config/otel-collector.yaml
 //!   expect:

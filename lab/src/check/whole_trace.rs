@@ -154,9 +154,15 @@ pub fn check_split_spans(
     let mut reported = Vec::new();
     for &index in &missing {
         let expected = &spec.trace.spans[index];
-        let Some(other) = split_trace(spec, trace, &obs.elsewhere, |t| {
-            t.spans.iter().any(|s| is_expected(expected, s)) && began(t).is_some()
-        }) else {
+        let holds = |t: &Trace| t.spans.iter().any(|s| is_expected(expected, s)) && began(t).is_some();
+        // Among several such traces (other requests' messages), the one
+        // that links back to this trace is this request's.
+        let links_here = |t: &Trace| {
+            began(t).is_some_and(|r| r.links.iter().any(|l| l.trace_id == trace.trace_id))
+        };
+        let Some(other) = split_trace(spec, trace, &obs.elsewhere, |t| holds(t) && links_here(t))
+            .or_else(|| split_trace(spec, trace, &obs.elsewhere, holds))
+        else {
             continue;
         };
         let Some(root) = began(other) else { continue };
@@ -176,6 +182,18 @@ pub fn check_split_spans(
             other.trace_id,
             trace.trace_id
         );
+        // A link into this trace instead of a parent in it.
+        let linked = root
+            .links
+            .iter()
+            .filter(|l| l.trace_id == trace.trace_id)
+            .find_map(|l| trace.spans.iter().find(|s| s.span_id == l.span_id));
+        if let Some(target) = linked {
+            problem.push_str(&format!(
+                ", with a link to {} there: linked to it, not its child",
+                describe(target)
+            ));
+        }
         let mut with: Vec<&str> = Vec::new();
         for span in other.spans.iter().filter(|s| s.span_id != root.span_id) {
             if !with.contains(&span.name.as_str()) {
@@ -191,9 +209,14 @@ pub fn check_split_spans(
             .iter()
             .find(|e| is_expected(e, &root))
             .map(|e| e.label());
-        let cause = Cause::SplitTrace {
-            service: root.service().to_string(),
-            kind: root.kind,
+        let cause = match linked {
+            Some(_) => Cause::LinkedNotChild {
+                service: root.service().to_string(),
+            },
+            None => Cause::SplitTrace {
+                service: root.service().to_string(),
+                kind: root.kind,
+            },
         };
         report.add(label, problem, cause);
     }
