@@ -154,8 +154,7 @@ impl Report {
             f.span == span
                 && f.cause == cause
                 && same_finding_key(&f.problem, span.is_some()) == key
-        })
-        {
+        }) {
             Some(existing) => existing.count += 1,
             None => self.findings.push(Finding {
                 span,
