@@ -379,7 +379,10 @@ fn action_list<'a>(processor: &'a Yaml, kind: &str) -> Result<&'a [Yaml], &'stat
     } else {
         ("actions", "attributes")
     };
-    match (processor[right].as_sequence(), processor[wrong].as_sequence()) {
+    match (
+        processor[right].as_sequence(),
+        processor[wrong].as_sequence(),
+    ) {
         (Some(list), _) => Ok(list),
         (None, Some(_)) => Err(wrong),
         (None, None) => Ok(&[]),
@@ -390,9 +393,8 @@ fn action_list<'a>(processor: &'a Yaml, kind: &str) -> Result<&'a [Yaml], &'stat
 fn has_action(config: &Yaml, kind: &str, names: &[String], key: &str, want: &OneOrMore) -> bool {
     names.iter().any(|name| {
         action_list(&config["processors"][name.as_str()], kind).is_ok_and(|list| {
-            list.iter().any(|a| {
-                acts_on(a, key) && a["action"].as_str().is_some_and(|x| want.contains(x))
-            })
+            list.iter()
+                .any(|a| acts_on(a, key) && a["action"].as_str().is_some_and(|x| want.contains(x)))
         })
     })
 }
@@ -409,9 +411,14 @@ fn check_action(
     let level = Level::of(kind);
     let transforms = used_of(pipelines, "transform");
     if has_action(config, kind, used, &want.key, &want.action)
-        || transforms
-            .iter()
-            .any(|t| ottl_does(&config["processors"][t.as_str()], level, &want.key, &want.action))
+        || transforms.iter().any(|t| {
+            ottl_does(
+                &config["processors"][t.as_str()],
+                level,
+                &want.key,
+                &want.action,
+            )
+        })
     {
         return None;
     }
@@ -453,11 +460,27 @@ fn check_action(
     let other = level.other_kind();
     let on_other = used_of(pipelines, other)
         .into_iter()
-        .find(|name| has_action(config, other, std::slice::from_ref(name), &want.key, &want.action))
+        .find(|name| {
+            has_action(
+                config,
+                other,
+                std::slice::from_ref(name),
+                &want.key,
+                &want.action,
+            )
+        })
         .or_else(|| {
-            transforms.iter().find(|t| {
-                ottl_does(&config["processors"][t.as_str()], level.other(), &want.key, &want.action)
-            }).cloned()
+            transforms
+                .iter()
+                .find(|t| {
+                    ottl_does(
+                        &config["processors"][t.as_str()],
+                        level.other(),
+                        &want.key,
+                        &want.action,
+                    )
+                })
+                .cloned()
         });
     if let Some(name) = on_other {
         let problem = match level {
@@ -499,7 +522,11 @@ fn acts_on(action: &Yaml, key: &str) -> bool {
 /// `context` (none in the basic form).
 fn ottl_statements(processor: &Yaml) -> Vec<(Option<&str>, &str)> {
     let mut out = Vec::new();
-    for item in processor["trace_statements"].as_sequence().into_iter().flatten() {
+    for item in processor["trace_statements"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
         if let Some(statement) = item.as_str() {
             out.push((None, statement));
             continue;
@@ -528,30 +555,35 @@ fn ottl_does(processor: &Yaml, level: Level, key: &str, action: &OneOrMore) -> b
         r"^\s*set\(\s*{target}\s*,\s*SHA(1|256|512)\(\s*{target}\s*\)\s*\)\s*$"
     ));
     let set = regex::Regex::new(&format!(r"^\s*set\(\s*{target}\s*,"));
-    let delete_key = regex::Regex::new(&format!(r#"^\s*delete_key\(\s*attributes\s*,\s*"{k}"\s*\)"#));
-    let delete_matching =
-        regex::Regex::new(r#"^\s*delete_matching_keys\(\s*attributes\s*,\s*"((?:[^"\\]|\\.)*)"\s*\)"#);
+    let delete_key = regex::Regex::new(&format!(
+        r#"^\s*delete_key\(\s*attributes\s*,\s*"{k}"\s*\)"#
+    ));
+    let delete_matching = regex::Regex::new(
+        r#"^\s*delete_matching_keys\(\s*attributes\s*,\s*"((?:[^"\\]|\\.)*)"\s*\)"#,
+    );
     let (Ok(hash), Ok(set), Ok(delete_key), Ok(delete_matching)) =
         (hash, set, delete_key, delete_matching)
     else {
         return false;
     };
-    ottl_statements(processor).into_iter().any(|(context, statement)| {
-        let Some(body) = on_level(context, statement, level) else {
-            return false;
-        };
-        let hashes = hash.is_match(&body);
-        (action.contains("hash") && hashes)
-            || ((action.contains("insert") || action.contains("upsert"))
-                && set.is_match(&body)
-                && !hashes)
-            || (action.contains("delete")
-                && (delete_key.is_match(&body)
-                    || delete_matching.captures(&body).is_some_and(|c| {
-                        let pattern = c[1].replace(r"\\", r"\").replace(r#"\""#, "\"");
-                        regex::Regex::new(&pattern).is_ok_and(|re| re.is_match(key))
-                    })))
-    })
+    ottl_statements(processor)
+        .into_iter()
+        .any(|(context, statement)| {
+            let Some(body) = on_level(context, statement, level) else {
+                return false;
+            };
+            let hashes = hash.is_match(&body);
+            (action.contains("hash") && hashes)
+                || ((action.contains("insert") || action.contains("upsert"))
+                    && set.is_match(&body)
+                    && !hashes)
+                || (action.contains("delete")
+                    && (delete_key.is_match(&body)
+                        || delete_matching.captures(&body).is_some_and(|c| {
+                            let pattern = c[1].replace(r"\\", r"\").replace(r#"\""#, "\"");
+                            regex::Regex::new(&pattern).is_ok_and(|re| re.is_match(key))
+                        })))
+        })
 }
 
 /// The statement's action part (before `where`), written with bare
@@ -649,7 +681,11 @@ fn find_policy(policies: &[(&Yaml, bool)], want: &PolicySpec) -> Option<Found> {
 
 /// A policy of the wanted type: are its settings where the collector reads
 /// them, and do they keep what the lesson asks for?
-fn judge_native(policy: &Yaml, name: &str, want: &PolicySpec) -> Result<(), (String, CollectorFault)> {
+fn judge_native(
+    policy: &Yaml,
+    name: &str,
+    want: &PolicySpec,
+) -> Result<(), (String, CollectorFault)> {
     let kind = want.kind.name();
     let settings = &policy[kind];
     let known: &[&str] = match want.kind {
@@ -658,7 +694,11 @@ fn judge_native(policy: &Yaml, name: &str, want: &PolicySpec) -> Result<(), (Str
         PolicyKind::Probabilistic => &["sampling_percentage", "hash_salt"],
     };
     if settings.as_mapping().is_none() {
-        let beside: Vec<&str> = known.iter().copied().filter(|k| !policy[*k].is_null()).collect();
+        let beside: Vec<&str> = known
+            .iter()
+            .copied()
+            .filter(|k| !policy[*k].is_null())
+            .collect();
         let problem = if beside.is_empty() {
             format!("policy `{name}` has no settings for its type")
         } else {
@@ -687,7 +727,9 @@ fn judge_native(policy: &Yaml, name: &str, want: &PolicySpec) -> Result<(), (Str
             if codes.contains(&code) {
                 Ok(())
             } else {
-                wrong(format!("policy `{name}` keeps status codes {codes:?}, not {code}"))
+                wrong(format!(
+                    "policy `{name}` keeps status codes {codes:?}, not {code}"
+                ))
             }
         }
         PolicyKind::Latency => {
@@ -791,7 +833,10 @@ fn ottl_errors(policy: &Yaml, name: &str, want: &PolicySpec) -> Verdict {
         Err(_) => return None,
     };
     let error = regex::Regex::new(r"status\.code\s*==\s*(STATUS_CODE_ERROR|2)\b").ok()?;
-    let on_status: Vec<&String> = conditions.iter().filter(|c| c.contains("status.code")).collect();
+    let on_status: Vec<&String> = conditions
+        .iter()
+        .filter(|c| c.contains("status.code"))
+        .collect();
     if on_status.is_empty() {
         return None;
     }
@@ -815,8 +860,8 @@ fn numeric_errors(policy: &Yaml, name: &str) -> Verdict {
     let min = settings["min_value"].as_f64();
     let max = settings["max_value"].as_f64();
     let inverted = settings["invert_match"].as_bool() == Some(true);
-    let keeps_5xx = min.is_some_and(|m| (400.0..=500.0).contains(&m))
-        && max.is_none_or(|m| m >= 599.0);
+    let keeps_5xx =
+        min.is_some_and(|m| (400.0..=500.0).contains(&m)) && max.is_none_or(|m| m >= 599.0);
     if keeps_5xx && !inverted {
         return Some(Ok(()));
     }
@@ -836,10 +881,9 @@ fn numeric_errors(policy: &Yaml, name: &str) -> Verdict {
 /// Duration("1s")`, or the same in `_unix_nano`.
 fn ottl_latency(policy: &Yaml, name: &str, want: &PolicySpec) -> Verdict {
     let conditions = ottl_span_conditions(policy).ok()?;
-    let nanos = regex::Regex::new(
-        r"end_time_unix_nano\s*-\s*start_time_unix_nano\s*>=?\s*([0-9][0-9_]*)",
-    )
-    .ok()?;
+    let nanos =
+        regex::Regex::new(r"end_time_unix_nano\s*-\s*start_time_unix_nano\s*>=?\s*([0-9][0-9_]*)")
+            .ok()?;
     let duration = regex::Regex::new(
         r#"end_time\s*-\s*start_time\s*>=?\s*Duration\(\s*"([0-9.]+)(ms|s)"\s*\)"#,
     )

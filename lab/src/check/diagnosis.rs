@@ -548,7 +548,6 @@ pub fn explain(cause: &Cause) -> Diagnosis {
     }
 }
 
-
 /// What is wrong with a collector config that has (something like) what the
 /// lesson asks for: each a finding key of its own, so a check names the
 /// real cause and the lesson gate can prove it.

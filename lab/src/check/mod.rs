@@ -138,6 +138,12 @@ pub async fn run_with(
                      through the collector and reads their traces.",
                     collector.file
                 );
+                if !spec.questions.is_empty() {
+                    println!(
+                        "No traces through the collector here: each question says where to find \
+                         its answer."
+                    );
+                }
                 false
             }
         };

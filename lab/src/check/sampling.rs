@@ -34,10 +34,11 @@ pub fn is_whole(spec: &Spec, trace: &Trace) -> bool {
 /// every trace is not sampling, it is not exporting: `ServiceMissing`.
 pub fn check_parents(spec: &Spec, observations: &[Observation], report: &mut Report) {
     let mut signs: Vec<(String, Vec<String>)> = Vec::new();
-    let mut sign = |service: String, fact: String| match signs.iter_mut().find(|(s, _)| *s == service) {
-        Some((_, facts)) => facts.push(fact),
-        None => signs.push((service, vec![fact])),
-    };
+    let mut sign =
+        |service: String, fact: String| match signs.iter_mut().find(|(s, _)| *s == service) {
+            Some((_, facts)) => facts.push(fact),
+            None => signs.push((service, vec![fact])),
+        };
     let traces: Vec<&Trace> = observations
         .iter()
         .filter(|o| o.expect_trace == ExpectTrace::Present)
