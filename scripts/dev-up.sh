@@ -372,7 +372,10 @@ new_log_lines() { tail -c +"$((${LOG_OFFSET[$1]:-0} + 1))" "$LOGS/$1.log" | tail
 wait_healthy() {
   local name=$1
   for _ in $(seq 1 120); do
-    if ! alive "$RUN/$name.pid"; then
+    # `kill -0`, not `alive`: the pid is the one just started, and until its
+    # fork has exec'd the binary (a busy machine) its command line is still
+    # this script's, which `alive` would take for "not ours".
+    if ! kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null; then
       new_log_lines "$name" >&2 || true
       die "$name exited at start-up; the lines above are its log since this start (.lab/logs/$name.log)"
     fi

@@ -47,7 +47,10 @@ fn a_step_span_must_end_before_the_next_step_starts() {
         problem.contains("still open when order-service GET (client) starts"),
         "{problem}"
     );
-    assert!(problem.contains("24.0 ms") || problem.contains("24 ms"), "{problem}");
+    assert!(
+        problem.contains("24.0 ms") || problem.contains("24 ms"),
+        "{problem}"
+    );
 
     // No span to compare with: nothing to say.
     let mut trace = healthy_order();
@@ -85,7 +88,10 @@ fn an_attribute_can_be_compared_with_the_requests_answer() {
     // An integer, but the user's id: wrong, and the problem says against what.
     let report = evaluate(
         &lesson,
-        &[answered(with_event(Value::Int(4)), json!({ "order_id": 42 }))],
+        &[answered(
+            with_event(Value::Int(4)),
+            json!({ "order_id": 42 }),
+        )],
     );
     assert_eq!(keys(&report), ["wrong-value"], "{:#?}", report.findings);
     let problem = &report.findings[0].problem;
@@ -110,7 +116,10 @@ fn an_attribute_can_be_compared_with_the_requests_answer() {
     // Text: only the type finding, not a second one for the value.
     let report = evaluate(
         &lesson,
-        &[answered(with_event(Value::Str("42".into())), json!({ "order_id": 42 }))],
+        &[answered(
+            with_event(Value::Str("42".into())),
+            json!({ "order_id": 42 }),
+        )],
     );
     assert_eq!(keys(&report), ["int-as-string"], "{:#?}", report.findings);
 
@@ -158,7 +167,9 @@ fn a_span_with_for_status_is_checked_only_in_those_requests_traces() {
     assert_eq!(keys(&report), ["wrong-status"], "{:#?}", report.findings);
     // The problem says which answer the span gave: the rule depends on it.
     assert!(
-        report.findings[0].problem.contains("(the span's HTTP status: 201)"),
+        report.findings[0]
+            .problem
+            .contains("(the span's HTTP status: 201)"),
         "{}",
         report.findings[0].problem
     );
@@ -265,7 +276,9 @@ fn a_service_stopped_while_a_request_was_in_flight_is_named_so() {
     let mut in_flight = observed(Some(gateway_only));
     let mut alone = healthy_order();
     alone.trace_id = trace_id("c0ffee00000000000000000000000099");
-    alone.spans.retain(|s| s.service() == "user-service" && s.name != "process orders");
+    alone
+        .spans
+        .retain(|s| s.service() == "user-service" && s.name != "process orders");
     for span in alone.spans.iter_mut() {
         span.trace_id = alone.trace_id.clone();
         if span.name == "GET /users/{id}" {
@@ -278,7 +291,12 @@ fn a_service_stopped_while_a_request_was_in_flight_is_named_so() {
     );
     in_flight.phase = 0;
     let cut_report = evaluate(&cut, &[in_flight]);
-    assert_eq!(keys(&cut_report), ["not-flushed"], "{:#?}", cut_report.findings);
+    assert_eq!(
+        keys(&cut_report),
+        ["not-flushed"],
+        "{:#?}",
+        cut_report.findings
+    );
     assert!(
         cut_report.findings[0].problem.ends_with(
             "user-service began traces of their own: order-service's calls carried no trace \
@@ -290,13 +308,19 @@ fn a_service_stopped_while_a_request_was_in_flight_is_named_so() {
 
     // Printed, the second one's likely cause refers to the first.
     let text = lab::check::report::render(&report, lab::style::Style::plain());
-    assert!(text.contains("likely cause: the same as in 1. above."), "{text}");
+    assert!(
+        text.contains("likely cause: the same as in 1. above."),
+        "{text}"
+    );
 }
 
 #[test]
 fn the_shipped_lessons_use_the_new_keys() {
     let load = |slug: &str| {
-        let path = format!("{}/../lessons/{slug}/check.yaml", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../lessons/{slug}/check.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        );
         Spec::load(std::path::Path::new(&path)).unwrap()
     };
     assert!(load("01-first-trace").after_requests.in_flight_ms.is_some());
@@ -317,5 +341,6 @@ fn the_shipped_lessons_use_the_new_keys() {
     }
     // Kinds the lesson names: SERVER spans unset on a 4xx, CLIENT in error.
     assert!(four.trace.spans.iter().any(|s| s.for_status.contains(&409)
-        && s.kind.is_some_and(|k| SpanKind::from(k) == SpanKind::Client)));
+        && s.kind
+            .is_some_and(|k| SpanKind::from(k) == SpanKind::Client)));
 }

@@ -285,8 +285,7 @@ pub fn explain(cause: &Cause) -> Diagnosis {
             ),
         },
         Cause::SpanMissing => diagnosis(
-            "the span is not created (instrumentation missing), has another name, or is below \
-             the level the workshop exports (INFO).",
+            "the span is not created (instrumentation missing) or has another name.",
             "create it with the name the lesson asks for; the list shows what the service emits.",
         ),
         Cause::WrongKind => diagnosis(

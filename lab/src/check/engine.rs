@@ -161,7 +161,7 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
         .enumerate()
         .map(|(index, expected)| {
             if !super::relations::applies(expected, obs) {
-                return RowState::Absent;
+                return RowState::OtherRequests;
             }
             if absent_services.contains(&expected.service.as_str()) || split_off.contains(&index) {
                 return RowState::Missing;

@@ -100,6 +100,8 @@ pub enum RowState {
     Missing,
     /// An optional span that was not there.
     Absent,
+    /// A span checked only in other requests' traces (`for_status`).
+    OtherRequests,
 }
 
 /// The result of a check.

@@ -98,7 +98,12 @@ fn response_values(expected: &SpanSpec, span: &Span, body: Option<&Json>) -> Vec
 
 /// One `equals_response` attribute. Only a value of the right type is
 /// compared: a missing attribute or a wrong type is its own finding.
-fn compare(spec: &AttributeSpec, actual: &[Attribute], body: &Json, context: &str) -> Option<Problem> {
+fn compare(
+    spec: &AttributeSpec,
+    actual: &[Attribute],
+    body: &Json,
+    context: &str,
+) -> Option<Problem> {
     let field = spec.equals_response.as_deref()?;
     let want = field
         .split('.')

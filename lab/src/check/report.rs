@@ -168,12 +168,13 @@ fn side_by_side(report: &Report, style: Style) -> String {
             let (mark, painted_mark) = match row.state {
                 RowState::Ok => ("✓", style.green("✓")),
                 RowState::Problem | RowState::Missing => ("✗", style.red("✗")),
-                RowState::Absent => ("-", style.dim("-")),
+                RowState::Absent | RowState::OtherRequests => ("-", style.dim("-")),
             };
             let mut text = format!("{}{}", "  ".repeat(row.depth), row.label);
             match row.state {
                 RowState::Missing => text.push_str(" — missing"),
                 RowState::Absent => text.push_str(" — not present (optional)"),
+                RowState::OtherRequests => text.push_str(" — for another request"),
                 _ => {}
             }
             let text = cut(&text, LEFT_MAX - 2);

@@ -56,7 +56,9 @@ pub fn check_services<'a>(
                 .map(|r| (*r).clone())
         });
         match (split, began) {
-            (Some(_), Some(_)) if !stopped_silent.is_empty() && !stopped_silent.contains(&service) => {
+            (Some(_), Some(_))
+                if !stopped_silent.is_empty() && !stopped_silent.contains(&service) =>
+            {
                 cut_off.push(service);
             }
             // It started a trace of its own: propagation into it broke.
