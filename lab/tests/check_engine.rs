@@ -67,7 +67,7 @@ fn every_shipped_lesson_check_parses() {
 }
 
 /// The healthy trace as lesson 05's request leaves it: the check's baggage
-/// (`request.source`) on every SERVER span, and its `?delay=300` inside
+/// (`request.source`) on every SERVER span, and its `?delay=1000` inside
 /// inventory-service's.
 fn as_lesson05_sends_it(mut trace: Trace) -> Trace {
     for span in trace.spans.iter_mut() {
@@ -76,7 +76,7 @@ fn as_lesson05_sends_it(mut trace: Trace) -> Trace {
                 .push(attr("request.source", s("lesson-05")));
         }
         if span.name == "POST /inventory/reservations" {
-            span.duration_us += 300_000;
+            span.duration_us += 1_000_000;
         }
     }
     trace
