@@ -68,16 +68,15 @@ fn every_shipped_lesson_check_parses() {
 }
 
 /// The healthy trace as lesson 05's request leaves it: the check's baggage
-/// (`request.source`) on every SERVER span, and its `?delay=300` inside
+/// (`request.source`) on every SERVER span, and its `?delay=1000` inside
 /// inventory-service's.
 fn as_lesson05_sends_it(mut trace: Trace) -> Trace {
     for span in trace.spans.iter_mut() {
         if span.kind == SpanKind::Server {
-            span.attributes
-                .push(attr("request.source", s("lesson-05")));
+            span.attributes.push(attr("request.source", s("lesson-05")));
         }
         if span.name == "POST /inventory/reservations" {
-            span.duration_us += 300_000;
+            span.duration_us += 1_000_000;
         }
     }
     trace
@@ -142,7 +141,7 @@ fn no_trace_at_all_points_at_export() {
 
 #[test]
 fn downstream_spans_in_another_trace_mean_broken_propagation() {
-    let healthy = healthy_order();
+    let healthy = as_lesson05_sends_it(healthy_order());
     let downstream = ["order-service", "user-service", "inventory-service"];
     let mut upstream = healthy.clone();
     upstream

@@ -133,3 +133,53 @@ pub fn traceresponse(span_context: &SpanContext) -> Option<HeaderValue> {
     );
     HeaderValue::from_str(&value).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// Lesson 05's pitfall: a parent set after the span started is
+    /// refused, with an error that used to be thrown away.
+    #[test]
+    fn set_parent_after_the_span_started_is_refused() {
+        let provider = SdkTracerProvider::builder().build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let parent = || {
+                let mut headers = HeaderMap::new();
+                headers.insert(
+                    "traceparent",
+                    HeaderValue::from_static(
+                        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                    ),
+                );
+                opentelemetry_sdk::propagation::TraceContextPropagator::new()
+                    .extract(&HeaderExtractor(&headers))
+            };
+
+            let early = tracing::info_span!("early");
+            assert!(early.set_parent(parent()).is_ok());
+            assert_eq!(
+                early.context().span().span_context().trace_id().to_string(),
+                "4bf92f3577b34da6a3ce929d0e0e4736"
+            );
+
+            let late = tracing::info_span!("late");
+            let _ = late.enter();
+            let error = late.set_parent(parent()).unwrap_err();
+            assert!(matches!(error, SetParentError::AlreadyStarted), "{error}");
+            // Logged once, however often it happens.
+            warn_parent_not_set(&error);
+            warn_parent_not_set(&error);
+            assert_ne!(
+                late.context().span().span_context().trace_id().to_string(),
+                "4bf92f3577b34da6a3ce929d0e0e4736"
+            );
+        });
+    }
+}

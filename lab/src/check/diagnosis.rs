@@ -408,9 +408,11 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              must arrive with the caller's \"not sampled\" flag intact.",
         ),
         Cause::WrongCount => diagnosis(
-            "the trace holds another number of these spans than expected: a call in a loop \
-             (N+1) instead of one batch call, or a span created twice.",
-            "look at the repeated spans' parent and make one call for the whole batch.",
+            "the trace holds another number of these spans than expected: more, when a call \
+             is made in a loop (an N+1) instead of once for the whole batch, or a span is \
+             created twice; fewer, when a call is not made at all.",
+            "look at the spans' parent: make one call for the whole batch, and no call that \
+             the lesson's trace does not show.",
         ),
         Cause::AttributePresent => diagnosis(
             "an attribute the lesson says must not be on this span is there: something set it \

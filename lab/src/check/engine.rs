@@ -203,11 +203,24 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
 }
 
 fn missing_problem(expected: &SpanSpec, trace: &Trace) -> String {
-    let names: Vec<&str> = trace
+    // Each name once, with how many spans carry it: an N+1 is one line.
+    let mut names: Vec<(&str, usize)> = Vec::new();
+    for span in trace
         .spans
         .iter()
         .filter(|s| s.service() == expected.service)
-        .map(|s| s.name.as_str())
+    {
+        match names.iter_mut().find(|(n, _)| *n == span.name) {
+            Some((_, count)) => *count += 1,
+            None => names.push((&span.name, 1)),
+        }
+    }
+    let names: Vec<String> = names
+        .into_iter()
+        .map(|(name, count)| match count {
+            1 => name.to_string(),
+            n => format!("{name} (×{n})"),
+        })
         .collect();
     format!(
         "span not found; {}'s spans in this trace: {}",

@@ -267,7 +267,7 @@ pub async fn run_with(
 /// A failed check with the learner's own settings over the lesson's: those
 /// come first, because the services ran with them and the lesson's
 /// expectations do not (`env-override`).
-fn blame_overrides(overrides: &[(&str, String, String, String)], report: &mut Report) {
+pub fn blame_overrides(overrides: &[(&str, String, String, String)], report: &mut Report) {
     if report.passed() {
         return;
     }

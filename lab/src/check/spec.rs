@@ -69,6 +69,10 @@
 //!       attributes:
 //!         - { key: user.email, absent: true }
 //!         - { key: user.email.hash, matches: "^[0-9a-f]{64}$" }
+//!         # copied from the request's baggage (BAGGAGE_SPAN_KEYS): missing
+//!         # here but on another span of the trace is `baggage-lost` (the
+//!         # baggage did not cross the hop), not `attribute-missing`
+//!         - { key: request.source, value: lab, from_baggage: true }
 //! logs:                        # JSON log lines whose `trace_id` is the trace's and
 //!                              # whose `span_id` is one of the service's spans in it
 //!                              # (.lab/logs/<service>.log, or `docker compose logs`)
@@ -106,6 +110,11 @@
 //! # form that does not work gets a finding key of its own: not-in-pipeline,
 //! # misplaced-setting, wrong-setting, keeps-everything, combined-policies,
 //! # wrong-level, pipeline-order (else collector-config: missing).
+//! # A service missing from the trace is looked for in the other recent
+//! # traces: a piece it began while this request was served is named with
+//! # its trace id and root span (`split-trace`). In native mode, a variable
+//! # the learner's `.lab/<service>.env` sets over the lesson's
+//! # `env/<service>.env` comes first in a failed check (`env-override`).
 //! # With `collector:`, the requests and the trace are checked only where
 //! # that collector runs (natively with otelcol-contrib on PATH, or in
 //! # compose); elsewhere the static assertions alone decide, and the check
