@@ -54,9 +54,24 @@ fn line(service: &str, trace: &str, span_id: &str, message: &str) -> (String, St
 fn lesson_13_lines(trace: &str) -> Vec<(String, String)> {
     vec![
         line("api-gateway", trace, "0000000000000001", "request finished"),
-        line("order-service", trace, "0000000000000003", "order.confirmed"),
-        line("user-service", trace, "0000000000000006", "request finished"),
-        line("inventory-service", trace, "000000000000000b", "stock reserved"),
+        line(
+            "order-service",
+            trace,
+            "0000000000000003",
+            "order.confirmed",
+        ),
+        line(
+            "user-service",
+            trace,
+            "0000000000000006",
+            "request finished",
+        ),
+        line(
+            "inventory-service",
+            trace,
+            "000000000000000b",
+            "stock reserved",
+        ),
     ]
 }
 
@@ -98,7 +113,11 @@ fn ids_under_another_name_or_in_uppercase_are_found_and_named() {
         json!({"otel": {"traceId": TRACE_ID}, "message": "request finished"}).to_string(),
     )];
     let report = evaluate(&spec, &[sampled.clone(), unsampled.clone()]);
-    assert!(keys(&report).contains(&"log-id-field"), "{:#?}", report.findings);
+    assert!(
+        keys(&report).contains(&"log-id-field"),
+        "{:#?}",
+        report.findings
+    );
     assert!(
         report.findings[0].problem.contains("`otel.traceId`"),
         "{}",
@@ -142,7 +161,7 @@ fn an_unsampled_requests_lines_must_carry_their_ids_too() {
     assert!(
         report.findings[0]
             .problem
-            .contains(&format!("sent as \"not sampled\"")),
+            .contains("sent as \"not sampled\""),
         "{}",
         report.findings[0].problem
     );
@@ -203,7 +222,8 @@ fn a_wrong_span_id_says_whose_it_is() {
     assert_eq!(keys(&report), ["log-span-id"], "{:#?}", report.findings);
     let problem = &report.findings[0].problem;
     assert!(
-        problem.contains("order-service and user-service") && problem.contains("looks like a counter"),
+        problem.contains("order-service and user-service")
+            && problem.contains("looks like a counter"),
         "{problem}"
     );
 }
@@ -254,7 +274,12 @@ fn a_consumer_linked_to_its_producer_is_not_its_child() {
     let (mut sampled, unsampled) = observations(order.clone());
     sampled.elsewhere = vec![other.clone(), linked];
     let report = evaluate(&spec, &[sampled.clone(), unsampled.clone()]);
-    assert_eq!(keys(&report), ["linked-not-child"], "{:#?}", report.findings);
+    assert_eq!(
+        keys(&report),
+        ["linked-not-child"],
+        "{:#?}",
+        report.findings
+    );
     assert!(
         report.findings[0].problem.contains(
             "with a link to order-service send orders (producer) there: linked to it, not its child"
@@ -310,7 +335,12 @@ fn lesson_14_passes_whole_and_names_where_an_unsampled_trace_begins() {
         .parent_span_id = Some("00f067aa0ba902b7".into());
     unsampled.trace = Some(after_queue);
     let report = evaluate(&spec, &[sampled, unsampled]);
-    assert_eq!(keys(&report), ["unexpected-trace"], "{:#?}", report.findings);
+    assert_eq!(
+        keys(&report),
+        ["unexpected-trace"],
+        "{:#?}",
+        report.findings
+    );
     assert!(
         report.findings[0]
             .problem

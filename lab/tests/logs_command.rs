@@ -264,10 +264,7 @@ async fn one_orders_lines_come_from_all_four_services_in_time_order() {
     let unsampled = format!("{:032x}", rand::random::<u128>() | 1);
     let header = format!("00-{unsampled}-00f067aa0ba902b7-00");
     let gateway = format!("http://127.0.0.1:{base}");
-    assert_eq!(
-        post_order_with(&gateway, Some(&header)).await,
-        unsampled
-    );
+    assert_eq!(post_order_with(&gateway, Some(&header)).await, unsampled);
     let deadline = Instant::now() + Duration::from_secs(10);
     let shown = loop {
         let out = scratch.lab_logs(&[&unsampled]);

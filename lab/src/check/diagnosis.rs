@@ -240,8 +240,7 @@ pub fn explain(cause: &Cause) -> Diagnosis {
             fix: "producer side: the message must carry the context of the PRODUCER span that \
                   sends it, written as fields beside the payload in the same W3C form as HTTP \
                   headers; consumer side: read those fields back and make them the CONSUMER \
-                  span's parent before it is entered. `cargo lab hint` shows the way, step by \
-                  step."
+                  span's parent before it is entered."
                 .to_string(),
         },
         Cause::SplitTrace {

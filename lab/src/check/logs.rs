@@ -44,7 +44,9 @@ pub fn check_logs(spec: &Spec, obs: &Observation, trace: &Trace, report: &mut Re
     // once, with the first service's example.
     let example = id_field.first().map(|(p, _)| p.clone()).unwrap_or_default();
     if let Some((problem, service)) = merge(id_field, |list| {
-        format!("{list} hold the trace id in their lines, but not where it is looked for ({example})")
+        format!(
+            "{list} hold the trace id in their lines, but not where it is looked for ({example})"
+        )
     }) {
         report.add(None, problem, Cause::LogIdField { service });
     }

@@ -156,7 +156,8 @@ pub fn check_split_spans(
     let mut reported = Vec::new();
     for &index in &missing {
         let expected = &spec.trace.spans[index];
-        let holds = |t: &Trace| t.spans.iter().any(|s| is_expected(expected, s)) && began(t).is_some();
+        let holds =
+            |t: &Trace| t.spans.iter().any(|s| is_expected(expected, s)) && began(t).is_some();
         // Among several such traces (other requests' messages), the one
         // that links back to this trace is this request's.
         let links_here = |t: &Trace| {
