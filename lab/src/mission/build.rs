@@ -12,12 +12,25 @@
 //! patched files are put back to the committed version, so no fault sits
 //! in plain text on disk (their new times make the next build recompile
 //! those crates, which it must anyway).
+//!
+//! Cargo names a workspace crate's artifacts by its path relative to the
+//! workspace, not by where the workspace is: the copy's crates would share
+//! their artifacts (and their freshness) with the learner's own, and the
+//! learner's next build would find the fault's binaries up to date. So the
+//! copy's crates carry another version ([`COPY_VERSION`]), which gives them
+//! artifacts of their own, while the dependencies' are shared. Two copies
+//! sharing one target directory (a checkout and the lesson gate's scratch
+//! copy) would still share theirs: the target directory remembers which
+//! copy built last, and another copy starts from fresh files.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::lessons::Lesson;
 use crate::stack;
+
+/// Appended to the version of every crate of the copy.
+pub const COPY_VERSION: &str = "-lab-copy";
 
 /// `.lab/mission/`.
 fn work_dir(root: &Path) -> PathBuf {
@@ -56,6 +69,14 @@ pub fn build(root: &Path, lesson: &Lesson, patch: &str, release: bool) -> anyhow
     remove_dir(&next)?;
     std::fs::create_dir_all(&next)?;
     archive_head(root, &next)?;
+    mark_versions(&next)?;
+    // Another copy built in this target directory last: its artifacts'
+    // times say nothing about this copy's files.
+    let marker = target_dir(root).join(".lab-mission-copy");
+    let this_copy = src.to_string_lossy().to_string();
+    if std::fs::read_to_string(&marker).ok().as_deref() != Some(this_copy.as_str()) {
+        remove_dir(&src)?;
+    }
     let files = super::seal::Sealed {
         patch: patch.to_string(),
         evidence: String::new(),
@@ -73,6 +94,10 @@ pub fn build(root: &Path, lesson: &Lesson, patch: &str, release: bool) -> anyhow
     sync(&next, &src)?;
     remove_dir(&next)?;
 
+    if let Some(dir) = marker.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&marker, &this_copy)?;
     let built = cargo_build(root, &src, release);
     // Put the committed version back whatever happened: no fault in the open.
     for (file, content) in &committed {
@@ -114,6 +139,32 @@ fn remove_dir(dir: &Path) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(anyhow::anyhow!("cannot remove {}: {e}", dir.display())),
     }
+}
+
+/// [`COPY_VERSION`] appended to the `version` of every crate in `dir`
+/// (`*/Cargo.toml`).
+fn mark_versions(dir: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let manifest = entry?.path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let mut done = false;
+        let lines: Vec<String> = text
+            .lines()
+            .map(|line| match line.strip_prefix("version = \"") {
+                Some(rest) if !done && rest.ends_with('"') => {
+                    done = true;
+                    format!("version = \"{}{COPY_VERSION}\"", rest.trim_end_matches('"'))
+                }
+                _ => line.to_string(),
+            })
+            .collect();
+        if done {
+            std::fs::write(&manifest, lines.join("\n") + "\n")?;
+        }
+    }
+    Ok(())
 }
 
 /// `git archive HEAD | tar -x -C dest`.
