@@ -53,13 +53,20 @@ fn every_shipped_lesson_check_parses() {
     let mut checked = 0;
     for lesson in lab::lessons::all(std::path::Path::new(&dir).parent().unwrap()) {
         if let Some(mission) = lab::mission::Mission::load(&lesson).unwrap() {
-            assert!(mission.faults.len() >= 9, "the mission hides at least nine faults");
+            assert!(
+                mission.faults.len() >= 9,
+                "the mission hides at least nine faults"
+            );
             let mut answers = Vec::new();
             for fault in &mission.faults {
                 // Exactly one right answer in the vocabulary, each its own.
                 let answer = mission.solve(fault);
                 assert!(answer.is_some(), "{}: no answer", fault.code);
-                assert!(!answers.contains(&answer), "{}: an answer twice", fault.code);
+                assert!(
+                    !answers.contains(&answer),
+                    "{}: an answer twice",
+                    fault.code
+                );
                 answers.push(answer);
                 // Its patch and evidence open, and the evidence is a check.
                 let sealed = fault
@@ -84,7 +91,9 @@ fn every_shipped_lesson_check_parses() {
 /// moving the patch, and sealing them again; see `lab::mission::seal`).
 #[test]
 fn the_mission_faults_live_sealed_and_apply_to_main() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
     for krate in [
         "api-gateway",
         "order-service",
@@ -134,7 +143,10 @@ fn the_mission_faults_live_sealed_and_apply_to_main() {
             fault.code,
             sealed.files().join(", "),
             fault.code,
-            String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("")
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
         );
     }
 }

@@ -51,7 +51,9 @@ fn starts_after_parent_ms_sees_a_wait_before_a_span() {
         .spans
         .retain(|s| s.name != "POST /inventory/reservations");
     let report = evaluate(&check, &[observed(orphan)]);
-    assert!(report.findings[0].problem.contains("parent is not in the trace"));
+    assert!(report.findings[0]
+        .problem
+        .contains("parent is not in the trace"));
 }
 
 #[test]

@@ -535,7 +535,10 @@ fn prove_mission(lab: &Path, stack: &Stack, lesson: &Lesson, mission: &Mission) 
         for (n, pair) in tries.iter().enumerate() {
             let answers = [pair[0].clone(), pair[1].clone(), trace.clone()];
             let (passed, causes, output) = check_with(lab, stack, lesson.number, &answers);
-            assert!(!passed, "mission seed {seed}: a wrong answer passes:\n{output}");
+            assert!(
+                !passed,
+                "mission seed {seed}: a wrong answer passes:\n{output}"
+            );
             assert_eq!(causes, ["wrong-answer"], "{output}");
             assert!(
                 !output.contains("is the right") && !output.contains("is right"),

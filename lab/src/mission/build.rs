@@ -40,7 +40,8 @@ fn work_dir(root: &Path) -> PathBuf {
 /// `.lab/lesson-<slug>.bin/`: the binaries dev-up runs while the lesson is
 /// active (dev-up knows this name).
 pub fn bin_dir(root: &Path, lesson: &Lesson) -> PathBuf {
-    root.join(".lab").join(format!("lesson-{}.bin", lesson.slug))
+    root.join(".lab")
+        .join(format!("lesson-{}.bin", lesson.slug))
 }
 
 /// The target directory cargo uses for the learner's builds.

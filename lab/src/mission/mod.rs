@@ -200,10 +200,7 @@ pub fn start(
     );
     std::fs::create_dir_all(root.join(".lab"))?;
     build::build(root, lesson, &sealed.patch, release)?;
-    println!(
-        "built in {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
+    println!("built in {:.0} s", started.elapsed().as_secs_f64());
     // An older mission told the services its fault through this file.
     remove(&lab_file(root, lesson, "env"))?;
     remove(&lab_file(root, lesson, "tries"))?;
@@ -227,8 +224,9 @@ pub fn start(
              the fault and uses compose's trace backend. `cargo lab reset {nn}` and \
              `docker compose start` afterwards."
         ),
-        None => "Bring the services up: scripts/dev-up.sh (it runs them with the fault)."
-            .to_string(),
+        None => {
+            "Bring the services up: scripts/dev-up.sh (it runs them with the fault).".to_string()
+        }
     };
     Ok(format!(
         "Lesson {nn} ({title}) started with seed {seed}.\n\n\

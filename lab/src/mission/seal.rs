@@ -104,8 +104,7 @@ pub fn open(code: &str, text: &str) -> anyhow::Result<Sealed> {
     veil(code, &mut bytes);
     let yaml = String::from_utf8(bytes)
         .map_err(|_| anyhow::anyhow!("not a sealed fault of `{code}` (wrong code?)"))?;
-    serde_yaml::from_str(&yaml)
-        .map_err(|e| anyhow::anyhow!("not a sealed fault of `{code}` ({e})"))
+    serde_yaml::from_str(&yaml).map_err(|e| anyhow::anyhow!("not a sealed fault of `{code}` ({e})"))
 }
 
 /// XOR with SHA-256("tracing-workshop mission/<code>/<block>") blocks; its
