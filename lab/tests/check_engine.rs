@@ -54,9 +54,28 @@ fn every_shipped_lesson_check_parses() {
     let mut checked = 0;
     for lesson in lab::lessons::all(std::path::Path::new(&dir).parent().unwrap()) {
         if let Some(mission) = lab::mission::Mission::load(&lesson).unwrap() {
-            // Every fault has exactly one right answer in the vocabulary.
+            assert!(
+                mission.faults.len() >= 9,
+                "the mission hides at least nine faults"
+            );
+            let mut answers = Vec::new();
             for fault in &mission.faults {
-                assert!(mission.solve(fault).is_some(), "{}: no answer", fault.code);
+                // Exactly one right answer in the vocabulary, each its own.
+                let answer = mission.solve(fault);
+                assert!(answer.is_some(), "{}: no answer", fault.code);
+                assert!(
+                    !answers.contains(&answer),
+                    "{}: an answer twice",
+                    fault.code
+                );
+                answers.push(answer);
+                // Its patch and evidence open, and the evidence is a check.
+                let sealed = fault
+                    .open(&lesson)
+                    .unwrap_or_else(|e| panic!("{}: {e:#}", fault.code));
+                sealed
+                    .evidence()
+                    .unwrap_or_else(|e| panic!("{}: {e:#}", fault.code));
             }
             checked += 1;
         } else if lesson.has_check() {
@@ -80,6 +99,70 @@ fn as_lesson05_sends_it(mut trace: Trace) -> Trace {
         }
     }
     trace
+/// The mission is a black box: the services and service-kit know nothing
+/// of it, and each sealed fault still applies to this checkout (written
+/// against main: a change to the code it patches means opening the faults,
+/// moving the patch, and sealing them again; see `lab::mission::seal`).
+#[test]
+fn the_mission_faults_live_sealed_and_apply_to_main() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    for krate in [
+        "api-gateway",
+        "order-service",
+        "user-service",
+        "inventory-service",
+        "service-kit",
+    ] {
+        let mut pending = vec![root.join(krate)];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    assert!(
+                        !text.to_lowercase().contains("mission"),
+                        "{} mentions the mission",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    let lesson = lab::lessons::find(root, "15").unwrap();
+    let mission = lab::mission::Mission::load(&lesson).unwrap().unwrap();
+    for fault in &mission.faults {
+        let sealed = fault.open(&lesson).unwrap();
+        let mut apply = std::process::Command::new("git")
+            .current_dir(root)
+            .args(["apply", "--check", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        apply
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(sealed.patch.as_bytes())
+            .unwrap();
+        let out = apply.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "fault {} no longer applies to {}: `cargo lab faults open 15 DIR`, fix \
+             DIR/{}.patch, `cargo lab faults seal 15 DIR` ({})",
+            fault.code,
+            sealed.files().join(", "),
+            fault.code,
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
+        );
+    }
 }
 
 #[test]

@@ -170,6 +170,23 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
             ));
         }
     }
+    if let Some(min_ms) = expected.starts_after_parent_ms {
+        let offset = parent.map(|p| span.start_us.saturating_sub(p.start_us));
+        match offset {
+            Some(offset) if offset >= min_ms * 1_000 => {}
+            Some(offset) => found.push((
+                format!(
+                    "start: expected at least {min_ms} ms after its parent's, found {} after",
+                    duration(offset)
+                ),
+                Cause::TooShort,
+            )),
+            None => found.push((
+                format!("start: expected at least {min_ms} ms after its parent's, but its parent is not in the trace"),
+                Cause::TooShort,
+            )),
+        }
+    }
     found
 }
 

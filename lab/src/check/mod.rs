@@ -67,7 +67,7 @@ pub async fn run_with(
 ) -> anyhow::Result<bool> {
     let lesson = lessons::find(root, which)?;
     if let Some(mission) = crate::mission::Mission::load(&lesson)? {
-        return check_mission(root, &lesson, &mission, extra);
+        return check_mission(root, &lesson, &mission, options, extra).await;
     }
     if !lesson.has_check() {
         anyhow::bail!(
@@ -291,11 +291,13 @@ pub fn blame_overrides(overrides: &[(&str, String, String, String)], report: &mu
 }
 
 /// The debugging mission: the answers are the check (the learner drives the
-/// traffic and reads the traces). The services must run with the fault.
-fn check_mission(
+/// traffic and reads the traces), and the trace the answer names must show
+/// the fault.
+async fn check_mission(
     root: &Path,
     lesson: &lessons::Lesson,
     mission: &crate::mission::Mission,
+    options: &CheckOptions,
     extra: &RunOptions,
 ) -> anyhow::Result<bool> {
     let style = Style::for_stdout();
@@ -303,14 +305,11 @@ fn check_mission(
         "{}",
         style.bold(&format!("Lesson {:02}: {}", lesson.number, lesson.title()))
     );
-    let verdict = crate::mission::check(root, lesson, mission, &extra.answers)?;
+    let verdict =
+        crate::mission::check(root, lesson, mission, &extra.answers, &options.jaeger).await?;
     print!("{}", verdict.text);
     if let Some(path) = &extra.report_json {
-        let causes: Vec<&str> = if verdict.passed {
-            vec![]
-        } else {
-            vec!["wrong-answer"]
-        };
+        let causes: Vec<&str> = verdict.cause.into_iter().collect();
         let json = serde_json::json!({ "passed": verdict.passed, "causes": causes });
         std::fs::write(path, json.to_string())
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;

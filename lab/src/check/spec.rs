@@ -66,6 +66,8 @@
 //!     - service: order-service
 //!       name: GET
 //!       count: { min: 1, max: 1 }           # or `count: 1`
+//!       starts_after_parent_ms: 200         # begins at least 200 ms after its
+//!                                           # parent began (a wait before it)
 //!       attributes:
 //!         - { key: user.email, absent: true }
 //!         - { key: user.email.hash, matches: "^[0-9a-f]{64}$" }
@@ -486,6 +488,9 @@ pub struct SpanSpec {
     pub events: Vec<EventSpec>,
     pub status: Option<StatusSpec>,
     pub min_duration_ms: Option<u64>,
+    /// The span starts at least this long after its parent starts: time
+    /// spent before it (e.g. waiting for a pooled connection).
+    pub starts_after_parent_ms: Option<u64>,
     /// Checked only when present (e.g. `SELECT users` happens on a cache miss).
     #[serde(default)]
     pub optional: bool,
