@@ -141,14 +141,8 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
     }
     // Then spans that began a trace of their own: they explain themselves.
     let mut split_off = whole_trace::check_split_spans(spec, obs, trace, &absent_services, report);
-    let lost = super::in_process::check_lost_spans(
-        spec,
-        obs,
-        trace,
-        &absent_services,
-        &split_off,
-        report,
-    );
+    let lost =
+        super::in_process::check_lost_spans(spec, obs, trace, &absent_services, &split_off, report);
     split_off.extend(lost);
 
     let states = spec

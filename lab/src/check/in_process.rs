@@ -22,16 +22,19 @@ use super::outcome::{Finding, Observation, Report};
 use super::spec::{ExpectTrace, SpanSpec, Spec};
 
 /// The cause when `root`, the span that began another trace, is an INTERNAL
-/// or CLIENT span of a service whose SERVER span is in `trace`: the context
-/// was lost inside that process. None otherwise (a hop on the wire).
+/// or CLIENT span of a service whose SERVER span is in `trace`, and began
+/// while that SERVER span was open (the work was handed off while the
+/// request was served; another job's trace began at its own time): the
+/// context was lost inside that process. None otherwise (a hop on the wire).
 pub fn lost_inside(trace: &Trace, root: &Span) -> Option<Cause> {
     if !matches!(root.kind, SpanKind::Internal | SpanKind::Client) {
         return None;
     }
-    let server = trace
-        .spans
-        .iter()
-        .find(|s| s.kind == SpanKind::Server && s.service() == root.service())?;
+    let server = trace.spans.iter().find(|s| {
+        s.kind == SpanKind::Server
+            && s.service() == root.service()
+            && (s.start_us..=s.end_us()).contains(&root.start_us)
+    })?;
     Some(Cause::LostInProcess {
         service: root.service().to_string(),
         span: root.name.clone(),
@@ -86,19 +89,30 @@ pub fn check_lost_spans(
             continue;
         }
         reported.push(other.trace_id.clone());
+        // Its own service's spans by name, the other services by name.
         let mut names: Vec<&str> = Vec::new();
+        let mut services: Vec<&str> = Vec::new();
         for span in other.spans.iter().filter(|s| s.span_id != root.span_id) {
-            if !names.contains(&span.name.as_str()) {
+            if span.service() != root.service() {
+                if !services.contains(&span.service()) {
+                    services.push(span.service());
+                }
+            } else if !names.contains(&span.name.as_str()) {
                 names.push(&span.name);
             }
         }
-        let problem = format!(
-            "{} started a trace of its own ({}) instead of continuing {}, with {} under it",
+        let mut problem = format!(
+            "{} started a trace of its own ({}) instead of continuing {}",
             describe(root),
             other.trace_id,
-            trace.trace_id,
-            names.join(", ")
+            trace.trace_id
         );
+        if !names.is_empty() {
+            problem.push_str(&format!("; {} went along with it", names.join(", ")));
+        }
+        if !services.is_empty() {
+            problem.push_str(&format!(", and {}", services.join(", ")));
+        }
         report.add(Some(expected.label()), problem, cause);
     }
     found
@@ -125,7 +139,12 @@ fn check_mixed_requests(spec: &Spec, observations: &[Observation], report: &mut 
         };
         let counts: Vec<(usize, &Trace)> = traces
             .iter()
-            .map(|t| (t.spans.iter().filter(|s| is_expected(expected, s)).count(), *t))
+            .map(|t| {
+                (
+                    t.spans.iter().filter(|s| is_expected(expected, s)).count(),
+                    *t,
+                )
+            })
             .collect();
         let over = counts.iter().find(|(n, _)| *n > max);
         let under = counts.iter().find(|(n, _)| *n < min);
@@ -199,10 +218,9 @@ pub fn fold_lost(report: &mut Report) {
     for (index, service, spans) in &kept {
         if spans.len() > 1 {
             let finding = &mut report.findings[*index];
-            finding.problem.push_str(&format!(
-                "; so did {service}'s {}",
-                spans[1..].join(", ")
-            ));
+            finding
+                .problem
+                .push_str(&format!("; so did {service}'s {}", spans[1..].join(", ")));
         }
     }
     let mut index = 0;
