@@ -22,19 +22,16 @@ use super::outcome::{Finding, Observation, Report};
 use super::spec::{ExpectTrace, SpanSpec, Spec};
 
 /// The cause when `root`, the span that began another trace, is an INTERNAL
-/// or CLIENT span of a service whose SERVER span is in `trace`, and began
-/// while that SERVER span was open (the work was handed off while the
-/// request was served; another job's trace began at its own time): the
-/// context was lost inside that process. None otherwise (a hop on the wire).
+/// or CLIENT span of a service whose SERVER span is in `trace`: the context
+/// was lost inside that process. None otherwise (a hop on the wire).
 pub fn lost_inside(trace: &Trace, root: &Span) -> Option<Cause> {
     if !matches!(root.kind, SpanKind::Internal | SpanKind::Client) {
         return None;
     }
-    let server = trace.spans.iter().find(|s| {
-        s.kind == SpanKind::Server
-            && s.service() == root.service()
-            && (s.start_us..=s.end_us()).contains(&root.start_us)
-    })?;
+    let server = trace
+        .spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Server && s.service() == root.service())?;
     Some(Cause::LostInProcess {
         service: root.service().to_string(),
         span: root.name.clone(),
@@ -45,9 +42,9 @@ pub fn lost_inside(trace: &Trace, root: &Span) -> Option<Cause> {
 /// Expected spans missing from `trace` (and not already explained, e.g. by
 /// `whole_trace::check_split_spans`) that sit in another recent trace whose
 /// root is an INTERNAL or CLIENT span of a service that has its SERVER span
-/// in `trace`: a span made up inside a spawned task, with no parent, began
-/// that trace. One finding per such trace; returns the expected spans it
-/// explains.
+/// in `trace`, and that began while that SERVER span was open: a span made
+/// up inside a spawned task, with no parent, began that trace. One finding
+/// per such trace; returns the expected spans it explains.
 pub fn check_lost_spans(
     spec: &Spec,
     obs: &Observation,
@@ -76,9 +73,12 @@ pub fn check_lost_spans(
             }
             let span = other.spans.iter().find(|s| is_expected(expected, s))?;
             let root = root_of(other, span);
-            // Another request's healthy trace explains nothing.
+            // Another request's healthy trace explains nothing, nor does a
+            // job of that service begun at its own time: the work must have
+            // been handed off while this request was served.
             let healthy = expected_root.is_some_and(|r| is_expected(r, root));
-            let cause = lost_inside(trace, root).filter(|_| !healthy)?;
+            let cause =
+                lost_inside(trace, root).filter(|_| !healthy && began_while_served(trace, root))?;
             Some((other, root, cause))
         });
         let Some((other, root, cause)) = lost else {
@@ -236,6 +236,15 @@ pub fn fold_lost(report: &mut Report) {
 pub fn check_all(spec: &Spec, observations: &[Observation], report: &mut Report) {
     check_mixed_requests(spec, observations, report);
     fold_lost(report);
+}
+
+/// Did `root` begin while a SERVER span of its service in `trace` was open?
+fn began_while_served(trace: &Trace, root: &Span) -> bool {
+    trace.spans.iter().any(|s| {
+        s.kind == SpanKind::Server
+            && s.service() == root.service()
+            && (s.start_us..=s.end_us()).contains(&root.start_us)
+    })
 }
 
 /// The topmost ancestor of `span` within `trace`.
