@@ -118,6 +118,9 @@ pub fn check_lost_spans(
     found
 }
 
+/// How many of a span one trace holds.
+type Held<'a> = (usize, &'a Trace);
+
 /// Concurrent requests whose spans landed in each other's traces: for an
 /// expected span with a `count`, one request's trace holds more than the
 /// count allows while another's holds fewer. One finding for the check
@@ -132,7 +135,8 @@ fn check_mixed_requests(spec: &Spec, observations: &[Observation], report: &mut 
     if traces.len() < 2 {
         return;
     }
-    let mut mixed: Vec<(&SpanSpec, (usize, &Trace), (usize, &Trace))> = Vec::new();
+    // (the span, the trace holding too many and how many, one holding too few)
+    let mut mixed: Vec<(&SpanSpec, Held, Held)> = Vec::new();
     for expected in spec.trace.spans.iter().filter(|s| !s.optional) {
         let Some((min, max)) = expected.count.map(|c| c.bounds()) else {
             continue;
