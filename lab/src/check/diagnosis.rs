@@ -123,6 +123,22 @@ pub enum Cause {
     UnitTests,
     /// A step's span is still open when a later step starts (`ends_before`).
     EndsLate,
+    /// A span of `service` (`span`, INTERNAL or CLIENT) began a trace of its
+    /// own although `service`'s SERVER span `server` is in the request's
+    /// trace: the context was lost inside the process (a spawned task, a
+    /// thread), not on the wire.
+    LostInProcess {
+        service: String,
+        span: String,
+        server: String,
+    },
+    /// One request's spans in another request's trace (one holds `span`
+    /// more often than it may, another less): a span stayed current on a
+    /// thread while other requests' work ran there.
+    MixedRequests {
+        service: String,
+        span: String,
+    },
 }
 
 impl Cause {
@@ -174,6 +190,8 @@ impl Cause {
             Cause::BuildFailed => "build-failed",
             Cause::UnitTests => "unit-tests",
             Cause::EndsLate => "ends-late",
+            Cause::LostInProcess { .. } => "lost-in-process",
+            Cause::MixedRequests { .. } => "mixed-requests",
         }
     }
 }
@@ -522,6 +540,38 @@ pub fn explain(cause: &Cause) -> Diagnosis {
             "read the failing test's name and assertion above, and run the same `cargo test` \
              command yourself while you fix it.",
         ),
+        Cause::LostInProcess {
+            service,
+            span,
+            server,
+        } => Diagnosis {
+            likely: format!(
+                "{service}'s {span} began a trace of its own although {service}'s {server} is in \
+                 this trace: the request arrived with its context, and the context was lost \
+                 inside the process (a spawned task, a thread). The current span belongs to the \
+                 task or thread that entered it; work handed to another task or thread starts \
+                 with no current span, so its first span becomes the root of a new trace."
+            ),
+            fix: format!(
+                "find where {service} hands the work to another task or thread, and give the \
+                 work itself the span that is current before the hand-over, so that span is \
+                 entered wherever and whenever the work runs. Entering it only around the \
+                 spawn, or looking for the current span inside the new task, is too late."
+            ),
+        },
+        Cause::MixedRequests { service, span } => Diagnosis {
+            likely: format!(
+                "{service}'s {span} of one request sits in another request's trace: a span \
+                 stayed current on a worker thread while its task was paused at an `.await` \
+                 (an entered span kept across the `.await`), so other requests' work that ran \
+                 on that thread hung under it, and the task went on under whatever was current \
+                 where it resumed."
+            ),
+            fix: "never keep a span entered across an `.await`; attach the span to the future \
+                  instead, so it is entered each time the task runs and left each time it \
+                  pauses."
+                .to_string(),
+        },
         Cause::BuildFailed => diagnosis(
             "the code does not compile, so the services still run the previous build.",
             "fix the compiler errors shown above and run the check again.",

@@ -42,6 +42,7 @@ pub fn evaluate(spec: &Spec, observations: &[Observation]) -> Report {
         }
         super::sampling::check_kept(spec, observations, &mut report);
     }
+    super::in_process::check_all(spec, observations, &mut report);
     report.notes = spec.diagnosis.clone();
     if let Some((trace, rows, _)) = shown {
         report.shown = Some(trace);
@@ -152,7 +153,10 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
         whole_trace::check_orphans(spec, trace, report);
     }
     // Then spans that began a trace of their own: they explain themselves.
-    let split_off = whole_trace::check_split_spans(spec, obs, trace, &absent_services, report);
+    let mut split_off = whole_trace::check_split_spans(spec, obs, trace, &absent_services, report);
+    let lost =
+        super::in_process::check_lost_spans(spec, obs, trace, &absent_services, &split_off, report);
+    split_off.extend(lost);
 
     let states = spec
         .trace

@@ -6,6 +6,7 @@
 //! - [`engine`]: compares expected and actual, in memory, into findings.
 //! - [`outcome`]: observations and the report every check writes to.
 //! - [`whole_trace`]: all services present? split-off traces? orphans?
+//! - [`in_process`]: context lost inside a process, requests mixed up.
 //! - [`matching`]: one expected span against the spans of a trace.
 //! - [`relations`]: a span against its request's answer and its siblings' times.
 //! - [`logs`]: log lines of a trace (`logs:`).
@@ -20,6 +21,7 @@
 pub mod collector;
 pub mod diagnosis;
 pub mod engine;
+pub mod in_process;
 pub mod logs;
 pub mod matching;
 pub mod outcome;

@@ -51,7 +51,10 @@
 //!                              # none in sampling lessons)
 //!     expect_trace: absent     # present (default) | absent
 //!     repeat: 40
-//!     rps: 20                  # a load phase: paced at this rate
+//!     rps: 20                  # a load phase: paced at this rate (`rps: 1000`
+//!                              # with a few repeats: all in flight at once;
+//!                              # a span with `count` then also tells requests
+//!                              # mixed up with each other: `mixed-requests`)
 //!     kept: { per_second: 5 }  # sampling lessons: about 5 traces/s of this
 //!                              # phase (within `factor`, default 2), or
 //!                              # `kept: { share: 1.0 }` of its requests

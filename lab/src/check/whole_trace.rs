@@ -212,14 +212,16 @@ pub fn check_split_spans(
             .iter()
             .find(|e| is_expected(e, &root))
             .map(|e| e.label());
+        // An INTERNAL or CLIENT root of a service whose SERVER span is here:
+        // lost inside the process, not on the wire (see `in_process`).
         let cause = match linked {
             Some(_) => Cause::LinkedNotChild {
                 service: root.service().to_string(),
             },
-            None => Cause::SplitTrace {
+            None => super::in_process::lost_inside(trace, &root).unwrap_or(Cause::SplitTrace {
                 service: root.service().to_string(),
                 kind: root.kind,
-            },
+            }),
         };
         report.add(label, problem, cause);
     }
