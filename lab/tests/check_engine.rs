@@ -99,6 +99,8 @@ fn as_lesson05_sends_it(mut trace: Trace) -> Trace {
         }
     }
     trace
+}
+
 /// The mission is a black box: the services and service-kit know nothing
 /// of it, and each sealed fault still applies to this checkout (written
 /// against main: a change to the code it patches means opening the faults,
