@@ -133,7 +133,7 @@ fn the_mission_faults_live_sealed_and_apply_to_main() {
             }
         }
     }
-    let lesson = lab::lessons::find(root, "15").unwrap();
+    let lesson = lab::lessons::find(root, "18").unwrap();
     let mission = lab::mission::Mission::load(&lesson).unwrap().unwrap();
     for fault in &mission.faults {
         let sealed = fault.open(&lesson).unwrap();
@@ -154,8 +154,8 @@ fn the_mission_faults_live_sealed_and_apply_to_main() {
         let out = apply.wait_with_output().unwrap();
         assert!(
             out.status.success(),
-            "fault {} no longer applies to {}: `cargo lab faults open 15 DIR`, fix \
-             DIR/{}.patch, `cargo lab faults seal 15 DIR` ({})",
+            "fault {} no longer applies to {}: `cargo lab faults open 18 DIR`, fix \
+             DIR/{}.patch, `cargo lab faults seal 18 DIR` ({})",
             fault.code,
             sealed.files().join(", "),
             fault.code,
