@@ -123,7 +123,7 @@ pub fn check_parents(spec: &Spec, observations: &[Observation], report: &mut Rep
             .filter(|o| o.phase == phase && matches!(o.response, Outcome::Answered { .. }))
             .collect();
         let sent = answered.len();
-        let found = answered.iter().filter(|o| o.trace.is_some()).count();
+        let found = answered.iter().filter(|o| has_kept_trace(spec, o)).count();
         let band = SamplingSpec {
             ratio: kept.share.unwrap_or(1.0),
             tolerance: None,
