@@ -3,6 +3,53 @@
 
 use std::path::{Path, PathBuf};
 
+/// One of a lesson's `wrong/` or `also-right/` patches (the gate applies
+/// each to the starting point and runs the check).
+#[derive(Clone, Debug)]
+pub struct FixPatch {
+    pub path: PathBuf,
+    /// The first line, without its `# `: what the fix is.
+    pub description: String,
+    /// `# expect: <finding> - ...`: the cause the check must report.
+    pub expect: Option<String>,
+}
+
+impl FixPatch {
+    fn all_in(dir: &Path) -> Vec<FixPatch> {
+        let mut patches: Vec<FixPatch> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|e| e == "patch"))
+            .map(|path| {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let first = text.lines().next().unwrap_or("");
+                let description = first.trim_start_matches('#').trim().to_string();
+                let expect = description
+                    .strip_prefix("expect:")
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(str::to_string);
+                FixPatch {
+                    path,
+                    description,
+                    expect,
+                }
+            })
+            .collect();
+        patches.sort_by(|a, b| a.path.cmp(&b.path));
+        patches
+    }
+
+    /// The file name without `.patch`.
+    pub fn name(&self) -> String {
+        self.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default()
+    }
+}
+
 /// One lesson directory.
 #[derive(Clone, Debug)]
 pub struct Lesson {
@@ -17,7 +64,7 @@ impl Lesson {
         self.dir.join("check.yaml")
     }
 
-    /// A `check.yaml`, or a mission (lesson 15) that checks answers.
+    /// A `check.yaml`, or a mission (the last lesson) that checks answers.
     pub fn has_check(&self) -> bool {
         self.check_file().is_file() || self.dir.join("mission.yaml").is_file()
     }
@@ -30,6 +77,18 @@ impl Lesson {
     /// Applied on top of the exercise by `cargo lab solution --apply`.
     pub fn solution_patch(&self) -> PathBuf {
         self.dir.join("solution.patch")
+    }
+
+    /// `wrong/*.patch`: plausible wrong fixes the check must reject, each
+    /// against the starting point, its first line `# expect: <finding> - why`.
+    pub fn wrong_fixes(&self) -> Vec<FixPatch> {
+        FixPatch::all_in(&self.dir.join("wrong"))
+    }
+
+    /// `also-right/*.patch`: right fixes written differently from
+    /// `solution.patch`, which the check must accept.
+    pub fn also_right_fixes(&self) -> Vec<FixPatch> {
+        FixPatch::all_in(&self.dir.join("also-right"))
     }
 
     /// `env/<service>.env`: the lesson's environment.

@@ -1,8 +1,14 @@
 //! A lesson's life: `start NN` applies its `exercise.patch` and activates
 //! its environment, `solution NN [--apply]` shows or applies
 //! `solution.patch`, `reset NN` puts the files back to the committed
-//! version. Everything goes through `git`, so the learner's history and
-//! index are never touched: only the working tree files a lesson patches.
+//! version. Everything goes through `git`, and only the files a lesson
+//! patches are touched; the learner's history never is.
+//!
+//! `start` stages the starting point of those files (`git add`), so that
+//! `git diff` shows only what the learner changed since, and `git diff HEAD`
+//! the whole way from the finished version. `reset` keeps the learner's
+//! work as a patch under `.lab/saved/` before it puts the files (and their
+//! index entries) back to the committed version.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -83,6 +89,7 @@ pub fn start_with_seed(root: &Path, which: &str, seed: Option<u64>) -> anyhow::R
         );
     }
     apply(root, &patch, "exercise.patch")?;
+    stage(root, &files)?;
     let previous = stack::active_lesson(root).filter(|p| p != &lesson.slug);
     stack::set_active_lesson(root, Some(&lesson.slug))?;
     let mut progress = Progress::load(root)?;
@@ -106,6 +113,10 @@ pub fn start_with_seed(root: &Path, which: &str, seed: Option<u64>) -> anyhow::R
             "Lesson {previous}'s environment no longer applies (its files stay as they are).\n"
         ));
     }
+    out.push_str(
+        "The starting point is staged: `git diff` shows only your changes from here \
+         (`git diff HEAD`: everything since the finished version).\n",
+    );
     out.push_str(&format!(
         "\nRead lessons/{}/README.md, make your change at the `LESSON {:02}` marker, then:\n  \
          cargo lab check {:02}      (rebuilds and restarts what changed, then checks)\n  \
@@ -125,12 +136,25 @@ pub fn reset(root: &Path, which: &str) -> anyhow::Result<String> {
     let files = lesson_files(root, &lesson)?;
     let changed = changed_files(root, &files)?;
     let mut out = String::new();
+    if let Some(saved) = save_learner_changes(root, &lesson, &changed)? {
+        out.push_str(&format!(
+            "Your changes are kept in {saved}: after `cargo lab start {:02}`, \
+             `git apply {saved}` brings them back.\n",
+            lesson.number
+        ));
+    }
     for file in &changed {
-        if tracked(root, file)? {
+        if in_head(root, file)? {
+            // Restores the index entry too (start staged the starting point).
             git(root, &["checkout", "HEAD", "--", file])?;
         } else {
-            std::fs::remove_file(root.join(file))
-                .map_err(|e| anyhow::anyhow!("cannot remove {file}: {e}"))?;
+            if tracked(root, file)? {
+                git(root, &["rm", "--cached", "--quiet", "--force", "--", file])?;
+            }
+            if root.join(file).exists() {
+                std::fs::remove_file(root.join(file))
+                    .map_err(|e| anyhow::anyhow!("cannot remove {file}: {e}"))?;
+            }
         }
     }
     if changed.is_empty() {
@@ -252,6 +276,82 @@ fn apply(root: &Path, patch: &Path, name: &str) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{name} does not apply to your files ({e})"))?;
     git(root, &["apply", &path])?;
     Ok(())
+}
+
+/// Stages `files` as they are now (the starting point), so `git diff`
+/// shows only the learner's changes from here.
+fn stage(root: &Path, files: &[String]) -> anyhow::Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut args = vec!["add", "--"];
+    args.extend(files.iter().map(String::as_str));
+    git(root, &args)?;
+    Ok(())
+}
+
+/// When the learner changed the lesson's files since `start`, writes their
+/// changes against the starting point (the committed files with
+/// `exercise.patch` applied, rebuilt in a scratch index so that whatever
+/// the learner staged counts too) to `.lab/saved/<slug>-<time>.patch`, so
+/// that `reset` never loses anything. Returns the path to show.
+fn save_learner_changes(
+    root: &Path,
+    lesson: &Lesson,
+    changed: &[String],
+) -> anyhow::Result<Option<String>> {
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    let dir = root.join(".lab").join("saved");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let index = dir.join("start.index");
+    let with_index = |args: &[&str]| -> anyhow::Result<String> {
+        let output = Command::new("git")
+            .current_dir(root)
+            .env("GIT_INDEX_FILE", &index)
+            .args(args)
+            .output()
+            .map_err(|e| anyhow::anyhow!("cannot run git ({e})"))?;
+        if !output.status.success() {
+            anyhow::bail!(
+                "`git {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).to_string())
+    };
+    let exercise = lesson.exercise_patch().to_string_lossy().to_string();
+    with_index(&["read-tree", "HEAD"])?;
+    with_index(&["apply", "--cached", &exercise])?;
+    let mut args = vec!["diff", "--binary", "--"];
+    args.extend(changed.iter().map(String::as_str));
+    let patch = with_index(&args);
+    let _ = std::fs::remove_file(&index);
+    let patch = patch?;
+    if patch.trim().is_empty() {
+        return Ok(None);
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let name = format!(".lab/saved/{}-{stamp}.patch", lesson.slug);
+    std::fs::write(root.join(&name), patch)
+        .map_err(|e| anyhow::anyhow!("cannot write {name}: {e}"))?;
+    Ok(Some(name))
+}
+
+/// Is `file` in the committed tree?
+fn in_head(root: &Path, file: &str) -> anyhow::Result<bool> {
+    Ok(Command::new("git")
+        .current_dir(root)
+        .args(["cat-file", "-e", &format!("HEAD:{file}")])
+        .output()?
+        .status
+        .success())
 }
 
 fn tracked(root: &Path, file: &str) -> anyhow::Result<bool> {

@@ -117,8 +117,10 @@ fn the_mission_faults_live_sealed_and_apply_to_main() {
             }
         }
     }
-    let lesson = lab::lessons::find(root, "15").unwrap();
-    let mission = lab::mission::Mission::load(&lesson).unwrap().unwrap();
+    let (lesson, mission) = lab::lessons::all(root)
+        .into_iter()
+        .find_map(|l| lab::mission::Mission::load(&l).unwrap().map(|m| (l, m)))
+        .expect("the mission lesson");
     for fault in &mission.faults {
         let sealed = fault.open(&lesson).unwrap();
         let mut apply = std::process::Command::new("git")
@@ -138,8 +140,8 @@ fn the_mission_faults_live_sealed_and_apply_to_main() {
         let out = apply.wait_with_output().unwrap();
         assert!(
             out.status.success(),
-            "fault {} no longer applies to {}: `cargo lab faults open 15 DIR`, fix \
-             DIR/{}.patch, `cargo lab faults seal 15 DIR` ({})",
+            "fault {} no longer applies to {}: `cargo lab faults open NN DIR`, fix \
+             DIR/{}.patch, `cargo lab faults seal NN DIR` ({})",
             fault.code,
             sealed.files().join(", "),
             fault.code,

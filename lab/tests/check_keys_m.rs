@@ -1,4 +1,4 @@
-//! Keys and helpers the debugging mission (lesson 15) needs, on hand-made
+//! Keys and helpers the debugging mission (lesson 18) needs, on hand-made
 //! traces: `starts_after_parent_ms` (a wait before a span, e.g. for a pooled
 //! connection), the mission's evidence judged on one trace, and its sealed
 //! faults.

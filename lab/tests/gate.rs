@@ -7,7 +7,10 @@
 //! 3. the starting point (`lab start NN`) fails with the cause check.yaml
 //!    names in `expect_failure`,
 //! 4. the solution (`lab solution NN --apply`) passes,
-//! 5. `lab reset NN` leaves `git status` clean.
+//! 5. `lab reset NN` leaves `git status` clean,
+//! 6. every `wrong/*.patch` (a plausible wrong fix, against the starting
+//!    point) fails the check with the finding its first line names, and
+//!    every `also-right/*.patch` passes (at least 3 and 1 per lesson).
 //!
 //! It works in a scratch copy of the committed state (HEAD), on its own ports
 //! (`LAB_PORT_BASE`) and databases (`LAB_DB_PREFIX`), sharing the target
@@ -404,9 +407,14 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
         lab_cmd(&lab, &stack, &["reset", &nn]);
         let status = git(&stack.scratch, &["status", "--porcelain"]);
         assert_eq!(status, "", "lesson {nn}: reset leaves changes behind");
+
+        let t_fixes = Instant::now();
+        let (wrong, also_right) = prove_fixes(&lab, &stack, lesson);
         let line = format!(
             "lesson {nn}: main passes ({t_main:.0} s), start fails with {cause} ({t_exercise:.0} s), \
-             solution passes ({t_solution:.0} s): {:.0} s\n",
+             solution passes ({t_solution:.0} s), {wrong} wrong fixes rejected and {also_right} \
+             also-right accepted ({:.0} s): {:.0} s\n",
+            t_fixes.elapsed().as_secs_f64(),
             t.elapsed().as_secs_f64()
         );
         print!("{line}");
@@ -424,6 +432,81 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
     ));
     println!("{summary}");
     let _ = std::fs::write(target_dir().join("lesson-gate.txt"), &summary);
+}
+
+/// The wrong-fix gate: every `wrong/*.patch`, applied to the starting
+/// point, fails the check with the finding its first line names; every
+/// `also-right/*.patch` passes. A lesson needs at least three of the first
+/// and one of the second. Returns how many of each were proven.
+fn prove_fixes(lab: &Path, stack: &Stack, lesson: &Lesson) -> (usize, usize) {
+    let nn = format!("{:02}", lesson.number);
+    let wrong = lesson.wrong_fixes();
+    let also_right = lesson.also_right_fixes();
+    assert!(
+        wrong.len() >= 3 && !also_right.is_empty(),
+        "lesson {nn} needs at least 3 wrong/*.patch and 1 also-right/*.patch (has {} and {})",
+        wrong.len(),
+        also_right.len()
+    );
+    let apply = |fix: &lab::lessons::FixPatch| {
+        lab_cmd(lab, stack, &["start", &nn]);
+        let out = run(
+            &stack.scratch,
+            "git",
+            &["apply", fix.path.to_str().unwrap()],
+            &[],
+        );
+        assert!(
+            out.status.success(),
+            "lesson {nn}: {} does not apply to the starting point: {}",
+            fix.path.display(),
+            text(&out)
+        );
+    };
+    for fix in &wrong {
+        let expect = fix.expect.clone().unwrap_or_else(|| {
+            panic!(
+                "{}: the first line must be `# expect: <finding> - why`",
+                fix.path.display()
+            )
+        });
+        apply(fix);
+        let (passed, causes, output) = check(lab, stack, lesson.number);
+        assert!(
+            !passed,
+            "lesson {nn}: the wrong fix {} passes the check ({}):\n{output}",
+            fix.name(),
+            fix.description
+        );
+        assert!(
+            causes.contains(&expect),
+            "lesson {nn}: the wrong fix {} fails, but without `{expect}` (causes: {causes:?}):\n{output}",
+            fix.name()
+        );
+        println!(
+            "lesson {nn}: wrong fix {} rejected with {expect}",
+            fix.name()
+        );
+        lab_cmd(lab, stack, &["reset", &nn]);
+    }
+    for fix in &also_right {
+        apply(fix);
+        let (passed, causes, output) = check(lab, stack, lesson.number);
+        assert!(
+            passed,
+            "lesson {nn}: the right fix {} ({}) fails the check ({causes:?}):\n{output}",
+            fix.name(),
+            fix.description
+        );
+        println!("lesson {nn}: also-right fix {} accepted", fix.name());
+        lab_cmd(lab, stack, &["reset", &nn]);
+    }
+    assert_eq!(
+        git(&stack.scratch, &["status", "--porcelain"]),
+        "",
+        "lesson {nn}: reset after the fixes leaves changes behind"
+    );
+    (wrong.len(), also_right.len())
 }
 
 /// The debugging mission, for every fault (its evidence opened from the

@@ -115,6 +115,12 @@ fn start_solution_reset_round_trip() {
         "{list}"
     );
 
+    // The starting point is staged: `git diff` shows nothing yet, `git
+    // diff HEAD` the exercise.
+    assert_eq!(git(&root, &["diff"]), "");
+    assert!(git(&root, &["diff", "HEAD"]).contains("-    flush();"));
+    assert!(out.contains("`git diff` shows only your changes"), "{out}");
+
     // Starting again: the file now has (the exercise's) local changes.
     let error = lifecycle::start(&root, "01").unwrap_err().to_string();
     assert!(
@@ -131,8 +137,27 @@ fn start_solution_reset_round_trip() {
     );
     assert!(read(&root, "svc/main.rs").contains("flush();"));
 
+    // The learner's change is theirs alone in `git diff`.
+    let own = git(&root, &["diff"]);
+    assert!(
+        own.contains("+    flush();") && !own.contains("-    flush();"),
+        "{own}"
+    );
+
     let out = lifecycle::reset(&root, "01").unwrap();
     assert!(out.contains("environment no longer applies"), "{out}");
+    assert_eq!(git(&root, &["status", "--porcelain"]), "");
+    // Nothing is lost: the learner's change is kept, and comes back on
+    // top of a new start.
+    let saved = out
+        .split_whitespace()
+        .find(|w| w.starts_with(".lab/saved/"))
+        .map(|w| w.trim_end_matches([':', '.']).to_string())
+        .unwrap_or_else(|| panic!("reset names the saved patch: {out}"));
+    lifecycle::start(&root, "01").unwrap();
+    git(&root, &["apply", &saved]);
+    assert!(read(&root, "svc/main.rs").contains("flush();"));
+    lifecycle::reset(&root, "01").unwrap();
     assert_eq!(git(&root, &["status", "--porcelain"]), "");
     assert_eq!(lab::stack::active_lesson(&root), None);
     let list = lab::commands::list(&root, Style::plain()).unwrap();

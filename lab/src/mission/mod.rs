@@ -1,5 +1,5 @@
-//! Lesson 15, the debugging mission: `cargo lab start 15 [--seed N]` hides
-//! one fault in the running services, and `cargo lab check 15 --answer
+//! Lesson 18, the debugging mission: `cargo lab start 18 [--seed N]` hides
+//! one fault in the running services, and `cargo lab check 18 --answer
 //! service=... --answer cause=... --answer trace=<id>` says whether the
 //! learner found it and shows it.
 //!
@@ -179,7 +179,7 @@ fn restart_all(root: &Path, stack: &NativeStack) -> anyhow::Result<()> {
     }
 }
 
-/// `cargo lab start 15 [--seed N]`.
+/// `cargo lab start 18 [--seed N]`.
 pub fn start(
     root: &Path,
     lesson: &Lesson,
@@ -213,9 +213,10 @@ pub fn start(
     let running = match &stack {
         Some(stack) => {
             restart_all(root, stack)?;
-            "The services run with the fault now (scripts/dev-up.sh keeps them so until \
-             `cargo lab reset 15`)."
-                .to_string()
+            format!(
+                "The services run with the fault now (scripts/dev-up.sh keeps them so until \
+                 `cargo lab reset {nn}`)."
+            )
         }
         None if stack::detect_mode(root) == stack::Mode::Compose => format!(
             "The mission runs the services natively. Stop compose's four services \
@@ -241,7 +242,7 @@ pub fn start(
     ))
 }
 
-/// `cargo lab reset 15`: no fault any more; the services run the
+/// `cargo lab reset 18`: no fault any more; the services run the
 /// workshop's own code again.
 pub fn reset(root: &Path, lesson: &Lesson) -> anyhow::Result<String> {
     let mut removed = false;
@@ -292,7 +293,7 @@ impl Verdict {
     }
 }
 
-/// `cargo lab check 15 --answer service=... --answer cause=... --answer
+/// `cargo lab check 18 --answer service=... --answer cause=... --answer
 /// trace=<id>`: the trace is read from the backend at `jaeger`.
 pub async fn check(
     root: &Path,
