@@ -133,8 +133,10 @@ fn the_mission_faults_live_sealed_and_apply_to_main() {
             }
         }
     }
-    let lesson = lab::lessons::find(root, "18").unwrap();
-    let mission = lab::mission::Mission::load(&lesson).unwrap().unwrap();
+    let (lesson, mission) = lab::lessons::all(root)
+        .into_iter()
+        .find_map(|l| lab::mission::Mission::load(&l).unwrap().map(|m| (l, m)))
+        .expect("the mission lesson");
     for fault in &mission.faults {
         let sealed = fault.open(&lesson).unwrap();
         let mut apply = std::process::Command::new("git")
@@ -154,8 +156,8 @@ fn the_mission_faults_live_sealed_and_apply_to_main() {
         let out = apply.wait_with_output().unwrap();
         assert!(
             out.status.success(),
-            "fault {} no longer applies to {}: `cargo lab faults open 18 DIR`, fix \
-             DIR/{}.patch, `cargo lab faults seal 18 DIR` ({})",
+            "fault {} no longer applies to {}: `cargo lab faults open NN DIR`, fix \
+             DIR/{}.patch, `cargo lab faults seal NN DIR` ({})",
             fault.code,
             sealed.files().join(", "),
             fault.code,

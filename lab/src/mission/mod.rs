@@ -213,9 +213,10 @@ pub fn start(
     let running = match &stack {
         Some(stack) => {
             restart_all(root, stack)?;
-            "The services run with the fault now (scripts/dev-up.sh keeps them so until \
-             `cargo lab reset 18`)."
-                .to_string()
+            format!(
+                "The services run with the fault now (scripts/dev-up.sh keeps them so until \
+                 `cargo lab reset {nn}`)."
+            )
         }
         None if stack::detect_mode(root) == stack::Mode::Compose => format!(
             "The mission runs the services natively. Stop compose's four services \
