@@ -169,9 +169,7 @@ impl Report {
             );
         let same = |f: &Finding| {
             without_ids(&f.problem) == key
-                || per_request
-                    && without_numbers(&without_ids(&f.problem))
-                        == without_numbers(&key)
+                || per_request && without_numbers(&without_ids(&f.problem)) == without_numbers(&key)
         };
         match self
             .findings

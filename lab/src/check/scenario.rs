@@ -83,6 +83,10 @@ pub fn new_traceparent_with(sampled: bool) -> (TraceId, String) {
 }
 
 /// Sends the requests and collects their traces.
+/// One request sent: the `traceparent` it carried (id and header), the
+/// gateway's answer and its JSON body.
+type Sent = (Option<(TraceId, String)>, Outcome, Option<Json>);
+
 pub async fn observe(
     spec: &Spec,
     options: &CheckOptions,
@@ -122,7 +126,7 @@ pub async fn observe(
             .after_requests
             .in_flight_ms
             .filter(|_| phase + 1 == spec.requests.len());
-        let sent: Vec<(Option<(TraceId, String)>, Outcome, Option<Json>)> =
+        let sent: Vec<Sent> =
             match request.rps {
                 // A load phase: each request leaves on time, whether or not the
                 // previous one has been answered, so the offered rate is exact.
