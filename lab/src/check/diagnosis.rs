@@ -242,7 +242,8 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              (no flush on shutdown); (3) the sampler drops everything (always_off, ratio 0); \
              (4) the collector's OTLP receiver listens on localhost inside its container.",
             "read each service's start-up log line (endpoint, protocol, sampler) and look for \
-             \"span export failed\" warnings; make sure shutdown calls `Telemetry::shutdown()`; \
+             \"span export failed\" warnings; make sure each service flushes its queued spans when \
+             it shuts down (lesson 01); \
              bind the collector's receivers to 0.0.0.0.",
         ),
         Cause::SplitTrace {
@@ -334,7 +335,7 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         ),
         Cause::WrongType => diagnosis(
             "the attribute has another type than the conventions give it.",
-            "record integers as i64, flags as bool and text as &str.",
+            "record integers as signed 64-bit integers, flags as booleans and text as text.",
         ),
         Cause::WrongValue => diagnosis(
             "the value differs: recorded before it was known, or taken from another variable \
