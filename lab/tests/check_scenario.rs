@@ -279,7 +279,9 @@ async fn healthy_gateway_passes_after_the_late_batch_arrives() {
 #[tokio::test]
 async fn gateway_that_starts_its_own_trace_is_caught() {
     let report = run_lesson_01(Mode::IgnoresTraceparent).await;
-    let causes: Vec<Cause> = report.findings.iter().map(|f| f.cause.clone()).collect();
+    // One finding per request of the lesson (their paths differ), all the same cause.
+    let mut causes: Vec<Cause> = report.findings.iter().map(|f| f.cause.clone()).collect();
+    causes.dedup();
     assert_eq!(causes, vec![Cause::NotContinued], "{:#?}", report.findings);
 }
 
@@ -288,7 +290,9 @@ async fn both_verdicts_hold_when_the_backend_answers_only_v3() {
     let report = run_lesson_01_on(Mode::Healthy, true).await;
     assert!(report.passed(), "{:#?}", report.findings);
     let report = run_lesson_01_on(Mode::IgnoresTraceparent, true).await;
-    let causes: Vec<Cause> = report.findings.iter().map(|f| f.cause.clone()).collect();
+    // One finding per request of the lesson (their paths differ), all the same cause.
+    let mut causes: Vec<Cause> = report.findings.iter().map(|f| f.cause.clone()).collect();
+    causes.dedup();
     assert_eq!(causes, vec![Cause::NotContinued], "{:#?}", report.findings);
 }
 

@@ -187,19 +187,13 @@ impl Report {
     }
 }
 
-/// `problem` with every run of digits replaced by `#`.
+/// `problem` with every number (`5`, `2.5`, `1.6667`) replaced by `#`.
 fn without_numbers(problem: &str) -> String {
-    let mut out = String::with_capacity(problem.len());
-    for c in problem.chars() {
-        if c.is_ascii_digit() {
-            if !out.ends_with('#') {
-                out.push('#');
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    static NUMBER: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    NUMBER
+        .get_or_init(|| regex::Regex::new(r"[0-9]+(\.[0-9]+)?").expect("a valid pattern"))
+        .replace_all(problem, "#")
+        .into_owned()
 }
 
 /// `problem` with every 32-hex-digit trace id replaced by `…`.
