@@ -233,7 +233,9 @@ fn an_event_on_another_span_is_named_where_it_is() {
     });
     let report = evaluate(&lesson, &[observed(Some(trace))]);
     assert!(
-        report.findings[0].problem.ends_with("events on this span: none"),
+        report.findings[0]
+            .problem
+            .ends_with("events on this span: none"),
         "{}",
         report.findings[0].problem
     );

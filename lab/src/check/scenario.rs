@@ -82,6 +82,10 @@ pub fn new_traceparent_with(sampled: bool) -> (TraceId, String) {
     )
 }
 
+/// One request sent: its traceparent (id and header), the answer, and the
+/// answer's JSON body.
+type Sent = (Option<(TraceId, String)>, Outcome, Option<Json>);
+
 /// Sends the requests and collects their traces.
 pub async fn observe(
     spec: &Spec,
@@ -122,7 +126,7 @@ pub async fn observe(
             .after_requests
             .in_flight_ms
             .filter(|_| phase + 1 == spec.requests.len());
-        let sent: Vec<(Option<(TraceId, String)>, Outcome, Option<Json>)> =
+        let sent: Vec<Sent> =
             match request.rps {
                 // A load phase: each request leaves on time, whether or not the
                 // previous one has been answered, so the offered rate is exact.
