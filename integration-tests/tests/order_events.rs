@@ -159,6 +159,10 @@ async fn one_order_is_one_trace_from_the_request_to_the_consumer() {
         producer.attr("messaging.operation.type"),
         Some(&Value::from("send"))
     );
+    assert_eq!(
+        producer.attr("messaging.operation.name"),
+        Some(&Value::from("send"))
+    );
     assert_eq!(producer.attr("order.id"), Some(&Value::I64(order_id)));
     let message_id = string_attr(producer, "messaging.message.id");
 
@@ -169,6 +173,10 @@ async fn one_order_is_one_trace_from_the_request_to_the_consumer() {
     assert!(consumer.data.parent_span_is_remote);
     assert_eq!(
         consumer.attr("messaging.operation.type"),
+        Some(&Value::from("process"))
+    );
+    assert_eq!(
+        consumer.attr("messaging.operation.name"),
         Some(&Value::from("process"))
     );
     assert_eq!(

@@ -90,6 +90,7 @@ async fn post_orders_makes_one_trace_across_all_four_services() {
             server.attr("http.request.method"),
             Some(Value::String(_))
         ));
+        assert_eq!(server.attr("url.scheme"), Some(&Value::from("http")));
     }
 
     // Internal spans with business attributes.
@@ -143,14 +144,31 @@ async fn post_orders_makes_one_trace_across_all_four_services() {
         );
         for key in [
             "db.operation.name",
-            "db.collection.name",
             "db.query.text",
+            "db.namespace",
             "server.address",
         ] {
             assert!(
                 matches!(span.attr(key), Some(Value::String(_))),
                 "{name} lacks {key}"
             );
+        }
+        if system == "redis" {
+            // A Redis key is not a collection; the namespace is the
+            // database index; the span is named by the command alone.
+            assert_eq!(span.attr("db.collection.name"), None, "{name}");
+            assert_eq!(span.attr("db.query.summary"), None, "{name}");
+            assert!(
+                matches!(span.attr("db.namespace"), Some(Value::String(n)) if n.as_str().parse::<u32>().is_ok()),
+                "{name} db.namespace is a database index"
+            );
+        } else {
+            // A SQL span is named by its summary: `SELECT users`.
+            assert!(
+                matches!(span.attr("db.collection.name"), Some(Value::String(_))),
+                "{name} lacks db.collection.name"
+            );
+            assert_eq!(span.attr("db.query.summary"), Some(&Value::from(name)));
         }
         assert!(
             matches!(span.attr("server.port"), Some(Value::I64(_))),

@@ -81,11 +81,6 @@ pub async fn reserve(db: &Database, product: &str, quantity: i32) -> Result<Rese
         .bind(product)
         .bind(quantity)
         .fetch_optional(&mut *tx);
-    let query = async {
-        let taken = query.await;
-        mission_slow_row(&taken).await;
-        taken
-    };
     let Some(taken) = traced(span, query).await? else {
         // Nothing updated: the product is unknown, or its stock is short.
         tx.rollback().await?;
@@ -137,14 +132,4 @@ pub async fn release(
     traced(span, query).await?;
     tx.commit().await?;
     Ok(Some((sku, quantity)))
-}
-
-/// Lesson 15 (see `service_kit::mission`): one product's row is held for a
-/// while inside the UPDATE, as if another transaction had it locked.
-async fn mission_slow_row(taken: &Result<Option<Product>, sqlx::Error>) {
-    use service_kit::mission::{self, Fault};
-    let slow = matches!(taken, Ok(Some(p)) if p.sku == "KEYBOARD-001");
-    if slow && mission::is(Fault::SlowQuery) {
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    }
 }

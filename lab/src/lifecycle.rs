@@ -131,25 +131,7 @@ pub fn start_with_seed(root: &Path, which: &str, seed: Option<u64>) -> anyhow::R
 pub fn reset(root: &Path, which: &str) -> anyhow::Result<String> {
     let lesson = lessons::find(root, which)?;
     if Mission::load(&lesson)?.is_some() {
-        let removed = mission::reset(root, &lesson)?;
-        if stack::active_lesson(root).as_deref() == Some(lesson.slug.as_str()) {
-            stack::set_active_lesson(root, None)?;
-        }
-        let mut progress = Progress::load(root)?;
-        progress.forget_started(&lesson.slug);
-        progress.save(root)?;
-        return Ok(if removed {
-            format!(
-                "Lesson {:02}'s fault is gone; the next `scripts/dev-up.sh` (or `cargo lab check`) \
-                 restarts the services without it.\n",
-                lesson.number
-            )
-        } else {
-            format!(
-                "Lesson {:02} was not running: nothing to reset.\n",
-                lesson.number
-            )
-        });
+        return mission::reset(root, &lesson);
     }
     let files = lesson_files(root, &lesson)?;
     let changed = changed_files(root, &files)?;

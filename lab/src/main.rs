@@ -34,7 +34,7 @@ enum Command {
     Start {
         /// Lesson number, e.g. 1 or 01.
         lesson: String,
-        /// The debugging mission (15): which hidden fault (default: a random one).
+        /// The debugging mission (18): which hidden fault (default: a random one).
         #[arg(long)]
         seed: Option<u64>,
     },
@@ -141,6 +141,16 @@ enum Command {
         #[arg(long, value_name = "SERVICE")]
         fail: Option<String>,
     },
+    /// Maintainers: open the mission's sealed faults into a directory, or seal them from it.
+    #[command(hide = true)]
+    Faults {
+        /// `open` or `seal`.
+        action: FaultsAction,
+        /// The mission's lesson number (18).
+        lesson: String,
+        /// Where `<code>.patch` and `<code>.yaml` are written or read.
+        dir: std::path::PathBuf,
+    },
     /// Receive traces without Docker: OTLP in, Jaeger's query API out.
     Sink {
         /// Address to listen on (0.0.0.0 to accept spans from containers).
@@ -162,6 +172,12 @@ enum Command {
         #[arg(long)]
         no_print: bool,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FaultsAction {
+    Open,
+    Seal,
 }
 
 #[tokio::main]
@@ -273,6 +289,21 @@ async fn run(command: Command) -> anyhow::Result<bool> {
             let summary = lab::load::run(&config, move |_| ticker.inc(1)).await?;
             bar.finish_and_clear();
             print!("{}", summary.render());
+        }
+        Command::Faults {
+            action,
+            lesson,
+            dir,
+        } => {
+            let lesson = lab::lessons::find(&root, &lesson)?;
+            let mission = lab::mission::Mission::load(&lesson)?
+                .ok_or_else(|| anyhow::anyhow!("lesson {} is not a mission", lesson.slug))?;
+            let codes = mission.codes();
+            let done = match action {
+                FaultsAction::Open => lab::mission::seal::open_all(&lesson, &codes, &dir)?,
+                FaultsAction::Seal => lab::mission::seal::seal_all(&lesson, &codes, &dir)?,
+            };
+            print!("{done}");
         }
         Command::Sink {
             bind,

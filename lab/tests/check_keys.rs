@@ -308,7 +308,9 @@ fn lesson_09_names_the_downstream_sampler_that_ignores_its_parent() {
         "{:#?}",
         report.findings
     );
-    assert!(report.findings[0].problem.starts_with("75 of 100 traces"));
+    assert!(report.findings[0]
+        .problem
+        .starts_with("order-service decides again: 75 of 100 kept traces"));
 }
 
 /// Lesson 10's two load phases: `quiet` of 15 requests (5 s) and `busy`
@@ -328,6 +330,10 @@ fn adaptive_run(quiet: usize, busy: usize) -> Report {
             trace.spans[0]
                 .attributes
                 .push(attr("sampling.target", Value::Float(5.0)));
+            let ratio = if phase == 0 { 1.0 } else { 0.3 };
+            trace.spans[0]
+                .attributes
+                .push(attr("sampling.ratio", Value::Float(ratio)));
             let mut obs = Observation::answered("POST /orders", 201, Some(id));
             obs.sent_trace_id = None;
             obs.trace = (i < kept).then_some(trace);
@@ -418,7 +424,7 @@ fn lesson_11_with_a_collector_keeps_errors_and_slow_traces_and_a_tenth_of_the_re
     assert_eq!(keys(&report), ["sampled-nothing"], "{:#?}", report.findings);
     let text = lab::check::report::render(&report, lab::style::Style::plain());
     assert!(
-        text.contains("The errors need a `status_code` policy"),
+        text.contains("each need a policy that keeps them"),
         "{text}"
     );
 }
@@ -432,10 +438,13 @@ fn lesson_12_with_a_collector_wants_a_hash_never_the_address() {
     let lesson = Spec::load(std::path::Path::new(&path)).unwrap();
     let through_collector = |email: &str, debug: bool| {
         let mut trace = healthy_order();
+        // A resource attribute: on every span's process, not among its attributes.
+        for span in &mut trace.spans {
+            span.process
+                .tags
+                .push(attr("deployment.environment.name", s("workshop")));
+        }
         let gateway = find_mut(&mut trace, "api-gateway", "POST /orders");
-        gateway
-            .attributes
-            .push(attr("deployment.environment.name", s("workshop")));
         if debug {
             gateway
                 .attributes
@@ -513,18 +522,20 @@ fn collector_assertions_accept_equivalent_configs() {
         "[batch, attributes, memory_limiter]",
     );
     let report = judge(&wrong);
-    assert_eq!(keys(&report), ["collector-config", "collector-config"]);
+    assert_eq!(keys(&report), ["wrong-setting", "pipeline-order"]);
     assert!(report.findings[0]
         .problem
-        .contains("no action `hash` on key `user.email`"));
+        .contains("has the action `delete` on `user.email`, not `hash`"));
     // A processor defined but not in the pipeline does not count.
     let unused = plain.replace(
         "[memory_limiter, attributes, batch]",
         "[memory_limiter, batch]",
     );
-    assert!(judge(&unused).findings[0]
+    let report = judge(&unused);
+    assert_eq!(keys(&report), ["not-in-pipeline"]);
+    assert!(report.findings[0]
         .problem
-        .contains("no `attributes` processor"));
+        .contains("`attributes` is defined under `processors:`, but no traces pipeline lists it"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -554,13 +565,13 @@ fn attribute_actions_match_by_pattern_and_any_of_several_actions() {
     // A pattern that misses the key, and `update` (which never adds a key).
     let wrong = "      - { pattern: '^thread\\..*', action: delete }\n      - { key: deployment.environment.name, value: w, action: update }\n";
     let report = judge(wrong);
-    assert_eq!(keys(&report), ["collector-config", "collector-config"]);
+    assert_eq!(keys(&report), ["collector-config", "wrong-setting"]);
     assert!(report.findings[0]
         .problem
         .contains("no action `delete` on key `code.file.path`"));
-    assert!(report.findings[1]
-        .problem
-        .contains("no action `insert` or `upsert` on key `deployment.environment.name`"));
+    assert!(report.findings[1].problem.contains(
+        "has the action `update` on `deployment.environment.name`, not `insert` or `upsert`"
+    ));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -586,9 +597,9 @@ fn tail_sampling_policies_accept_equivalent_configs() {
     assert_eq!(
         lines.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(),
         [
-            "`tail_sampling`: a status_code policy keeping ERROR",
-            "`tail_sampling`: a latency policy, threshold_ms between 200 and 1000",
-            "`tail_sampling`: a probabilistic policy, sampling_percentage 10",
+            "`tail_sampling`: a policy that keeps every trace with an ERROR span",
+            "`tail_sampling`: a policy that keeps every trace longer than a threshold (between 200 and 1000 ms)",
+            "`tail_sampling`: a policy that keeps a share of the traces (10 %)",
         ]
     );
     // The same inside a composite, a lower threshold, ERROR among others,
@@ -600,7 +611,10 @@ fn tail_sampling_policies_accept_equivalent_configs() {
     // that is all, and a latency policy with an upper bound.
     let wrong = "      - { name: errors, type: status_code, status_code: { status_codes: [OK] } }\n      - { name: slow, type: latency, latency: { threshold_ms: 5000 } }\n      - { name: rest, type: probabilistic, probabilistic: { sampling_percentage: 100 } }\n";
     let (report, lines) = judge(wrong);
-    assert_eq!(keys(&report), ["collector-config"; 3]);
+    assert_eq!(
+        keys(&report),
+        ["wrong-setting", "wrong-setting", "keeps-everything"]
+    );
     assert!(lines.iter().all(|(met, _)| !met));
     let problems: Vec<&str> = report.findings.iter().map(|f| f.problem.as_str()).collect();
     assert!(
@@ -614,7 +628,7 @@ fn tail_sampling_policies_accept_equivalent_configs() {
         "{problems:#?}"
     );
     assert!(
-        problems[2].contains("policy `rest` has sampling_percentage 100; this lesson wants 10"),
+        problems[2].contains("policy `rest` has sampling_percentage 100: it keeps every trace"),
         "{problems:#?}"
     );
     let bounded = plain.replace(
@@ -630,10 +644,11 @@ fn tail_sampling_policies_accept_equivalent_configs() {
     assert!(
         report.findings[0]
             .problem
-            .contains("no probabilistic policy"),
+            .contains("policy `share` would keep them, but it sits inside an `and`"),
         "{:#?}",
         report.findings
     );
+    assert_eq!(keys(&report), ["combined-policies"]);
     // A policy that keeps everything makes the others pointless.
     let kept_all = spec(&format!(
         "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ processor: tail_sampling, no_policy: always_sample }}\n"
@@ -644,15 +659,15 @@ fn tail_sampling_policies_accept_equivalent_configs() {
     assert!(
         report.findings[0]
             .problem
-            .contains("still has policy `keep-everything` (always_sample)"),
+            .contains("still has policy `keep-everything`, which keeps every trace"),
         "{:#?}",
         report.findings
     );
     // No policies at all.
     let (report, _) = judge("      []\n");
-    assert!(report.findings[0]
-        .problem
-        .contains("the `tail_sampling` processor has no status_code policy"));
+    assert!(report.findings[0].problem.contains(
+        "the `tail_sampling` processor has no policy that keeps every trace with an ERROR span"
+    ));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -463,6 +463,16 @@ fn prove_fixes(lab: &Path, stack: &Stack, lesson: &Lesson) -> (usize, usize) {
             text(&out)
         );
     };
+    // A fix may need a file the lesson does not patch (the consumer's side
+    // of lesson 14's queue): `reset` leaves those, so they go back here.
+    let undo = |fix: &lab::lessons::FixPatch| {
+        lab_cmd(lab, stack, &["reset", &nn]);
+        let files = lab::lifecycle::patched_files(&stack.scratch, &fix.path)
+            .unwrap_or_else(|e| panic!("{}: {e}", fix.path.display()));
+        let mut args = vec!["checkout", "HEAD", "--"];
+        args.extend(files.iter().map(String::as_str));
+        git(&stack.scratch, &args);
+    };
     for fix in &wrong {
         let expect = fix.expect.clone().unwrap_or_else(|| {
             panic!(
@@ -487,7 +497,7 @@ fn prove_fixes(lab: &Path, stack: &Stack, lesson: &Lesson) -> (usize, usize) {
             "lesson {nn}: wrong fix {} rejected with {expect}",
             fix.name()
         );
-        lab_cmd(lab, stack, &["reset", &nn]);
+        undo(fix);
     }
     for fix in &also_right {
         apply(fix);
@@ -499,7 +509,7 @@ fn prove_fixes(lab: &Path, stack: &Stack, lesson: &Lesson) -> (usize, usize) {
             fix.description
         );
         println!("lesson {nn}: also-right fix {} accepted", fix.name());
-        lab_cmd(lab, stack, &["reset", &nn]);
+        undo(fix);
     }
     assert_eq!(
         git(&stack.scratch, &["status", "--porcelain"]),
@@ -509,13 +519,23 @@ fn prove_fixes(lab: &Path, stack: &Stack, lesson: &Lesson) -> (usize, usize) {
     (wrong.len(), also_right.len())
 }
 
-/// The debugging mission, for every fault: `start NN --seed i` runs the
-/// services with it, and the fault shows in the traces (the evidence spec
-/// `lab/tests/mission/<code>.yaml` passes); the right answer (found by
-/// trying the vocabulary against the stored hashes) passes the check, a
-/// wrong one fails it; `reset NN` takes the fault away. Then, on the clean
-/// services, every evidence spec fails: each proves its fault, not the
-/// workshop's normal behaviour.
+/// The debugging mission, for every fault (its evidence opened from the
+/// lesson's sealed faults):
+///
+/// 1. on the healthy services no trace of the evidence scenario shows it
+///    (the evidence proves the fault, not the workshop's normal behaviour);
+///    one of those healthy traces is kept;
+/// 2. `start NN --seed i` builds and runs the services with it, and prints
+///    the report without naming it; a trace of the evidence scenario shows
+///    it;
+/// 3. a wrong answer fails and says only that it is wrong (no per-field
+///    "right"), the second one with the fault's hint; the right service and
+///    cause with the healthy trace fail and say why; with the trace that
+///    shows the fault they pass;
+/// 4. `reset NN` leaves `git status` clean, and no trace shows it any more.
+///
+/// The faults go in the order of the crate they patch, so each start
+/// rebuilds as little as it can.
 fn prove_mission(lab: &Path, stack: &Stack, lesson: &Lesson, mission: &Mission) -> String {
     let t = Instant::now();
     let nn = format!("{:02}", lesson.number);
@@ -524,75 +544,171 @@ fn prove_mission(lab: &Path, stack: &Stack, lesson: &Lesson, mission: &Mission) 
         let out = run(&stack.scratch, "bash", &["scripts/dev-up.sh"], &env);
         assert!(out.status.success(), "dev-up:\n{}", text(&out));
     };
-    let evidence = |code: &str| {
-        let path = repo_root().join(format!("lab/tests/mission/{code}.yaml"));
-        Spec::load(&path).unwrap_or_else(|e| panic!("fault {code} has no evidence spec: {e}"))
-    };
-    for seed in 0..mission.faults.len() as u64 {
+    let evidence: Vec<Spec> = mission
+        .faults
+        .iter()
+        .map(|f| {
+            f.evidence(lesson)
+                .unwrap_or_else(|e| panic!("fault {}: {e:#}", f.code))
+        })
+        .collect();
+
+    // 1. Healthy: no trace shows any fault; keep one trace per fault.
+    let mut healthy = Vec::new();
+    for (fault, spec) in mission.faults.iter().zip(&evidence) {
+        let (_, observations) = observe_spec(stack, spec);
+        if let Some(trace) = lab::mission::shows(spec, &observations) {
+            panic!(
+                "the evidence of fault {} shows on the healthy services (trace {}): it proves \
+                 nothing",
+                fault.code, trace.trace_id
+            );
+        }
+        let trace = observations
+            .iter()
+            .rev()
+            .find_map(|o| o.trace.clone())
+            .unwrap_or_else(|| panic!("fault {}: the healthy scenario left no trace", fault.code));
+        healthy.push(trace.trace_id.to_string());
+    }
+    let t_healthy = t.elapsed().as_secs_f64();
+
+    let mut seeds: Vec<u64> = (0..mission.faults.len() as u64).collect();
+    seeds.sort_by_key(|seed| mission_files(lesson, mission.fault(*seed)));
+    let mut starts = Vec::new();
+    for seed in seeds {
+        let index = seed as usize % mission.faults.len();
         let fault = mission.fault(seed);
-        lab_cmd(lab, stack, &["start", &nn, "--seed", &seed.to_string()]);
-        dev_up();
-        let report = observe_spec(stack, &evidence(&fault.code));
-        assert!(
-            report.passed(),
-            "mission fault {} (seed {seed}) does not show in the traces: {:#?}\n{}",
-            fault.code,
-            report.findings,
-            service_logs(&stack.scratch)
-        );
+        let spec = &evidence[index];
         let (service, cause) = mission
             .solve(fault)
             .unwrap_or_else(|| panic!("fault {}: no answer in the vocabulary", fault.code));
-        let right = [format!("service={service}"), format!("cause={cause}")];
-        let (passed, _, output) = check_with(lab, stack, lesson.number, &right);
-        assert!(
-            passed,
-            "mission seed {seed}: the right answer fails:\n{output}"
-        );
+
+        // 2. Start: the report, and nothing that names the fault.
+        let t_start = Instant::now();
+        let output = lab_cmd(lab, stack, &["start", &nn, "--seed", &seed.to_string()]);
+        starts.push(t_start.elapsed().as_secs_f64());
+        assert!(output.contains(&fault.symptom), "{output}");
+        let sealed = fault.open(lesson).unwrap();
+        for word in [fault.code.as_str(), cause.as_str()]
+            .into_iter()
+            .chain(sealed.files().iter().map(String::as_str))
+        {
+            assert!(
+                !output.contains(word),
+                "`start {nn}` names the fault ({word}):\n{output}"
+            );
+        }
+        // dev-up keeps running the mission's services.
+        dev_up();
+        let (report, observations) = observe_spec(stack, spec);
+        let Some(shown) = lab::mission::shows(spec, &observations) else {
+            panic!(
+                "mission fault {} (seed {seed}) does not show in the traces: {:#?}\n{}",
+                fault.code,
+                report.findings,
+                service_logs(&stack.scratch)
+            );
+        };
+        let trace = format!("trace={}", shown.trace_id);
+
+        // 3. Answers.
         let wrong_cause = mission.vocabulary["cause"]
             .iter()
             .find(|c| **c != cause)
             .unwrap();
-        let wrong = [format!("service={service}"), format!("cause={wrong_cause}")];
-        let (passed, causes, output) = check_with(lab, stack, lesson.number, &wrong);
+        let wrong_service = mission.vocabulary["service"]
+            .iter()
+            .find(|s| **s != service)
+            .unwrap();
+        let tries = [
+            [format!("service={service}"), format!("cause={wrong_cause}")],
+            [format!("service={wrong_service}"), format!("cause={cause}")],
+        ];
+        for (n, pair) in tries.iter().enumerate() {
+            let answers = [pair[0].clone(), pair[1].clone(), trace.clone()];
+            let (passed, causes, output) = check_with(lab, stack, lesson.number, &answers);
+            assert!(
+                !passed,
+                "mission seed {seed}: a wrong answer passes:\n{output}"
+            );
+            assert_eq!(causes, ["wrong-answer"], "{output}");
+            assert!(
+                !output.contains("is the right") && !output.contains("is right"),
+                "a wrong answer says only that it is wrong:\n{output}"
+            );
+            assert_eq!(
+                output.contains("Hint:"),
+                n == 1,
+                "the fault's hint comes with the second wrong answer, not before:\n{output}"
+            );
+        }
+        let right = [format!("service={service}"), format!("cause={cause}")];
+        let with_healthy = [
+            right[0].clone(),
+            right[1].clone(),
+            format!("trace={}", healthy[index]),
+        ];
+        let (passed, causes, output) = check_with(lab, stack, lesson.number, &with_healthy);
         assert!(
             !passed,
-            "mission seed {seed}: a wrong answer passes:\n{output}"
+            "mission seed {seed}: the right pair passes with a healthy trace:\n{output}"
         );
-        assert_eq!(causes, ["wrong-answer"], "{output}");
+        assert_eq!(causes, ["no-evidence"], "{output}");
+        assert!(output.contains("does not show"), "{output}");
+        let answers = [right[0].clone(), right[1].clone(), trace.clone()];
+        let (passed, _, output) = check_with(lab, stack, lesson.number, &answers);
         assert!(
-            output.contains("is the right service") && output.contains("Hint:"),
-            "a wrong cause gets a hint, not the answer:\n{output}"
+            passed,
+            "mission seed {seed}: the right answer with trace {} fails:\n{output}",
+            shown.trace_id
         );
-        assert!(!output.contains(&format!("cause={cause}")), "{output}");
+
+        // 4. Reset: the workshop's own services again.
         lab_cmd(lab, stack, &["reset", &nn]);
         assert_eq!(git(&stack.scratch, &["status", "--porcelain"]), "");
+        let (_, observations) = observe_spec(stack, spec);
+        if let Some(trace) = lab::mission::shows(spec, &observations) {
+            panic!(
+                "fault {} still shows after `reset {nn}` (trace {})",
+                fault.code, trace.trace_id
+            );
+        }
     }
-    dev_up();
-    let run_env =
-        std::fs::read_to_string(stack.scratch.join(".lab/run/order-service.env")).unwrap();
-    assert!(
-        !run_env.contains("WORKSHOP_MISSION"),
-        "reset leaves the fault on: {run_env}"
-    );
-    for fault in &mission.faults {
-        let report = observe_spec(stack, &evidence(&fault.code));
-        assert!(
-            !report.passed(),
-            "the evidence of fault {} passes without the fault: it proves nothing",
-            fault.code
-        );
-    }
+    // The first start builds the copy's crates from nothing; the later
+    // ones (the learner's warm start) only what their fault changes.
+    let warm = starts.get(1..).unwrap_or_default();
+    let slowest = warm.iter().cloned().fold(0.0, f64::max);
+    let mean = warm.iter().sum::<f64>() / warm.len().max(1) as f64;
     format!(
-        "lesson {nn}: {} hidden faults each show in the traces, take their answer and refuse \
-         a wrong one; none shows without the mission: {:.0} s\n",
+        "lesson {nn}: {} hidden faults: none shows on the healthy services ({t_healthy:.0} s); \
+         each shows after its start (the first, cold, {:.0} s; then {mean:.0} s on average, \
+         at most {slowest:.0} s), takes the right answer with its trace, refuses a wrong one \
+         and the right one with a healthy trace, and is gone after reset: {:.0} s\n",
         mission.faults.len(),
+        starts.first().copied().unwrap_or(0.0),
         t.elapsed().as_secs_f64()
     )
 }
 
-/// Runs a spec against the scratch stack in-process (no lesson, no restart).
-fn observe_spec(stack: &Stack, spec: &Spec) -> lab::check::outcome::Report {
+/// The files a fault's patch changes: faults that patch the same crate
+/// run one after the other.
+fn mission_files(lesson: &Lesson, fault: &lab::mission::Fault) -> Vec<String> {
+    fault
+        .open(lesson)
+        .map(|sealed| sealed.files())
+        .unwrap_or_default()
+}
+
+/// Runs a spec against the scratch stack in-process (no lesson, no
+/// restart): the report over all its traces, and the observations.
+fn observe_spec(
+    stack: &Stack,
+    spec: &Spec,
+) -> (
+    lab::check::outcome::Report,
+    Vec<lab::check::outcome::Observation>,
+) {
     let recorded = lab::stack::NativeStack::load(&stack.scratch)
         .unwrap()
         .expect("dev-up recorded the stack");
@@ -609,7 +725,7 @@ fn observe_spec(stack: &Stack, spec: &Spec) -> lab::check::outcome::Report {
     let observations = runtime
         .block_on(observe(spec, &options, |_| {}))
         .expect("the evidence scenario runs");
-    evaluate(spec, &observations)
+    (evaluate(spec, &observations), observations)
 }
 
 /// `LAB_GATE_LESSONS=08,14`: the lesson numbers to prove (all when unset).

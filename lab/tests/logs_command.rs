@@ -134,8 +134,16 @@ impl Drop for Scratch {
 
 /// `POST /orders` at the gateway; returns the response's trace id.
 async fn post_order(gateway: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(format!("{gateway}/orders"))
+    post_order_with(gateway, None).await
+}
+
+/// `POST /orders` with this `traceparent` header, if any.
+async fn post_order_with(gateway: &str, traceparent: Option<&str>) -> String {
+    let mut request = reqwest::Client::new().post(format!("{gateway}/orders"));
+    if let Some(header) = traceparent {
+        request = request.header("traceparent", header);
+    }
+    let response = request
         .json(&serde_json::json!({"user_id": "5", "product": "Mouse", "quantity": 1}))
         .send()
         .await
@@ -251,6 +259,28 @@ async fn one_orders_lines_come_from_all_four_services_in_time_order() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    // An unsampled request leaves lines and no trace: the footer says so,
+    // and does not send the learner to `cargo lab trace` for it.
+    let unsampled = format!("{:032x}", rand::random::<u128>() | 1);
+    let header = format!("00-{unsampled}-00f067aa0ba902b7-00");
+    let gateway = format!("http://127.0.0.1:{base}");
+    assert_eq!(post_order_with(&gateway, Some(&header)).await, unsampled);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let shown = loop {
+        let out = scratch.lab_logs(&[&unsampled]);
+        let shown = text(&out);
+        if out.status.success() && shown.contains(" · 4 services · ") {
+            break shown;
+        }
+        assert!(Instant::now() < deadline, "lab logs {unsampled}:\n{shown}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(!shown.contains("cargo lab trace"), "{shown}");
+    assert!(
+        shown.contains(&format!("no trace {unsampled} at ")) && shown.contains("not sampled"),
+        "{shown}"
+    );
+
     // A whole `traceresponse` value works too.
     let header = format!("00-{trace_id}-{}-01", lines[0]["span_id"].as_str().unwrap());
     assert!(scratch.lab_logs(&[&header]).status.success());

@@ -3,7 +3,6 @@
 //! the other service's SERVER span its child.
 
 use serde::{Deserialize, Serialize};
-use service_kit::mission::{self, Fault};
 use telemetry::client::{CallError, ServiceClient};
 
 /// A user as user-service returns it (fields we use).
@@ -44,15 +43,7 @@ pub struct UserService(pub ServiceClient);
 impl UserService {
     /// `GET /users/{id}`.
     pub async fn get_user(&self, user_id: i64) -> Result<User, CallError> {
-        let path = format!("/users/{user_id}");
-        // Lesson 15 (see `service_kit::mission`): a retry loop that does not
-        // look at the answer.
-        if mission::is(Fault::Retries) {
-            for _ in 0..2 {
-                let _ = self.0.get_json::<User>(&path).await;
-            }
-        }
-        self.0.get_json(&path).await
+        self.0.get_json(&format!("/users/{user_id}")).await
     }
 }
 
@@ -63,27 +54,6 @@ pub struct InventoryService(pub ServiceClient);
 impl InventoryService {
     /// `POST /inventory/reservations`: take stock for an order.
     pub async fn reserve(&self, product: &str, quantity: i32) -> Result<Reservation, CallError> {
-        // Lesson 15 (see `service_kit::mission`): the call is spawned as a
-        // task of its own, which does not carry the request's span along, so
-        // it starts a trace of its own.
-        if mission::is(Fault::LostContext) {
-            let (client, product) = (self.0.clone(), product.to_string());
-            let service = client.name();
-            let task = tokio::spawn(async move {
-                let body = ReservationRequest {
-                    product: &product,
-                    quantity,
-                };
-                client.post_json("/inventory/reservations", &body).await
-            });
-            return task.await.unwrap_or_else(|error| {
-                Err(CallError::Failed {
-                    service,
-                    message: "the reservation task stopped".to_string(),
-                    detail: error.to_string(),
-                })
-            });
-        }
         let body = ReservationRequest { product, quantity };
         self.0.post_json("/inventory/reservations", &body).await
     }

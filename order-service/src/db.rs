@@ -85,10 +85,6 @@ pub async fn insert_order(db: &Database, order: &NewOrder) -> Result<Order, DbEr
         .bind(field("tracestate"))
         .bind(field("baggage"))
         .execute(&mut *tx);
-    let query = async {
-        mission_flaky_write()?;
-        query.await
-    };
     traced(span, query).await?;
 
     tx.commit().await?;
@@ -112,18 +108,4 @@ pub async fn orders_of_user(db: &Database, user_id: i64) -> Result<Vec<Order>, D
         .bind(HISTORY_LIMIT)
         .fetch_all(&db.pool);
     Ok(traced(span, query).await?)
-}
-
-/// Lesson 15 (see `service_kit::mission`): every third event write fails,
-/// as a flaky connection would.
-fn mission_flaky_write() -> Result<(), sqlx::Error> {
-    use service_kit::mission::{self, Fault};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static WRITES: AtomicU64 = AtomicU64::new(0);
-    if mission::is(Fault::IntermittentError) && WRITES.fetch_add(1, Ordering::Relaxed) % 3 == 2 {
-        return Err(sqlx::Error::Protocol(
-            "connection closed by the server in the middle of a statement".into(),
-        ));
-    }
-    Ok(())
 }

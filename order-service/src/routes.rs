@@ -74,7 +74,9 @@ pub async fn create_order(
     // From here on, stock gets reserved. If the client hung up half-way,
     // axum would drop this handler's future and a reservation could stay
     // behind without its order. A spawned task runs to the end whatever the
-    // client does; `.instrument` keeps it inside this request's span.
+    // client does.
+    // LESSON 15: the task runs on any worker thread, with nothing current;
+    // `.instrument(span)` takes this request's span along into it.
     let saved = tokio::spawn(place_order(state, order, plan).instrument(span))
         .await
         .map_err(|error| ApiError::Internal(format!("the order task failed: {error}")))??;

@@ -18,13 +18,11 @@
 //!   by container healthchecks.
 //! - [`router`]: the plumbing around every API (panics, limits, 404s).
 //! - [`serve`]: serve until SIGTERM/Ctrl-C, then drain with a deadline.
-//! - [`mission`]: lesson 15's hidden fault (`WORKSHOP_MISSION`).
 
 pub mod config;
 pub mod error_body;
 pub mod extract;
 pub mod health;
-pub mod mission;
 pub mod postgres;
 pub mod router;
 pub mod serve;

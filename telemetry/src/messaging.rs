@@ -27,7 +27,7 @@ use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
 use opentelemetry_semantic_conventions::attribute::{
     MESSAGING_CONSUMER_GROUP_NAME, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_ID,
-    MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
+    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
 };
 use tracing::field::Empty;
 use tracing::Span;
@@ -85,10 +85,13 @@ pub fn producer_span(destination: &str, parent: Context) -> Span {
         otel.kind = "producer",
         { MESSAGING_SYSTEM } = "redis",
         { MESSAGING_DESTINATION_NAME } = destination,
+        { MESSAGING_OPERATION_NAME } = "send",
         { MESSAGING_OPERATION_TYPE } = "send",
         { MESSAGING_MESSAGE_ID } = Empty,
     );
-    let _ = span.set_parent(parent);
+    if let Err(error) = span.set_parent(parent) {
+        propagation::warn_parent_not_set(&error);
+    }
     span
 }
 
@@ -102,11 +105,14 @@ pub fn consumer_span(destination: &str, group: &str, message_id: &str, parent: C
         otel.kind = "consumer",
         { MESSAGING_SYSTEM } = "redis",
         { MESSAGING_DESTINATION_NAME } = destination,
+        { MESSAGING_OPERATION_NAME } = "process",
         { MESSAGING_OPERATION_TYPE } = "process",
         { MESSAGING_CONSUMER_GROUP_NAME } = group,
         { MESSAGING_MESSAGE_ID } = message_id,
     );
-    let _ = span.set_parent(parent);
+    if let Err(error) = span.set_parent(parent) {
+        propagation::warn_parent_not_set(&error);
+    }
     span
 }
 

@@ -15,12 +15,14 @@
 //! small adapters below are all it takes to teach the OpenTelemetry
 //! propagators to read and write `http::HeaderMap`.
 
+use std::sync::Once;
+
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator};
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry::{global, Context};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_opentelemetry::{OpenTelemetrySpanExt, SetParentError};
 
 /// Installs the W3C TraceContext + Baggage propagators for this process.
 pub fn install_propagators() {
@@ -72,6 +74,36 @@ pub fn inject(cx: &Context, headers: &mut HeaderMap) {
     });
 }
 
+/// Says, once per process, that `span.set_parent(cx)` failed.
+///
+/// tracing-opentelemetry starts the OpenTelemetry span (and asks the
+/// sampler) when the `tracing` span is first entered, or when its context is
+/// first read. After that the parent cannot change: `set_parent` returns
+/// `Err(SetParentError::AlreadyStarted)` and the span keeps the parent it
+/// started with (none: its trace splits off). Thrown away with `let _ =`,
+/// that mistake is silent; logged, it is one warning to find. Once per
+/// process: the same code path fails on every request. A span a filter
+/// turned off (`SpanDisabled`) has no OpenTelemetry span to parent: not a
+/// mistake, not logged.
+pub fn warn_parent_not_set(error: &SetParentError) {
+    static WARNED: Once = Once::new();
+    if matches!(error, SetParentError::SpanDisabled) {
+        return;
+    }
+    WARNED.call_once(|| match error {
+        SetParentError::AlreadyStarted => tracing::warn!(
+            %error,
+            "set_parent came too late: the span had already started (it was entered, or its \
+             context was read), so it keeps the parent it started with and its trace splits off; \
+             set the parent right after creating the span (logged once per process)"
+        ),
+        _ => tracing::warn!(
+            %error,
+            "set_parent failed: the span keeps the parent it started with (logged once per process)"
+        ),
+    });
+}
+
 /// The span context of the current `tracing` span (starting it if needed).
 pub fn current_span_context() -> SpanContext {
     tracing::Span::current()
@@ -100,4 +132,54 @@ pub fn traceresponse(span_context: &SpanContext) -> Option<HeaderValue> {
         span_context.trace_flags().to_u8()
     );
     HeaderValue::from_str(&value).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// Lesson 05's pitfall: a parent set after the span started is
+    /// refused, with an error that used to be thrown away.
+    #[test]
+    fn set_parent_after_the_span_started_is_refused() {
+        let provider = SdkTracerProvider::builder().build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let parent = || {
+                let mut headers = HeaderMap::new();
+                headers.insert(
+                    "traceparent",
+                    HeaderValue::from_static(
+                        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                    ),
+                );
+                opentelemetry_sdk::propagation::TraceContextPropagator::new()
+                    .extract(&HeaderExtractor(&headers))
+            };
+
+            let early = tracing::info_span!("early");
+            assert!(early.set_parent(parent()).is_ok());
+            assert_eq!(
+                early.context().span().span_context().trace_id().to_string(),
+                "4bf92f3577b34da6a3ce929d0e0e4736"
+            );
+
+            let late = tracing::info_span!("late");
+            let _ = late.enter();
+            let error = late.set_parent(parent()).unwrap_err();
+            assert!(matches!(error, SetParentError::AlreadyStarted), "{error}");
+            // Logged once, however often it happens.
+            warn_parent_not_set(&error);
+            warn_parent_not_set(&error);
+            assert_ne!(
+                late.context().span().span_context().trace_id().to_string(),
+                "4bf92f3577b34da6a3ce929d0e0e4736"
+            );
+        });
+    }
 }

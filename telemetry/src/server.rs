@@ -32,7 +32,7 @@ use axum::response::Response;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
 use opentelemetry_semantic_conventions::attribute::{
-    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, URL_PATH,
+    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, URL_PATH, URL_SCHEME,
 };
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
@@ -145,13 +145,18 @@ fn server_span(request: &Request) -> Span {
         { HTTP_REQUEST_METHOD } = %method,
         { HTTP_ROUTE } = route.as_deref(),
         { URL_PATH } = %request.uri().path(),
+        // The services serve plain HTTP (TLS, if any, ends in front of them).
+        { URL_SCHEME } = "http",
         { HTTP_RESPONSE_STATUS_CODE } = Empty,
     );
     // No usable `traceparent` (absent or garbage) extracts as an empty
     // context: the span then becomes the root of a new trace.
     let parent = propagation::extract(request.headers());
     copy_baggage(&span, &parent);
-    let _ = span.set_parent(parent);
+    // Only before the span is first entered: later it fails (AlreadyStarted).
+    if let Err(error) = span.set_parent(parent) {
+        propagation::warn_parent_not_set(&error);
+    }
     span
 }
 

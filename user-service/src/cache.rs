@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
-use service_kit::mission::{self, Fault};
 use telemetry::db::{redis as redis_span, traced, Peer};
 use tokio::sync::Mutex;
 
@@ -95,11 +94,7 @@ impl UserCache {
     /// Stores `user` with the configured time to live.
     pub async fn put(&self, user: &User) -> redis::RedisResult<()> {
         let span = redis_span("SET", "user", &self.peer);
-        let mut key = self.key(user.id);
-        // Lesson 15 (see `service_kit::mission`): a key the reads never ask for.
-        if user.id % 2 == 0 && mission::is(Fault::CacheMiss) {
-            key.push(' ');
-        }
+        let key = self.key(user.id);
         let json = serde_json::to_string(user).unwrap_or_default();
         traced(span, async {
             self.connection()

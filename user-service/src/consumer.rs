@@ -400,10 +400,6 @@ impl Consumer {
 
     /// Counts the order (once) and drops the user's cache entry.
     async fn process(&self, event: OrderEvent, message_id: &str) -> Result<(), ConsumerError> {
-        // Lesson 15 (see `service_kit::mission`): a consumer far behind.
-        if service_kit::mission::is(service_kit::mission::Fault::SlowConsumer) {
-            tokio::time::sleep(Duration::from_millis(2500)).await;
-        }
         let span = tracing::Span::current();
         span.set_attribute("order.id", event.order_id);
         span.set_attribute("user.id", event.user_id);

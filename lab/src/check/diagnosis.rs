@@ -68,6 +68,15 @@ pub enum Cause {
     WrongCount,
     /// An attribute that must not be there is (e.g. a plain e-mail).
     AttributePresent,
+    /// A baggage entry (`from_baggage`) another span of the trace carries is
+    /// missing here: the baggage did not cross the hop into this service.
+    BaggageLost,
+    /// The learner's `.lab/<service>.env` sets a variable over the lesson's
+    /// `env/<service>.env`: the service ran with the learner's value.
+    EnvOverride {
+        service: String,
+        key: String,
+    },
     /// An attribute's value does not match the lesson's pattern.
     NoMatch,
     /// Too few log lines of the trace in a service's log (`service` may
@@ -80,8 +89,30 @@ pub enum Cause {
     LogSpanId {
         service: String,
     },
+    /// A service's log lines hold the trace id, but under another field
+    /// name (`trace.id`, `traceId`) or in another form (uppercase): no tool
+    /// that reads `trace_id` finds them.
+    LogIdField {
+        service: String,
+    },
+    /// The lines of a request whose trace was not kept (an unsampled
+    /// parent) carry no ids, while a sampled request's lines do.
+    LogsUnsampled {
+        service: String,
+    },
+    /// A CONSUMER span began a trace of its own with a link to the PRODUCER
+    /// span instead of being its child.
+    LinkedNotChild {
+        service: String,
+    },
+    /// A CONSUMER span continues the trace, but under another span than the
+    /// PRODUCER span that sent its message.
+    MessageParent,
     /// The collector config lacks what the lesson asks for.
     CollectorConfig,
+    /// The collector config has it, but in a form that does not do it
+    /// (defined and unused, misplaced, another value, another level...).
+    Collector(CollectorFault),
     /// A wrong answer to one of the lesson's questions.
     WrongAnswer {
         key: String,
@@ -92,6 +123,22 @@ pub enum Cause {
     UnitTests,
     /// A step's span is still open when a later step starts (`ends_before`).
     EndsLate,
+    /// A span of `service` (`span`, INTERNAL or CLIENT) began a trace of its
+    /// own although `service`'s SERVER span `server` is in the request's
+    /// trace: the context was lost inside the process (a spawned task, a
+    /// thread), not on the wire.
+    LostInProcess {
+        service: String,
+        span: String,
+        server: String,
+    },
+    /// One request's spans in another request's trace (one holds `span`
+    /// more often than it may, another less): a span stayed current on a
+    /// thread while other requests' work ran there.
+    MixedRequests {
+        service: String,
+        span: String,
+    },
 }
 
 impl Cause {
@@ -128,14 +175,23 @@ impl Cause {
             Cause::UnexpectedTrace => "unexpected-trace",
             Cause::WrongCount => "wrong-count",
             Cause::AttributePresent => "attribute-present",
+            Cause::BaggageLost => "baggage-lost",
+            Cause::EnvOverride { .. } => "env-override",
             Cause::NoMatch => "no-match",
             Cause::LogsMissing { .. } => "logs-missing",
             Cause::LogSpanId { .. } => "log-span-id",
+            Cause::LogIdField { .. } => "log-id-field",
+            Cause::LogsUnsampled { .. } => "logs-unsampled",
+            Cause::LinkedNotChild { .. } => "linked-not-child",
+            Cause::MessageParent => "message-parent",
             Cause::CollectorConfig => "collector-config",
+            Cause::Collector(fault) => fault.key(),
             Cause::WrongAnswer { .. } => "wrong-answer",
             Cause::BuildFailed => "build-failed",
             Cause::UnitTests => "unit-tests",
             Cause::EndsLate => "ends-late",
+            Cause::LostInProcess { .. } => "lost-in-process",
+            Cause::MixedRequests { .. } => "mixed-requests",
         }
     }
 }
@@ -171,9 +227,13 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         ),
         Cause::NotContinued => diagnosis(
             "the gateway started a new trace instead of continuing the one in our `traceparent` \
-             header: the incoming context is not extracted, or not made the parent of the server span.",
-            "in the server layer, extract the context with the global propagator and call \
-             `span.set_parent(cx)` before the span is first entered.",
+             header: the incoming context is not extracted, or it was made the parent of the \
+             SERVER span too late (after the span had started: entered, or its context read), \
+             which the span ignores.",
+            "look at how the server layer (telemetry/src/server.rs) builds the SERVER span: read \
+             the context from the request's headers and make it the parent before anything \
+             enters the span or reads its context. The service's log says so once when a parent \
+             came too late.",
         ),
         Cause::NoSpans => diagnosis(
             "nothing reached the trace backend. Usual suspects: (1) the exporter endpoint or \
@@ -182,7 +242,8 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              (no flush on shutdown); (3) the sampler drops everything (always_off, ratio 0); \
              (4) the collector's OTLP receiver listens on localhost inside its container.",
             "read each service's start-up log line (endpoint, protocol, sampler) and look for \
-             \"span export failed\" warnings; make sure shutdown calls `Telemetry::shutdown()`; \
+             \"span export failed\" warnings; make sure each service flushes its queued spans when \
+             it shuts down (lesson 01); \
              bind the collector's receivers to 0.0.0.0.",
         ),
         Cause::SplitTrace {
@@ -195,10 +256,10 @@ pub fn explain(cause: &Cause) -> Diagnosis {
                  message's fields), or {service}'s consumer did not read it back, so the \
                  CONSUMER span began a trace of its own."
             ),
-            fix: "producer side: put the PRODUCER span's own context into the message, as fields \
-                  beside the payload (`telemetry::messaging::context_fields(&span.context())`); \
-                  consumer side: read them back (`messaging::context_from_fields`) and make them \
-                  the CONSUMER span's parent before it is entered."
+            fix: "producer side: the message must carry the context of the PRODUCER span that \
+                  sends it, written as fields beside the payload in the same W3C form as HTTP \
+                  headers; consumer side: read those fields back and make them the CONSUMER \
+                  span's parent before it is entered."
                 .to_string(),
         },
         Cause::SplitTrace {
@@ -210,29 +271,33 @@ pub fn explain(cause: &Cause) -> Diagnosis {
                  (e.g. the outbox row's `traceparent`) is missing or was not read back, so \
                  sending the message began a trace of its own."
             ),
-            fix: "save the current span's context with the message when it is written \
-                  (`telemetry::messaging::context_fields`), and make it the PRODUCER span's parent \
-                  when the message is sent (`messaging::context_from_fields`)."
+            fix: "save the current span's context with the message when it is written (as \
+                  W3C fields beside it), and make that saved context the PRODUCER span's parent \
+                  when the message is sent."
                 .to_string(),
         },
         Cause::SplitTrace { service, .. } => Diagnosis {
             likely: format!(
-                "propagation is broken on the way into {service}: the caller did not inject \
-                 `traceparent` into the request headers, or {service} did not extract it, so it \
-                 started a trace of its own."
+                "propagation is broken on the way into {service}: its caller sent no usable \
+                 `traceparent` header, or {service} did not make it the parent of its SERVER \
+                 span, so it started a trace of its own."
             ),
-            fix: "client side: inject the current context into the outgoing headers \
-                  (`propagator.inject_context`); server side: extract it and `set_parent` before \
-                  entering the server span. Look for the `// LESSON 05` markers."
+            fix: "the caller must write the context of its CLIENT span for this call (with the \
+                  baggage) into the request's headers; the callee must read it back and make it \
+                  the parent of its SERVER span before that span starts. Both halves are in the \
+                  telemetry crate, at the `// LESSON 05` markers."
                 .to_string(),
         },
         Cause::ServiceMissing { service } => Diagnosis {
             likely: format!(
-                "{service} exports nothing to this backend (or never got the request): its \
-                 OTEL_* environment or its exporter setup differs from the other services."
+                "{service} has no span in this trace: nobody called it for this request, or it \
+                 exports nothing to this backend (its OTEL_* environment or its exporter setup \
+                 differs from the other services)."
             ),
             fix: format!(
-                "compare {service}'s OTEL_EXPORTER_OTLP_ENDPOINT / _PROTOCOL, OTEL_SDK_DISABLED and \
+                "if the CLIENT span of the call to {service} is missing too, the call was never \
+                 made: look at the code that should make it. Otherwise compare {service}'s \
+                 OTEL_EXPORTER_OTLP_ENDPOINT / _PROTOCOL, OTEL_SDK_DISABLED and \
                  OTEL_TRACES_SAMPLER with a working service, and look in its log for \
                  \"span export failed\"."
             ),
@@ -242,16 +307,18 @@ pub fn explain(cause: &Cause) -> Diagnosis {
             "create it with the name the lesson asks for; the list shows what the service emits.",
         ),
         Cause::WrongKind => diagnosis(
-            "the span was created with another kind.",
-            "set the `otel.kind` field (\"server\", \"client\", \"internal\") when the span is created.",
+            "the span was created with another kind (a span given none is INTERNAL).",
+            "give the span its kind when it is created: a call to another server (an HTTP \
+             service, a database, a cache) is a CLIENT span.",
         ),
         Cause::NotRoot | Cause::WrongParent => diagnosis(
-            "the span was started while another span was current: `set_parent` was called after \
-             the span was entered (tracing-opentelemetry starts the OTel span at its first enter, \
-             so a later `set_parent` changes nothing), a future ran without `.instrument(span)`, \
-             or the client span was not current when the request was sent.",
-            "call `span.set_parent(cx)` right after creating the span, before entering it; wrap \
-             async work in `.instrument(span)`; create child spans inside their parent's scope.",
+            "the span hangs under another span than its parent: the context handed to the callee \
+             (or set as the parent) was not the one of the span that made the call, the parent \
+             was set after the span had started (too late: it is ignored), or the work ran \
+             outside its parent span.",
+            "find where this span gets its parent: the context sent with the call must be the \
+             one of the calling span itself; a parent set on a span must be set before the span \
+             starts; work belongs inside its parent span.",
         ),
         Cause::AttributeMissing => diagnosis(
             "the attribute is never recorded: with `tracing`, recording a value into a field \
@@ -268,7 +335,7 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         ),
         Cause::WrongType => diagnosis(
             "the attribute has another type than the conventions give it.",
-            "record integers as i64, flags as bool and text as &str.",
+            "record integers as signed 64-bit integers, flags as booleans and text as text.",
         ),
         Cause::WrongValue => diagnosis(
             "the value differs: recorded before it was known, or taken from another variable \
@@ -290,9 +357,11 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              says which way it is off.",
         ),
         Cause::TooShort => diagnosis(
-            "the injected delay did not happen inside this span: the `fault.*` baggage did not \
-             arrive (baggage not propagated), or the sleep runs outside the handler span.",
-            "make every hop inject `baggage` along with `traceparent`, and sleep inside the span.",
+            "the injected delay did not happen inside this span: the `fault.*` baggage the \
+             gateway adds did not arrive (the context sent on was not the one holding it, or \
+             only `traceparent` was sent), or the sleep runs outside the handler span.",
+            "make every hop send the baggage it holds, including what the caller added to it, \
+             along with `traceparent`; the delay must run inside the span.",
         ),
         Cause::Orphan => diagnosis(
             "the parent span was never exported: its service dropped it (export queue full, export \
@@ -304,15 +373,16 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         Cause::Fragment => diagnosis(
             "a downstream service made its own sampling decision instead of following its parent, \
              so it kept parts of traces the gateway dropped.",
-            "use a parent-based sampler everywhere (`parentbased_traceidratio`, not \
-             `traceidratio`); only the gateway decides.",
+            "look at the sampler of each service below the gateway (its OTEL_TRACES_SAMPLER): \
+             one that decides again, whatever the parent said, records what the gateway dropped. \
+             docs/sampling.md says which samplers follow their parent.",
         ),
         Cause::SampledEverything => diagnosis(
-            "every request was traced: the gateway's sampler is still always_on (the default), or \
-             its ratio is 1.",
-            "set OTEL_TRACES_SAMPLER=parentbased_traceidratio and OTEL_TRACES_SAMPLER_ARG to this \
-             lesson's ratio for api-gateway (docker-compose.yml, or .lab/api-gateway.env with \
-             scripts/dev-up.sh), then restart it.",
+            "every request was traced: the service that starts the traces keeps all of them (no \
+             sampler set, one that keeps everything, or a ratio of 1).",
+            "look at the sampler that decides for new traces (the gateway's OTEL_TRACES_SAMPLER and \
+             its ARG, in the lesson's environment or your .lab/api-gateway.env) and at the share \
+             this lesson asks for.",
         ),
         Cause::SampledNothing => diagnosis(
             "no request was traced: the sampler is off (always_off, ratio 0), or no span is \
@@ -335,30 +405,58 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         },
         Cause::ParentIgnored { service } => Diagnosis {
             likely: format!(
-                "{service} samples on its own instead of following its parent: the gateway kept \
-                 these traces, but {service} dropped its part (and the services it calls followed \
-                 its \"not sampled\"). A sampler like `traceidratio` ignores the parent's decision."
+                "{service} makes a sampling decision of its own instead of following the one that \
+                 arrived in `traceparent`: it drops traces its caller kept (a kept trace loses its \
+                 lower part, or vanishes, as the services it calls follow its \"not sampled\"), or \
+                 records traces its caller dropped."
             ),
             fix: format!(
-                "give {service} a parent-based sampler (the default `parentbased_always_on`, or \
-                 `parentbased_traceidratio`): remove its OTEL_TRACES_SAMPLER override, and make the \
-                 ratio decision at the gateway only."
+                "look at {service}'s sampler (OTEL_TRACES_SAMPLER): a service that receives a \
+                 decision should follow it, and only the service that starts the trace decides \
+                 (docs/sampling.md lists which samplers follow their parent)."
             ),
         },
         Cause::UnexpectedTrace => diagnosis(
             "a trace exists for a request that should leave none: the request's unsampled parent \
-             (or the sampler's \"drop\") was not respected by some service.",
-            "use parent-based samplers, so an unsampled parent keeps the whole request unsampled.",
+             (or the sampler's \"drop\") was not respected by some service, or a context was \
+             passed on (across a queue, say) with the sampled flag set whatever the decision \
+             was; the trace's first span shows where.",
+            "start from the trace's first span: its service needs a parent-based sampler, so that \
+             an unsampled parent keeps the whole request unsampled, and the context it continued \
+             must arrive with the caller's \"not sampled\" flag intact.",
         ),
         Cause::WrongCount => diagnosis(
-            "the trace holds another number of these spans than expected: a call in a loop \
-             (N+1) instead of one batch call, or a span created twice.",
-            "look at the repeated spans' parent and make one call for the whole batch.",
+            "the trace holds another number of these spans than expected: more, when a call \
+             is made in a loop (an N+1) instead of once for the whole batch, or a span is \
+             created twice; fewer, when a call is not made at all.",
+            "look at the spans' parent: make one call for the whole batch, and no call that \
+             the lesson's trace does not show.",
         ),
         Cause::AttributePresent => diagnosis(
-            "an attribute that must not leave the pipeline is still on the span.",
-            "remove or transform it (the collector's attributes processor: `delete` or `hash`).",
+            "an attribute the lesson says must not be on this span is there: something set it \
+             (the code, or a setting the service runs with) and nothing on the way removed it.",
+            "find what sets it (the lesson's note below says where to look); data that must not \
+             leave the pipeline can also be deleted or hashed by the collector.",
         ),
+        Cause::BaggageLost => diagnosis(
+            "the request's baggage did not reach this service although its trace did: the caller \
+             sent `traceparent` but no `baggage` header (a propagator for the trace context \
+             alone writes only `traceparent`), or the context it sent held no baggage.",
+            "the caller must send the baggage with the trace context: both W3C formats, as the \
+             telemetry crate's propagation module installs them, from the context that holds \
+             the baggage.",
+        ),
+        Cause::EnvOverride { service, key } => Diagnosis {
+            likely: format!(
+                "{service} ran with your own {key}, not the lesson's: this check expects what \
+                 the lesson's environment gives, so findings about {service} may come from your \
+                 setting, not from your code."
+            ),
+            fix: format!(
+                "delete the {key} line from .lab/{service}.env (then `scripts/dev-up.sh`, or just \
+                 check again), or keep it while you experiment and expect this check to fail."
+            ),
+        },
         Cause::NoMatch => diagnosis(
             "the attribute's value does not have the expected form.",
             "compare the value with the lesson's description (e.g. a hash, not the clear text).",
@@ -378,14 +476,53 @@ pub fn explain(cause: &Cause) -> Diagnosis {
                  the `span_id` is missing, or it is not an OpenTelemetry span id (`tracing`'s own \
                  span `Id` is a number local to the process, not the id the trace shows)."
             ),
-            fix: "write the OTel span context's `span_id()` (16 hex digits) beside its \
-                  `trace_id()`, from the same span context."
+            fix: "write the OpenTelemetry id of the span the line is written in (16 lowercase \
+                  hex digits), taken from the same span context as the trace id."
                 .to_string(),
         },
+        Cause::LogIdField { service } => Diagnosis {
+            likely: format!(
+                "the log lines of {service} hold the trace id, but not as `trace_id` in the form \
+                 the trace shows (32 lowercase hex digits): `cargo lab logs`, this check and \
+                 log tools that follow OpenTelemetry look for that field, and do not find them."
+            ),
+            fix: "name the fields `trace_id` and `span_id`, and write the ids as lowercase hex, \
+                  as the trace shows them."
+                .to_string(),
+        },
+        Cause::LogsUnsampled { service } => Diagnosis {
+            likely: format!(
+                "{service}: the ids are written into the lines of sampled requests only, but a request \
+                 whose trace is not kept still has a trace id and span ids (they are made and \
+                 propagated either way), and its lines are the only record left of it."
+            ),
+            fix: "write the ids whenever the span context is valid, whether or not it is \
+                  sampled."
+                .to_string(),
+        },
+        Cause::LinkedNotChild { service } => Diagnosis {
+            likely: format!(
+                "{service}'s CONSUMER span points at the PRODUCER span with a link, and has no \
+                 parent: a link relates two traces (a batch built from many messages, a job \
+                 started by an old event), it does not continue one, so the work done for this \
+                 message is missing from the request's trace."
+            ),
+            fix: "for a message processed on its own, make the context read from the message \
+                  the CONSUMER span's parent (a link may be kept beside it)."
+                .to_string(),
+        },
+        Cause::MessageParent => diagnosis(
+            "the CONSUMER span continues the trace, but not from the PRODUCER span that sent the \
+             message: the message carries another span's context (one saved earlier with it, or \
+             the sender's caller), so the trace skips the hop across the queue.",
+            "write the context of the span that sends the message into it, at the moment it is \
+             sent.",
+        ),
         Cause::CollectorConfig => diagnosis(
             "the collector config does not contain what the lesson asks for.",
             "edit the collector config file named above; `cargo lab hint` shows the way, one step at a time.",
         ),
+        Cause::Collector(fault) => fault.explain(),
         Cause::WrongAnswer { key } => Diagnosis {
             likely: format!("the answer to `{key}` is not what the trace shows."),
             fix: "read the trace again (`cargo lab trace <id> --attrs --events`) and answer with \
@@ -404,6 +541,38 @@ pub fn explain(cause: &Cause) -> Diagnosis {
             "read the failing test's name and assertion above, and run the same `cargo test` \
              command yourself while you fix it.",
         ),
+        Cause::LostInProcess {
+            service,
+            span,
+            server,
+        } => Diagnosis {
+            likely: format!(
+                "{service}'s {span} began a trace of its own although {service}'s {server} is in \
+                 this trace: the request arrived with its context, and the context was lost \
+                 inside the process (a spawned task, a thread). The current span belongs to the \
+                 task or thread that entered it; work handed to another task or thread starts \
+                 with no current span, so its first span becomes the root of a new trace."
+            ),
+            fix: format!(
+                "find where {service} hands the work to another task or thread, and give the \
+                 work itself the span that is current before the hand-over, so that span is \
+                 entered wherever and whenever the work runs. Entering it only around the \
+                 spawn, or looking for the current span inside the new task, is too late."
+            ),
+        },
+        Cause::MixedRequests { service, span } => Diagnosis {
+            likely: format!(
+                "{service}'s {span} of one request sits in another request's trace: a span \
+                 stayed current on a worker thread while its task was paused at an `.await` \
+                 (an entered span kept across the `.await`), so other requests' work that ran \
+                 on that thread hung under it, and the task went on under whatever was current \
+                 where it resumed."
+            ),
+            fix: "never keep a span entered across an `.await`; attach the span to the future \
+                  instead, so it is entered each time the task runs and left each time it \
+                  pauses."
+                .to_string(),
+        },
         Cause::BuildFailed => diagnosis(
             "the code does not compile, so the services still run the previous build.",
             "fix the compiler errors shown above and run the check again.",
@@ -416,14 +585,100 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         Cause::OverTarget => diagnosis(
             "under load the sampler kept far more traces per second than its target: its \
              decision keeps (nearly) every trace however busy the service is.",
-            "when the estimated rate of new traces is above the target, keep each one with the \
-             probability target / rate.",
+            "the traces kept per second are the rate of new traces times the probability the \
+             decision returns: look at what it returns when the rate is well above the target.",
         ),
         Cause::UnderTarget => diagnosis(
             "under load the sampler kept far fewer traces per second than its target: it drops \
-             more than it needs to (a fixed small ratio, or a probability that falls too fast).",
-            "keep each new trace with the probability target / rate, so that the kept traces per \
-             second come out near the target.",
+             more than it needs to (a fixed small share, or a probability that falls too fast as \
+             the rate grows).",
+            "the traces kept per second are the rate of new traces times the probability the \
+             decision returns: work out which probability gives the target at four times the \
+             target's rate.",
         ),
+    }
+}
+
+/// What is wrong with a collector config that has (something like) what the
+/// lesson asks for: each a finding key of its own, so a check names the
+/// real cause and the lesson gate can prove it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CollectorFault {
+    /// Defined under `processors:`, listed in no traces pipeline.
+    NotInPipeline,
+    /// A setting where the collector does not read it (a policy's settings
+    /// beside its `type`; a processor's list under another key).
+    MisplacedSetting,
+    /// The right component, another value (a threshold, a share, an action).
+    WrongSetting,
+    /// A policy that keeps every trace, so the others decide nothing.
+    KeepsEverything,
+    /// Policies inside an `and`: a trace is kept only when all agree.
+    CombinedPolicies,
+    /// A span attribute set on the resource, or a resource attribute on spans.
+    WrongLevel,
+    /// The processors of a traces pipeline in the wrong order.
+    PipelineOrder,
+}
+
+impl CollectorFault {
+    pub fn key(self) -> &'static str {
+        match self {
+            CollectorFault::NotInPipeline => "not-in-pipeline",
+            CollectorFault::MisplacedSetting => "misplaced-setting",
+            CollectorFault::WrongSetting => "wrong-setting",
+            CollectorFault::KeepsEverything => "keeps-everything",
+            CollectorFault::CombinedPolicies => "combined-policies",
+            CollectorFault::WrongLevel => "wrong-level",
+            CollectorFault::PipelineOrder => "pipeline-order",
+        }
+    }
+
+    pub fn explain(self) -> Diagnosis {
+        match self {
+            CollectorFault::NotInPipeline => diagnosis(
+                "the processor is defined under `processors:`, but no traces pipeline lists it: \
+                 the collector runs only the components a pipeline names, so spans pass it by.",
+                "add it to the processors of the traces pipeline (under `service:` → \
+                 `pipelines:`), where the lesson says.",
+            ),
+            CollectorFault::MisplacedSetting => diagnosis(
+                "a setting sits where the collector does not read it: the collector then refuses \
+                 the whole config at start-up, or runs the component without it.",
+                "compare the nesting and the key names with the component's README \
+                 (collector-contrib); the problem above names the setting.",
+            ),
+            CollectorFault::WrongSetting => diagnosis(
+                "the component is there, but one of its settings does something else than the \
+                 lesson asks for.",
+                "compare the setting named above with what the lesson asks for (for a number, \
+                 also with the unit the component's README gives it).",
+            ),
+            CollectorFault::KeepsEverything => diagnosis(
+                "a policy keeps every trace: a trace is kept when ANY policy says so, so with it \
+                 the other policies decide nothing, and the collector only delays every trace.",
+                "remove what keeps everything; keep only the policies the lesson asks for.",
+            ),
+            CollectorFault::CombinedPolicies => diagnosis(
+                "the policies sit inside an `and`, which keeps a trace only when ALL of its \
+                 sub-policies say so: an error that is fast, or a slow trace outside the share, \
+                 is dropped.",
+                "each kind of trace to keep needs a policy that decides on its own (a trace is kept \
+                 when any of those says so).",
+            ),
+            CollectorFault::WrongLevel => diagnosis(
+                "the attribute is changed on the wrong level: a span's attributes describe one \
+                 operation; the resource describes the process that made all of its spans (its \
+                 service, where it is deployed). A processor for one level does not touch the \
+                 other.",
+                "use the processor (or the OTTL context) of the level the attribute belongs to; the \
+                 lesson's README says which is which.",
+            ),
+            CollectorFault::PipelineOrder => diagnosis(
+                "the processors of the traces pipeline run in the order they are listed, and one \
+                 of them is out of place.",
+                "reorder the traces pipeline's `processors:` list as the problem above says.",
+            ),
+        }
     }
 }

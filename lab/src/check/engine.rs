@@ -34,7 +34,7 @@ pub fn evaluate(spec: &Spec, observations: &[Observation]) -> Report {
     }
     if let Some(sampling) = &spec.sampling {
         super::sampling::check_parents(spec, observations, &mut report);
-        super::sampling::check_sampling(sampling, observations, &mut report);
+        super::sampling::check_sampling(spec, sampling, observations, &mut report);
     }
     if spec.requests.iter().any(|r| r.kept.is_some()) {
         if spec.sampling.is_none() {
@@ -42,6 +42,7 @@ pub fn evaluate(spec: &Spec, observations: &[Observation]) -> Report {
         }
         super::sampling::check_kept(spec, observations, &mut report);
     }
+    super::in_process::check_all(spec, observations, &mut report);
     report.notes = spec.diagnosis.clone();
     if let Some((trace, rows, _)) = shown {
         report.shown = Some(trace);
@@ -86,15 +87,26 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
         }
     }
     if obs.expect_trace == ExpectTrace::Absent {
-        if let Some(trace) = &obs.trace {
-            let problem = format!(
+        // Sampling lessons judge these across requests (who recorded them:
+        // `sampling::check_parents`).
+        if let Some(trace) = obs.trace.as_ref().filter(|_| !sampling) {
+            let mut problem = format!(
                 "{}: expected no trace, found trace {} with {} spans from {}",
                 obs.request,
                 trace.trace_id,
                 trace.spans.len(),
                 trace.services().join(", ")
             );
+            // Where the "not sampled" was lost: the earliest span.
+            if let Some(first) = trace.spans.iter().min_by_key(|s| s.start_us) {
+                problem.push_str(&format!(
+                    "; it begins at {}",
+                    super::matching::describe(first)
+                ));
+            }
             report.add(None, problem, Cause::UnexpectedTrace);
+        } else if obs.trace.is_none() {
+            super::logs::check_untraced_logs(spec, obs, report);
         }
         return missing_rows();
     }
@@ -113,7 +125,9 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
 
     // A sampled trace must be whole; a fragment says more than its parts.
     if sampling && super::sampling::is_fragment(spec, trace) {
-        let services = trace.services().join(", ");
+        let mut services = trace.services();
+        services.sort_unstable();
+        let services = services.join(", ");
         let problem = format!(
             "trace {} has spans of {services} but no root span",
             trace.trace_id
@@ -139,7 +153,10 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
         whole_trace::check_orphans(spec, trace, report);
     }
     // Then spans that began a trace of their own: they explain themselves.
-    let split_off = whole_trace::check_split_spans(spec, obs, trace, &absent_services, report);
+    let mut split_off = whole_trace::check_split_spans(spec, obs, trace, &absent_services, report);
+    let lost =
+        super::in_process::check_lost_spans(spec, obs, trace, &absent_services, &split_off, report);
+    split_off.extend(lost);
 
     let states = spec
         .trace
@@ -190,11 +207,24 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
 }
 
 fn missing_problem(expected: &SpanSpec, trace: &Trace) -> String {
-    let names: Vec<&str> = trace
+    // Each name once, with how many spans carry it: an N+1 is one line.
+    let mut names: Vec<(&str, usize)> = Vec::new();
+    for span in trace
         .spans
         .iter()
         .filter(|s| s.service() == expected.service)
-        .map(|s| s.name.as_str())
+    {
+        match names.iter_mut().find(|(n, _)| *n == span.name) {
+            Some((_, count)) => *count += 1,
+            None => names.push((&span.name, 1)),
+        }
+    }
+    let names: Vec<String> = names
+        .into_iter()
+        .map(|(name, count)| match count {
+            1 => name.to_string(),
+            n => format!("{name} (×{n})"),
+        })
         .collect();
     format!(
         "span not found; {}'s spans in this trace: {}",

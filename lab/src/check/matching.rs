@@ -72,7 +72,12 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
                     want.label(),
                     describe(actual)
                 ),
-                Cause::WrongParent,
+                // Across a queue, the parent is whatever the message carried.
+                if expected.kind.map(SpanKind::from) == Some(SpanKind::Consumer) {
+                    Cause::MessageParent
+                } else {
+                    Cause::WrongParent
+                },
             )),
             None => found.push((
                 format!(
@@ -84,7 +89,15 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
         }
     }
     for attribute in &expected.attributes {
-        found.extend(check_attribute(attribute, &span.attributes, "attribute"));
+        let problem = check_attribute(attribute, &span.attributes, "attribute");
+        found.extend(problem.map(|p| baggage_lost(attribute, span, trace, p)));
+    }
+    for attribute in &expected.resource {
+        found.extend(check_attribute(
+            attribute,
+            &span.process.tags,
+            "resource attribute",
+        ));
     }
     // The status before the events: a span that should have failed and did
     // not lacks its `exception` event too, and the status is the cause.
@@ -165,7 +178,49 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
             ));
         }
     }
+    if let Some(min_ms) = expected.starts_after_parent_ms {
+        let offset = parent.map(|p| span.start_us.saturating_sub(p.start_us));
+        match offset {
+            Some(offset) if offset >= min_ms * 1_000 => {}
+            Some(offset) => found.push((
+                format!(
+                    "start: expected at least {min_ms} ms after its parent's, found {} after",
+                    duration(offset)
+                ),
+                Cause::TooShort,
+            )),
+            None => found.push((
+                format!("start: expected at least {min_ms} ms after its parent's, but its parent is not in the trace"),
+                Cause::TooShort,
+            )),
+        }
+    }
     found
+}
+
+/// `from_baggage`: an entry missing on this span that another span of the
+/// trace carries was copied where it arrived, so it did not arrive here:
+/// the baggage was lost on the way in (`baggage-lost`).
+fn baggage_lost(spec: &AttributeSpec, span: &Span, trace: &Trace, problem: Problem) -> Problem {
+    let elsewhere = trace.spans.iter().find(|s| {
+        s.span_id != span.span_id
+            && s.attributes.iter().any(|a| {
+                a.key == spec.key && spec.value.as_ref().is_none_or(|v| equal(v, &a.value))
+            })
+    });
+    match (spec.from_baggage, &problem.1, elsewhere) {
+        (true, Cause::AttributeMissing, Some(other)) => (
+            format!(
+                "{}; {} has it, so the baggage entry reached {} but not {}",
+                problem.0,
+                describe(other),
+                other.service(),
+                span.service()
+            ),
+            Cause::BaggageLost,
+        ),
+        _ => problem,
+    }
 }
 
 fn matches_ref(want: &SpanRef, actual: &Span) -> bool {

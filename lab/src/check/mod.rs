@@ -6,6 +6,7 @@
 //! - [`engine`]: compares expected and actual, in memory, into findings.
 //! - [`outcome`]: observations and the report every check writes to.
 //! - [`whole_trace`]: all services present? split-off traces? orphans?
+//! - [`in_process`]: context lost inside a process, requests mixed up.
 //! - [`matching`]: one expected span against the spans of a trace.
 //! - [`relations`]: a span against its request's answer and its siblings' times.
 //! - [`logs`]: log lines of a trace (`logs:`).
@@ -20,6 +21,7 @@
 pub mod collector;
 pub mod diagnosis;
 pub mod engine;
+pub mod in_process;
 pub mod logs;
 pub mod matching;
 pub mod outcome;
@@ -67,7 +69,7 @@ pub async fn run_with(
 ) -> anyhow::Result<bool> {
     let lesson = lessons::find(root, which)?;
     if let Some(mission) = crate::mission::Mission::load(&lesson)? {
-        return check_mission(root, &lesson, &mission, extra);
+        return check_mission(root, &lesson, &mission, options, extra).await;
     }
     if !lesson.has_check() {
         anyhow::bail!(
@@ -138,15 +140,25 @@ pub async fn run_with(
                      through the collector and reads their traces.",
                     collector.file
                 );
+                if !spec.questions.is_empty() {
+                    println!(
+                        "No traces through the collector here: each question says where to find \
+                         its answer."
+                    );
+                }
                 false
             }
         };
     }
     let lesson_env = (!started && lesson.env_dir().is_dir()).then(|| lesson.slug.clone());
+    // The learner's own settings over the lesson's: (service, key, lesson's, mine).
+    let mut overrides = Vec::new();
     if matches!(options.control, Control::Native { .. }) {
         for service in crate::stack::SERVICES {
-            let overrides = crate::stack::overridden(root, Some(&lesson.slug), service);
-            for (key, lesson_value, mine) in overrides {
+            for (key, lesson_value, mine) in
+                crate::stack::overridden(root, Some(&lesson.slug), service)
+            {
+                overrides.push((service, key.clone(), lesson_value.clone(), mine.clone()));
                 println!(
                     "{}",
                     style.yellow(&format!(
@@ -192,6 +204,7 @@ pub async fn run_with(
             scenario::observe(&spec, &options, |line| println!("{}", style.dim(&line))).await?;
         let evaluated = engine::evaluate(&spec, &observations);
         report = evaluated;
+        blame_overrides(&overrides, &mut report);
         questions::check(&spec, &answers, &mut report);
     } else if !live && report.passed() {
         questions::check(&spec, &answers, &mut report);
@@ -253,12 +266,40 @@ pub async fn run_with(
     Ok(report.passed())
 }
 
+/// A failed check with the learner's own settings over the lesson's: those
+/// come first, because the services ran with them and the lesson's
+/// expectations do not (`env-override`).
+pub fn blame_overrides(overrides: &[(&str, String, String, String)], report: &mut Report) {
+    if report.passed() {
+        return;
+    }
+    for (i, (service, key, lesson_value, mine)) in overrides.iter().enumerate() {
+        report.findings.insert(
+            i,
+            outcome::Finding {
+                span: None,
+                problem: format!(
+                    "your .lab/{service}.env sets {key}={mine} over this lesson's \
+                     {key}={lesson_value}"
+                ),
+                cause: Cause::EnvOverride {
+                    service: service.to_string(),
+                    key: key.clone(),
+                },
+                count: 1,
+            },
+        );
+    }
+}
+
 /// The debugging mission: the answers are the check (the learner drives the
-/// traffic and reads the traces). The services must run with the fault.
-fn check_mission(
+/// traffic and reads the traces), and the trace the answer names must show
+/// the fault.
+async fn check_mission(
     root: &Path,
     lesson: &lessons::Lesson,
     mission: &crate::mission::Mission,
+    options: &CheckOptions,
     extra: &RunOptions,
 ) -> anyhow::Result<bool> {
     let style = Style::for_stdout();
@@ -266,14 +307,11 @@ fn check_mission(
         "{}",
         style.bold(&format!("Lesson {:02}: {}", lesson.number, lesson.title()))
     );
-    let verdict = crate::mission::check(root, lesson, mission, &extra.answers)?;
+    let verdict =
+        crate::mission::check(root, lesson, mission, &extra.answers, &options.jaeger).await?;
     print!("{}", verdict.text);
     if let Some(path) = &extra.report_json {
-        let causes: Vec<&str> = if verdict.passed {
-            vec![]
-        } else {
-            vec!["wrong-answer"]
-        };
+        let causes: Vec<&str> = verdict.cause.into_iter().collect();
         let json = serde_json::json!({ "passed": verdict.passed, "causes": causes });
         std::fs::write(path, json.to_string())
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;

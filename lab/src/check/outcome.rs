@@ -24,7 +24,8 @@ pub struct Observation {
     pub elsewhere: Vec<Trace>,
     /// Whether this request should leave a trace at all.
     pub expect_trace: ExpectTrace,
-    /// Log lines carrying the trace id: (service, line).
+    /// Log lines carrying the trace id: (service, line); with them, lines
+    /// that hold the id in another field or form (see `logs::mentions_of`).
     pub logs: Vec<(String, String)>,
     /// Which entry of the check's `requests` sent it (its load phase).
     pub phase: usize,
@@ -152,21 +153,23 @@ impl Report {
     pub(super) fn add(&mut self, span: Option<String>, problem: String, cause: Cause) {
         // The same mismatch in many requests is one finding with a count
         // (compared without trace ids, which differ from request to request).
+        // On a span, or for a value that differs from request to request
+        // (an order id, a duration, a `sampling.ratio` of 1.67 here and 2.5
+        // there), the same mismatch with other numbers is one finding too.
         let key = without_ids(&problem);
-        // A value that differs from request to request (an order id, a
-        // duration) is still the same finding.
-        let per_request = matches!(
-            cause,
-            Cause::IntAsString
-                | Cause::WrongValue
-                | Cause::WrongType
-                | Cause::NoMatch
-                | Cause::TooShort
-                | Cause::EndsLate
-        );
+        let per_request = span.is_some()
+            || matches!(
+                cause,
+                Cause::IntAsString
+                    | Cause::WrongValue
+                    | Cause::WrongType
+                    | Cause::NoMatch
+                    | Cause::TooShort
+                    | Cause::EndsLate
+            );
         let same = |f: &Finding| {
             without_ids(&f.problem) == key
-                || per_request && without_numbers(&f.problem) == without_numbers(&problem)
+                || per_request && without_numbers(&without_ids(&f.problem)) == without_numbers(&key)
         };
         match self
             .findings

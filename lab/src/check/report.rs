@@ -65,25 +65,25 @@ pub fn render(report: &Report, style: Style) -> String {
             // No span to name: the problem itself is the heading.
             None => out.push_str(&wrap(&style.bold(&number), &problem, "   ")),
         }
-        let likely = format!("   {}", style.yellow("likely cause: "));
-        // The same cause as an earlier finding: said once.
-        match report.findings[..i]
-            .iter()
-            .position(|f| f.cause == finding.cause)
-        {
-            Some(earlier) => out.push_str(&wrap(
-                &likely,
-                &format!("the same as in {}. above.", earlier + 1),
+        // The same explanation as an earlier finding's: said once.
+        let said = report.findings[..i].iter().any(|f| {
+            let earlier = explain(&f.cause);
+            earlier.likely == diagnosis.likely && earlier.fix == diagnosis.fix
+        });
+        if said {
+            out.push_str(&format!(
+                "   {}
+",
+                style.dim("(likely cause and fix: as above)")
+            ));
+        } else {
+            let likely = format!("   {}", style.yellow("likely cause: "));
+            out.push_str(&wrap(&likely, &diagnosis.likely, "   "));
+            out.push_str(&wrap(
+                &format!("   {}", style.cyan("fix: ")),
+                &diagnosis.fix,
                 "   ",
-            )),
-            None => {
-                out.push_str(&wrap(&likely, &diagnosis.likely, "   "));
-                out.push_str(&wrap(
-                    &format!("   {}", style.cyan("fix: ")),
-                    &diagnosis.fix,
-                    "   ",
-                ));
-            }
+            ));
         }
         // The lesson's words once per cause, at its first finding.
         let first_of_cause = report.findings[..i]

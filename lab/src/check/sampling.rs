@@ -5,7 +5,7 @@ use crate::model::{Span, Trace};
 
 use super::diagnosis::Cause;
 use super::outcome::{Observation, Outcome, Report};
-use super::spec::{KeptSpec, SamplingSpec, Spec};
+use super::spec::{ExpectTrace, KeptSpec, SamplingSpec, Spec, TraceparentSpec};
 
 /// A trace without the expected root span: a downstream service kept its
 /// part of a request the gateway did not sample.
@@ -25,14 +25,23 @@ pub fn is_whole(spec: &Spec, trace: &Trace) -> bool {
     spec.required_services().iter().all(|s| present.contains(s))
 }
 
-/// Traces that kept their root but lost the part of a downstream service:
-/// that service decided on its own (a sampler that ignores its parent).
-/// Reported once, naming the first such service in the order the check
-/// lists them, with how many traces it cut short. A service missing from
+/// Services that decide again instead of following the decision that
+/// arrived in `traceparent`, one finding per service with every sign of it:
+/// traces that kept their root but lost a downstream service's part (that
+/// service dropped it); requests sent marked "not sampled" that left a trace
+/// (the service of its root recorded it); requests sent marked "sampled"
+/// that left none (the first service dropped it). A service missing from
 /// every trace is not sampling, it is not exporting: `ServiceMissing`.
 pub fn check_parents(spec: &Spec, observations: &[Observation], report: &mut Report) {
+    let mut signs: Vec<(String, Vec<String>)> = Vec::new();
+    let mut sign =
+        |service: String, fact: String| match signs.iter_mut().find(|(s, _)| *s == service) {
+            Some((_, facts)) => facts.push(fact),
+            None => signs.push((service, vec![fact])),
+        };
     let traces: Vec<&Trace> = observations
         .iter()
+        .filter(|o| o.expect_trace == ExpectTrace::Present)
         .filter_map(|o| o.trace.as_ref())
         .filter(|t| !is_fragment(spec, t))
         .collect();
@@ -41,41 +50,108 @@ pub fn check_parents(spec: &Spec, observations: &[Observation], report: &mut Rep
         .copied()
         .filter(|t| !is_whole(spec, t))
         .collect();
-    let Some(first_cut) = cut.first() else {
-        return;
-    };
     let required = spec.required_services();
-    let Some(service) = required
+    if let Some(first_cut) = cut.first() {
+        if let Some(service) = required
+            .iter()
+            .find(|s| !first_cut.services().contains(s))
+            .map(|s| s.to_string())
+        {
+            let seen_somewhere = traces
+                .iter()
+                .any(|t| t.services().contains(&service.as_str()));
+            if seen_somewhere {
+                let fact = format!(
+                    "{} of {} kept traces have the gateway's spans but none from {service} or the \
+                     services it calls (e.g. trace {})",
+                    cut.len(),
+                    traces.len(),
+                    first_cut.trace_id
+                );
+                sign(service, fact);
+            } else {
+                let problem = format!(
+                    "no spans from {service} in any of the {} traces (e.g. trace {})",
+                    traces.len(),
+                    first_cut.trace_id
+                );
+                report.add(None, problem, Cause::ServiceMissing { service });
+            }
+        }
+    }
+    // Requests sent marked "not sampled" that left a trace: whoever made its
+    // root span decided again.
+    let unsampled: Vec<&Observation> = observations
         .iter()
-        .find(|s| !first_cut.services().contains(s))
-        .map(|s| s.to_string())
-    else {
-        return;
-    };
-    let seen_somewhere = traces
-        .iter()
-        .any(|t| t.services().contains(&service.as_str()));
-    if seen_somewhere {
-        let problem = format!(
-            "{} of {} traces have the gateway's spans but none from {service} or the services \
-             it calls (e.g. trace {})",
-            cut.len(),
-            traces.len(),
-            first_cut.trace_id
+        .filter(|o| o.expect_trace == ExpectTrace::Absent && o.sent_trace_id.is_some())
+        .collect();
+    let mut recorded: Vec<(String, usize, String)> = Vec::new();
+    for trace in unsampled.iter().filter_map(|o| o.trace.as_ref()) {
+        let service = trace
+            .roots()
+            .iter()
+            .min_by_key(|s| s.start_us)
+            .map_or("?", |s| s.service())
+            .to_string();
+        match recorded.iter_mut().find(|(s, _, _)| *s == service) {
+            Some((_, n, _)) => *n += 1,
+            None => recorded.push((service, 1, trace.trace_id.to_string())),
+        }
+    }
+    for (service, n, example) in recorded {
+        let fact = format!(
+            "{n} of {} requests sent marked \"not sampled\" were recorded from {service} on \
+             (e.g. trace {example})",
+            unsampled.len()
         );
+        sign(service, fact);
+    }
+    // Phases sent marked "sampled" (with `kept`): each should leave a trace.
+    let root = spec
+        .trace
+        .spans
+        .iter()
+        .find(|s| s.root)
+        .map_or("api-gateway", |s| s.service.as_str());
+    for (phase, request) in spec.requests.iter().enumerate() {
+        let (Some(kept), Some(TraceparentSpec::Sampled)) = (&request.kept, request.traceparent)
+        else {
+            continue;
+        };
+        let answered: Vec<&Observation> = observations
+            .iter()
+            .filter(|o| o.phase == phase && matches!(o.response, Outcome::Answered { .. }))
+            .collect();
+        let sent = answered.len();
+        let found = answered.iter().filter(|o| has_kept_trace(spec, o)).count();
+        let band = SamplingSpec {
+            ratio: kept.share.unwrap_or(1.0),
+            tolerance: None,
+        };
+        if sent > 0 && (found as f64) < sampling_band(&band, sent).0 {
+            let fact = format!(
+                "{} of {sent} requests sent marked \"sampled\" left no trace: {root} dropped them",
+                sent - found
+            );
+            sign(root.to_string(), fact);
+        }
+    }
+    for (service, facts) in signs {
+        let problem = format!("{service} decides again: {}", facts.join("; "));
         report.add(None, problem, Cause::ParentIgnored { service });
-    } else {
-        let problem = format!(
-            "no spans from {service} in any of the {} traces (e.g. trace {})",
-            traces.len(),
-            first_cut.trace_id
-        );
-        report.add(None, problem, Cause::ServiceMissing { service });
     }
 }
 
 /// Was the share of traced requests close enough to the expected ratio?
-pub fn check_sampling(sampling: &SamplingSpec, observations: &[Observation], report: &mut Report) {
+/// A fragment (a trace without its root: a downstream service recorded a
+/// request the first one dropped) is not a kept trace: it has a finding of
+/// its own.
+pub fn check_sampling(
+    spec: &Spec,
+    sampling: &SamplingSpec,
+    observations: &[Observation],
+    report: &mut Report,
+) {
     // Requests sent with a traceparent of ours were decided by it, not by
     // the sampler: they do not count towards the share.
     let answered: Vec<&Observation> = observations
@@ -84,7 +160,7 @@ pub fn check_sampling(sampling: &SamplingSpec, observations: &[Observation], rep
         .filter(|o| o.sent_trace_id.is_none())
         .collect();
     let sent = answered.len();
-    let found = answered.iter().filter(|o| o.trace.is_some()).count();
+    let found = answered.iter().filter(|o| has_kept_trace(spec, o)).count();
     report.sampled = Some((found, sent));
     if sent == 0 {
         return;
@@ -105,21 +181,32 @@ pub fn check_sampling(sampling: &SamplingSpec, observations: &[Observation], rep
 
 /// Per load phase with `kept`: its share of traced requests, or its traces
 /// per second against the target. Every phase adds a line to the report.
+/// A phase sent with a sampled `traceparent` counts too: there the decision
+/// was made upstream, and a parent-based sampler keeps every such request.
 pub fn check_kept(spec: &Spec, observations: &[Observation], report: &mut Report) {
     for (phase, request) in spec.requests.iter().enumerate() {
         let Some(kept) = &request.kept else {
             continue;
         };
+        let with_parent = request.traceparent == Some(TraceparentSpec::Sampled);
         let answered: Vec<&Observation> = observations
             .iter()
-            .filter(|o| o.phase == phase && o.sent_trace_id.is_none())
+            .filter(|o| o.phase == phase && (with_parent || o.sent_trace_id.is_none()))
             .filter(|o| matches!(o.response, Outcome::Answered { .. }))
             .collect();
         let sent = answered.len();
         if sent == 0 {
             continue;
         }
-        let found = answered.iter().filter(|o| o.trace.is_some()).count();
+        let found = answered.iter().filter(|o| has_kept_trace(spec, o)).count();
+        if with_parent {
+            // Judged with the other signs of a parent ignored (check_parents).
+            report.phases.push(format!(
+                "phase {}: {found} of {sent} requests sent marked \"sampled\" traced",
+                phase + 1
+            ));
+            continue;
+        }
         let secs = answered[0].phase_secs.max(f64::EPSILON);
         let per_second = found as f64 / secs;
         let line = format!(
@@ -131,6 +218,14 @@ pub fn check_kept(spec: &Spec, observations: &[Observation], report: &mut Report
             report.add(None, format!("{line}; {}", problem.0), problem.1);
         }
     }
+}
+
+/// Whether the request left a kept trace: one with its root, not a fragment.
+fn has_kept_trace(spec: &Spec, observation: &Observation) -> bool {
+    observation
+        .trace
+        .as_ref()
+        .is_some_and(|t| !is_fragment(spec, t))
 }
 
 /// What is wrong with one phase, if anything.

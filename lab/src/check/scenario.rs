@@ -82,8 +82,8 @@ pub fn new_traceparent_with(sampled: bool) -> (TraceId, String) {
     )
 }
 
-/// One request sent: its traceparent (id and header), the answer, and the
-/// answer's JSON body.
+/// One request sent: the `traceparent` it carried (id and header), the
+/// gateway's answer and its JSON body.
 type Sent = (Option<(TraceId, String)>, Outcome, Option<Json>);
 
 /// Sends the requests and collects their traces.
@@ -415,7 +415,9 @@ async fn after_requests(
 
 /// Reads each service's log (natively `.lab/logs/<service>.log`, in compose
 /// `docker compose logs`) for the JSON lines whose `trace_id` is each
-/// request's trace id.
+/// request's trace id, and the lines that hold that id under another name
+/// or in another form (the check says so). A request expected to leave no
+/// trace (an unsampled parent) is looked up by the id it was sent with.
 fn read_logs(
     source: &crate::logs::LogSource,
     observations: &mut [Observation],
@@ -423,8 +425,15 @@ fn read_logs(
     for service in crate::stack::SERVICES {
         let text = source.read(service)?;
         for obs in observations.iter_mut() {
-            let Some(trace) = &obs.trace else { continue };
-            for line in crate::logs::lines_of(service, &text, &trace.trace_id) {
+            let id = match (&obs.trace, &obs.sent_trace_id) {
+                (Some(trace), _) => trace.trace_id.clone(),
+                (None, Some(sent)) if obs.expect_trace == ExpectTrace::Absent => sent.clone(),
+                _ => continue,
+            };
+            for line in crate::logs::lines_of(service, &text, &id) {
+                obs.logs.push((line.service, line.raw));
+            }
+            for line in crate::logs::mentions_of(service, &text, &id) {
                 obs.logs.push((line.service, line.raw));
             }
         }

@@ -23,6 +23,8 @@
 //!       status: unset             # unset | ok | error
 //!       min_duration_ms: 0
 //!       optional: false           # true: check it only if it is there
+//!       resource:                 # the span's resource (process) attributes
+//!         - { key: deployment.environment.name, type: string }
 //! sampling:                       # only for sampling lessons (see below)
 //!   ratio: 0.25
 //!   tolerance: 0.1                # optional; default: a binomial 4-sigma band
@@ -49,10 +51,16 @@
 //!                              # none in sampling lessons)
 //!     expect_trace: absent     # present (default) | absent
 //!     repeat: 40
-//!     rps: 20                  # a load phase: paced at this rate
+//!     rps: 20                  # a load phase: paced at this rate (`rps: 1000`
+//!                              # with a few repeats: all in flight at once;
+//!                              # a span with `count` then also tells requests
+//!                              # mixed up with each other: `mixed-requests`)
 //!     kept: { per_second: 5 }  # sampling lessons: about 5 traces/s of this
 //!                              # phase (within `factor`, default 2), or
 //!                              # `kept: { share: 1.0 }` of its requests
+//!                              # (with `traceparent: sampled`, a share below 1
+//!                              # is `parent-ignored`: the first service
+//!                              # decided again instead of following it)
 //! after_requests:              # then, before reading the traces:
 //!   restart: [order-service]   # SIGTERM (it must flush) and start again
 //!   stop: []                   # SIGTERM and leave it stopped
@@ -61,19 +69,34 @@
 //!     - service: order-service
 //!       name: GET
 //!       count: { min: 1, max: 1 }           # or `count: 1`
+//!       starts_after_parent_ms: 200         # begins at least 200 ms after its
+//!                                           # parent began (a wait before it)
 //!       attributes:
 //!         - { key: user.email, absent: true }
 //!         - { key: user.email.hash, matches: "^[0-9a-f]{64}$" }
+//!         # copied from the request's baggage (BAGGAGE_SPAN_KEYS): missing
+//!         # here but on another span of the trace is `baggage-lost` (the
+//!         # baggage did not cross the hop), not `attribute-missing`
+//!         - { key: request.source, value: lab, from_baggage: true }
 //! logs:                        # JSON log lines whose `trace_id` is the trace's and
 //!                              # whose `span_id` is one of the service's spans in it
 //!                              # (.lab/logs/<service>.log, or `docker compose logs`)
 //!   - { service: order-service, min: 1, contains: "order confirmed" }
+//!                              # For a request with `expect_trace: absent` (an
+//!                              # unsampled parent) the same entries apply to the lines
+//!                              # with the id it was sent with (`logs-unsampled`; no
+//!                              # span to compare). Lines that hold the id under another
+//!                              # field name or in another form are `log-id-field`.
 //! collector:                   # static: the collector config, any equivalent form
 //!   file: config/otel-collector.yaml
 //!   expect:
 //!     - { processor: attributes, action: { key: user.email, action: hash } }
 //!     - { processor: attributes, action: { key: env, action: [insert, upsert] } }
-//!     - { before: [memory_limiter, batch] }
+//!     - { before: [memory_limiter, batch] }   # only judged when both are there
+//!     - { first: memory_limiter }              # first in every traces pipeline
+//!     - processor: resource                    # a `resource` processor's `attributes`
+//!       action: { key: deployment.environment.name, action: [insert, upsert] }
+//!       says: every span says which environment it comes from   # the ✓/✗ line
 //!     - processor: tail_sampling   # a policy among its policies (or in a
 //!       policy:                    # composite, or alone in an `and`)
 //!         type: latency            # status_code | latency | probabilistic
@@ -81,6 +104,22 @@
 //!     - { processor: tail_sampling, policy: { type: status_code, status_code: ERROR } }
 //!     - { processor: tail_sampling, policy: { type: probabilistic, percentage: 10 } }
 //!     - { processor: tail_sampling, no_policy: always_sample }
+//! # Equivalent forms pass: an `attributes` (span) or `resource` action may
+//! # also be an OTTL statement of a `transform` processor in a traces
+//! # pipeline (`set(..., SHA256(...))` for hash, `delete_key` /
+//! # `delete_matching_keys` for delete, `set` for insert/upsert, on
+//! # `span.attributes` or `resource.attributes`); errors may be kept by an
+//! # `ottl_condition` on the span status or a `numeric_attribute` on
+//! # http.response.status_code over 500..=599, slow traces by an
+//! # `ottl_condition` on the span's duration. A config that has the thing in a
+//! # form that does not work gets a finding key of its own: not-in-pipeline,
+//! # misplaced-setting, wrong-setting, keeps-everything, combined-policies,
+//! # wrong-level, pipeline-order (else collector-config: missing).
+//! # A service missing from the trace is looked for in the other recent
+//! # traces: a piece it began while this request was served is named with
+//! # its trace id and root span (`split-trace`). In native mode, a variable
+//! # the learner's `.lab/<service>.env` sets over the lesson's
+//! # `env/<service>.env` comes first in a failed check (`env-override`).
 //! # With `collector:`, the requests and the trace are checked only where
 //! # that collector runs (natively with otelcol-contrib on PATH, or in
 //! # compose); elsewhere the static assertions alone decide, and the check
@@ -225,6 +264,12 @@ pub struct CollectorExpect {
     /// ... and none of its policies is of this type (e.g. `always_sample`,
     /// which keeps every trace whatever the other policies say).
     pub no_policy: Option<String>,
+    /// This processor type is the first of every traces pipeline that has it
+    /// (e.g. `memory_limiter`), and at least one traces pipeline has it.
+    pub first: Option<String>,
+    /// What the learner reads for this expectation (the ✓/✗ line), in the
+    /// lesson's words instead of the config's: what it must do, not how.
+    pub says: Option<String>,
 }
 
 /// An attributes processor action: on `key` (or a `pattern` matching it),
@@ -446,9 +491,16 @@ pub struct SpanSpec {
     pub events: Vec<EventSpec>,
     pub status: Option<StatusSpec>,
     pub min_duration_ms: Option<u64>,
+    /// The span starts at least this long after its parent starts: time
+    /// spent before it (e.g. waiting for a pooled connection).
+    pub starts_after_parent_ms: Option<u64>,
     /// Checked only when present (e.g. `SELECT users` happens on a cache miss).
     #[serde(default)]
     pub optional: bool,
+    /// Attributes of the span's resource (the process: `service.name`,
+    /// `deployment.environment.name`), checked like `attributes`.
+    #[serde(default)]
+    pub resource: Vec<AttributeSpec>,
     /// How many spans with this service and name (and kind) the trace holds.
     pub count: Option<CountSpec>,
     /// The span ends before the first span like each of these starts (a
@@ -487,6 +539,12 @@ pub struct AttributeSpec {
     /// The value equals this field of the request's JSON answer (`order_id`,
     /// or a path such as `order.id`).
     pub equals_response: Option<String>,
+    /// The value comes from the request's baggage (a `BAGGAGE_SPAN_KEYS`
+    /// entry): missing here while another span of the trace has it means
+    /// the baggage was lost on the way (`baggage-lost`), not that the copy
+    /// is missing.
+    #[serde(default)]
+    pub from_baggage: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -606,7 +664,7 @@ impl Spec {
             .trace
             .spans
             .iter()
-            .flat_map(|s| &s.attributes)
+            .flat_map(|s| s.attributes.iter().chain(&s.resource))
             .filter_map(|a| a.matches.as_deref())
             .chain(spec.questions.iter().filter_map(|q| q.matches.as_deref()))
         {
@@ -640,6 +698,11 @@ impl Spec {
             }
             if expect.action.is_some() && expect.processor.is_none() {
                 return Err("collector: an `action` needs its `processor` (attributes)".into());
+            }
+            if expect.processor.is_none() && expect.before.is_none() && expect.first.is_none() {
+                return Err(
+                    "collector: an expectation needs `processor`, `before` or `first`".into(),
+                );
             }
         }
         if let Some(sampling) = &spec.sampling {

@@ -15,7 +15,13 @@ pub fn run(root: &Path, spec: &UnitTestsSpec, report: &mut Report, say: impl Fn(
     let args = ["test", "-p", &spec.package, "--lib", "--", &spec.filter];
     let command = format!("cargo {}", args.join(" "));
     say(&format!("running the lesson's unit tests: {command}"));
-    let output = match Command::new("cargo").args(args).current_dir(root).output() {
+    // The failed assertions are the message; a backtrace per test buries them.
+    let output = match Command::new("cargo")
+        .args(args)
+        .current_dir(root)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+    {
         Ok(output) => output,
         Err(e) => {
             report.add(

@@ -37,16 +37,23 @@ pub fn check_services<'a>(
             continue;
         }
         absent_services.push(service);
+        // Where its spans went: preferably a trace that `service` began
+        // itself, and one that began while this request was being served
+        // (another request's pieces may be among the recent traces).
+        let holds = |t: &Trace| t.services().contains(&service);
+        let began_by = |t: &Trace| t.roots().iter().any(|r| r.service() == service);
         let split = split_trace(spec, trace, &obs.elsewhere, |t| {
-            t.services().contains(&service)
-        });
-        // The kind of the span of `service` that began that trace, if one did.
+            holds(t) && began_by(t) && during(trace, t, service)
+        })
+        .or_else(|| split_trace(spec, trace, &obs.elsewhere, |t| holds(t) && began_by(t)))
+        .or_else(|| split_trace(spec, trace, &obs.elsewhere, holds));
+        // The span of `service` that began that trace, if one did.
         let began = split.and_then(|other| {
             let roots = other.roots();
             roots
                 .iter()
                 .find(|r| r.service() == service)
-                .map(|r| r.kind)
+                .map(|r| (*r).clone())
         });
         match (split, began) {
             (Some(_), Some(_))
@@ -55,19 +62,21 @@ pub fn check_services<'a>(
                 cut_off.push(service);
             }
             // It started a trace of its own: propagation into it broke.
-            (Some(other), Some(kind)) => {
-                let mut with = other.services();
-                with.retain(|s| *s != service);
+            (Some(other), Some(root)) => {
                 let mut problem = format!(
-                    "{service} started a trace of its own ({}) instead of continuing {}",
-                    other.trace_id, trace.trace_id
+                    "{service} started a trace of its own ({}, root span {}) instead of \
+                     continuing {}",
+                    other.trace_id,
+                    describe(&root),
+                    trace.trace_id
                 );
+                let with = others_in(other, service);
                 if !with.is_empty() {
                     problem.push_str(&format!("; {} went along with it", with.join(", ")));
                 }
                 let cause = Cause::SplitTrace {
                     service: service.to_string(),
-                    kind,
+                    kind: root.kind,
                 };
                 report.add(None, problem, cause);
             }
@@ -147,9 +156,16 @@ pub fn check_split_spans(
     let mut reported = Vec::new();
     for &index in &missing {
         let expected = &spec.trace.spans[index];
-        let Some(other) = split_trace(spec, trace, &obs.elsewhere, |t| {
-            t.spans.iter().any(|s| is_expected(expected, s)) && began(t).is_some()
-        }) else {
+        let holds =
+            |t: &Trace| t.spans.iter().any(|s| is_expected(expected, s)) && began(t).is_some();
+        // Among several such traces (other requests' messages), the one
+        // that links back to this trace is this request's.
+        let links_here = |t: &Trace| {
+            began(t).is_some_and(|r| r.links.iter().any(|l| l.trace_id == trace.trace_id))
+        };
+        let Some(other) = split_trace(spec, trace, &obs.elsewhere, |t| holds(t) && links_here(t))
+            .or_else(|| split_trace(spec, trace, &obs.elsewhere, holds))
+        else {
             continue;
         };
         let Some(root) = began(other) else { continue };
@@ -169,6 +185,18 @@ pub fn check_split_spans(
             other.trace_id,
             trace.trace_id
         );
+        // A link into this trace instead of a parent in it.
+        let linked = root
+            .links
+            .iter()
+            .filter(|l| l.trace_id == trace.trace_id)
+            .find_map(|l| trace.spans.iter().find(|s| s.span_id == l.span_id));
+        if let Some(target) = linked {
+            problem.push_str(&format!(
+                ", with a link to {} there: linked to it, not its child",
+                describe(target)
+            ));
+        }
         let mut with: Vec<&str> = Vec::new();
         for span in other.spans.iter().filter(|s| s.span_id != root.span_id) {
             if !with.contains(&span.name.as_str()) {
@@ -184,9 +212,16 @@ pub fn check_split_spans(
             .iter()
             .find(|e| is_expected(e, &root))
             .map(|e| e.label());
-        let cause = Cause::SplitTrace {
-            service: root.service().to_string(),
-            kind: root.kind,
+        // An INTERNAL or CLIENT root of a service whose SERVER span is here:
+        // lost inside the process, not on the wire (see `in_process`).
+        let cause = match linked {
+            Some(_) => Cause::LinkedNotChild {
+                service: root.service().to_string(),
+            },
+            None => super::in_process::lost_inside(trace, &root).unwrap_or(Cause::SplitTrace {
+                service: root.service().to_string(),
+                kind: root.kind,
+            }),
         };
         report.add(label, problem, cause);
     }
@@ -264,4 +299,36 @@ fn split_trace<'a>(
                     .any(|s| s.service() == r.service && s.name == r.name)
             })
     })
+}
+
+/// Did `service`'s root span in `other` begin while `trace` was being
+/// served (its first span to its last, give or take 250 ms of clock skew)?
+/// That tells this request's split-off pieces from another request's.
+fn during(trace: &Trace, other: &Trace, service: &str) -> bool {
+    const SLACK_US: u64 = 250_000;
+    let (start, end) = (trace.start_us(), trace.end_us());
+    other
+        .roots()
+        .iter()
+        .filter(|r| r.service() == service)
+        .any(|r| r.start_us + SLACK_US >= start && r.start_us <= end + SLACK_US)
+}
+
+/// The other services in `other`, each with the names of its spans there:
+/// `user-service's process orders, UPDATE users`.
+fn others_in(other: &Trace, service: &str) -> Vec<String> {
+    other
+        .services()
+        .into_iter()
+        .filter(|s| *s != service)
+        .map(|s| {
+            let mut names: Vec<&str> = Vec::new();
+            for span in other.spans.iter().filter(|x| x.service() == s) {
+                if !names.contains(&span.name.as_str()) {
+                    names.push(&span.name);
+                }
+            }
+            format!("{s}'s {}", names.join(", "))
+        })
+        .collect()
 }

@@ -132,6 +132,35 @@ pub fn lines_of(service: &str, text: &str, trace_id: &TraceId) -> Vec<LogLine> {
         .collect()
 }
 
+/// The JSON lines of `text` that hold `trace_id` somewhere else than in a
+/// `trace_id` field of that exact text: under another name (`trace.id`,
+/// `traceId`, nested), or in another form (uppercase). Nobody finds those
+/// by trace id; `lab check` says where the id went.
+pub fn mentions_of(service: &str, text: &str, trace_id: &TraceId) -> Vec<LogLine> {
+    let id = trace_id.as_str();
+    text.lines()
+        .filter(|line| line.to_ascii_lowercase().contains(id))
+        .filter_map(|line| {
+            let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(line) else {
+                return None;
+            };
+            let exact = fields
+                .get("trace_id")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t == id);
+            (!exact).then(|| LogLine {
+                service: service.to_string(),
+                time_us: fields
+                    .get("timestamp")
+                    .and_then(Value::as_str)
+                    .and_then(crate::time::parse_us),
+                raw: line.to_string(),
+                fields,
+            })
+        })
+        .collect()
+}
+
 /// Every service's lines of the trace, merged in time order (a stable
 /// sort: lines of one service with the same time keep their order).
 pub fn collect(source: &LogSource, trace_id: &TraceId) -> anyhow::Result<Collected> {
@@ -233,11 +262,52 @@ pub async fn run(
             ))
         ));
     }
-    out.push_str(&format!(
-        "\n{}\n",
-        style.dim(&format!("the trace: cargo lab trace {trace_id}"))
-    ));
+    let newest_us = collected.lines.iter().filter_map(|l| l.time_us).max();
+    let footer = match trace_kept(jaeger, &trace_id, newest_us).await {
+        TraceKept::Yes => format!("the trace: cargo lab trace {trace_id}"),
+        TraceKept::No(base) => format!(
+            "no trace {trace_id} at {base}: its request was not sampled (the services write \
+             these lines, with the ids, either way), or its spans were lost on the way"
+        ),
+        TraceKept::Unknown(base) => format!(
+            "no trace backend answers at {base}: whether this request left a trace is not known \
+             here"
+        ),
+    };
+    out.push_str(&format!("\n{}\n", style.dim(&footer)));
     Ok(out)
+}
+
+/// Whether the trace backend holds the trace of the lines just printed.
+enum TraceKept {
+    Yes,
+    /// The backend answers and has no such trace (its base URL).
+    No(String),
+    /// No backend answers there.
+    Unknown(String),
+}
+
+/// How long after a request its spans may still be on their way: the
+/// batch export waits up to 5 s in compose (1 s natively), plus a margin.
+const EXPORT_WINDOW_US: u64 = 6_000_000;
+
+/// Asks the backend for the trace. Lines written less than an export
+/// window ago may have been written before their spans left the services,
+/// so for them it asks again until the window has passed: a trace that
+/// comes late is not reported as "not sampled".
+async fn trace_kept(jaeger: &str, id: &TraceId, newest_us: Option<u64>) -> TraceKept {
+    let client = JaegerClient::new(jaeger);
+    let until_us = newest_us.map_or(0, |t| t.saturating_add(EXPORT_WINDOW_US));
+    loop {
+        match client.trace(id).await {
+            Ok(Some(_)) => return TraceKept::Yes,
+            Ok(None) if crate::now_us() < until_us => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Ok(None) => return TraceKept::No(client.base().to_string()),
+            Err(_) => return TraceKept::Unknown(client.base().to_string()),
+        }
+    }
 }
 
 /// Which logs to read: the native stack's files, compose's logs, or the

@@ -212,6 +212,7 @@ pub fn healthy_order() -> Trace {
                 span.attributes = vec![
                     attr("messaging.system", s("redis")),
                     attr("messaging.destination.name", s("orders")),
+                    attr("messaging.operation.name", s(operation)),
                     attr("messaging.operation.type", s(operation)),
                     attr("messaging.message.id", s("1700000000000-0")),
                     attr("order.id", Value::Int(1)),

@@ -1,12 +1,16 @@
 //! The `adaptive` sampler: aim at a number of traces per second.
 //!
-//! A rate limit keeps the first N traces of every second and drops the rest,
-//! so in a busy second the kept traces all come from its first moments. The
-//! adaptive sampler spreads its choice instead: it estimates how many new
-//! traces start per second and keeps each one with the probability
-//! `target / rate`. While the traffic is under the target everything is
-//! kept; at twice the target half is kept, at ten times a tenth, so the kept
-//! rate stays near the target whatever the load.
+//! A rate limit (`ratelimit`) keeps at most N traces a second too, but which
+//! ones depends on when they arrive: its bucket refills continuously, so at
+//! a steady load it keeps the first request after each refill (one in four
+//! at four times the rate), and after a quiet spell a whole burst while the
+//! bucket lasts. Its kept traces carry no share, so counts cannot be scaled
+//! back up. The adaptive sampler decides by trace id instead: it estimates
+//! how many new traces start per second and keeps each one with the
+//! probability `target / rate`, which it records on the span. While the
+//! traffic is under the target everything is kept; at twice the target half
+//! is kept, at ten times a tenth, so the kept rate stays near the target
+//! whatever the load.
 //!
 //! The estimate is re-made continuously: traces are counted in windows of
 //! [`WINDOW`]; each finished window moves the estimate a share
