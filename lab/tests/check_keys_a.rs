@@ -159,6 +159,18 @@ fn a_span_with_for_status_is_checked_only_in_those_requests_traces() {
     };
     // The 502's SERVER span is an error, and that is not this span's business.
     assert!(evaluate(&lesson, &[request(502, Status::Error)]).passed());
+    // A span that should have failed and did not: the status comes first,
+    // the missing exception event after it.
+    let failed = spec(
+        "title: t\nrequests: [{ method: POST, path: /orders, status: 502 }]\ntrace:\n  spans:\n    - service: order-service\n      name: POST /orders\n      status: error\n      events: [{ name: exception }]\n",
+    );
+    let mut unmarked = Observation::answered("POST /orders", 502, Some(trace_id(TRACE_ID)));
+    unmarked.trace = Some(healthy_order());
+    assert_eq!(
+        keys(&evaluate(&failed, &[unmarked])),
+        ["wrong-status", "event-missing"]
+    );
+
     // The 400's is checked: an error there is wrong.
     let report = evaluate(
         &lesson,
@@ -207,6 +219,23 @@ fn an_event_on_another_span_is_named_where_it_is() {
         report.findings[0]
             .problem
             .ends_with("it is on order-service save_order (internal) instead"),
+        "{}",
+        report.findings[0].problem
+    );
+
+    // Another service's event of that name is its own: not blamed.
+    let mut trace = healthy_order();
+    let user = find_mut(&mut trace, "user-service", "GET /users/{id}");
+    user.events.push(Event {
+        time_us: user.start_us + 10,
+        name: "order.confirmed".to_string(),
+        attributes: Vec::new(),
+    });
+    let report = evaluate(&lesson, &[observed(Some(trace))]);
+    assert!(
+        report.findings[0]
+            .problem
+            .ends_with("events on this span: none"),
         "{}",
         report.findings[0].problem
     );
@@ -306,9 +335,9 @@ fn a_service_stopped_while_a_request_was_in_flight_is_named_so() {
         cut_report.findings[0].problem
     );
 
-    // Printed, the second one's likely cause refers to the first.
+    // Printed, the second one's likely cause is not said twice.
     let text = lab::check::report::render(&report, lab::style::Style::plain());
-    assert!(text.contains("(likely cause and fix: as above)"), "{text}");
+    assert_eq!(text.matches("likely cause:").count(), 1, "{text}");
 }
 
 #[test]

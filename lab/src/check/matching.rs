@@ -99,48 +99,8 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
             "resource attribute",
         ));
     }
-    for event in &expected.events {
-        match span.events.iter().find(|e| e.name == event.name) {
-            None => {
-                let seen: Vec<&str> = span.events.iter().map(|e| e.name.as_str()).collect();
-                let seen = if seen.is_empty() {
-                    "none".to_string()
-                } else {
-                    seen.join(", ")
-                };
-                // Emitted, but on another span: say which.
-                let elsewhere: Vec<String> = trace
-                    .spans
-                    .iter()
-                    .filter(|s| s.span_id != span.span_id)
-                    .filter(|s| s.events.iter().any(|e| e.name == event.name))
-                    .map(describe)
-                    .collect();
-                let mut problem = format!(
-                    "event {} not found; events on this span: {seen}",
-                    event.name
-                );
-                if !elsewhere.is_empty() {
-                    problem.push_str(&format!("; it is on {} instead", elsewhere.join(", ")));
-                }
-                // Made a span of that name instead of an event.
-                if let Some(named) = trace.spans.iter().find(|s| s.name == event.name) {
-                    problem.push_str(&format!(
-                        "; {} is a span here ({}), not an event",
-                        event.name,
-                        describe(named)
-                    ));
-                }
-                found.push((problem, Cause::EventMissing));
-            }
-            Some(actual) => {
-                let context = format!("event {} attribute", event.name);
-                for attribute in &event.attributes {
-                    found.extend(check_attribute(attribute, &actual.attributes, &context));
-                }
-            }
-        }
-    }
+    // The status before the events: a span that should have failed and did
+    // not lacks its `exception` event too, and the status is the cause.
     if let Some(status) = expected.status.map(crate::model::Status::from) {
         if span.status != status {
             let mut problem = format!(
@@ -157,6 +117,54 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
                 problem.push_str(&format!(" (the span's HTTP status: {})", code.value));
             }
             found.push((problem, Cause::WrongStatus));
+        }
+    }
+    for event in &expected.events {
+        match span.events.iter().find(|e| e.name == event.name) {
+            None => {
+                let seen: Vec<&str> = span.events.iter().map(|e| e.name.as_str()).collect();
+                let seen = if seen.is_empty() {
+                    "none".to_string()
+                } else {
+                    seen.join(", ")
+                };
+                // Emitted, but on another span: say which.
+                let elsewhere: Vec<String> = trace
+                    .spans
+                    .iter()
+                    // The same process: where an event emitted in the wrong
+                    // scope lands (other services' events are their own).
+                    .filter(|s| s.span_id != span.span_id && s.service() == span.service())
+                    .filter(|s| s.events.iter().any(|e| e.name == event.name))
+                    .map(describe)
+                    .collect();
+                let mut problem = format!(
+                    "event {} not found; events on this span: {seen}",
+                    event.name
+                );
+                if !elsewhere.is_empty() {
+                    problem.push_str(&format!("; it is on {} instead", elsewhere.join(", ")));
+                }
+                // Made a span of that name instead of an event.
+                if let Some(named) = trace
+                    .spans
+                    .iter()
+                    .find(|s| s.name == event.name && s.service() == span.service())
+                {
+                    problem.push_str(&format!(
+                        "; {} is a span here ({}), not an event",
+                        event.name,
+                        describe(named)
+                    ));
+                }
+                found.push((problem, Cause::EventMissing));
+            }
+            Some(actual) => {
+                let context = format!("event {} attribute", event.name);
+                for attribute in &event.attributes {
+                    found.extend(check_attribute(attribute, &actual.attributes, &context));
+                }
+            }
         }
     }
     if let Some(min_ms) = expected.min_duration_ms {

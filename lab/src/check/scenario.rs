@@ -82,11 +82,11 @@ pub fn new_traceparent_with(sampled: bool) -> (TraceId, String) {
     )
 }
 
-/// Sends the requests and collects their traces.
 /// One request sent: the `traceparent` it carried (id and header), the
 /// gateway's answer and its JSON body.
 type Sent = (Option<(TraceId, String)>, Outcome, Option<Json>);
 
+/// Sends the requests and collects their traces.
 pub async fn observe(
     spec: &Spec,
     options: &CheckOptions,
