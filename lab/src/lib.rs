@@ -4,7 +4,7 @@
 //! # Layout
 //!
 //! - [`model`]: the trace model (spans, attributes, events) every command
-//!   works on, and its Jaeger JSON form.
+//!   works on, and its JSON forms (Jaeger's v1 API, OTLP for the v3 API).
 //! - [`sink`]: `lab sink`, an OTLP receiver that keeps traces in memory,
 //!   answers Jaeger's query API (v1 and v3) and serves a web page (trace
 //!   list, waterfall, service map, diff): the no-Docker trace backend.
@@ -14,15 +14,24 @@
 //! - [`compare`]: two traces matched span by span (`lab diff`, the sink's `/diff`).
 //! - [`time`]: RFC 3339 timestamps (Jaeger's v3 API, the web page).
 //! - [`check`]: `lab check N`: runs a lesson's scenario, compares the traces
-//!   with the lesson's expected shape and explains each mismatch.
-//! - [`lessons`] and [`progress`]: lesson directories, hints, and what the
-//!   learner has done (`.lab/progress.json`).
+//!   with the lesson's expected shape and explains each mismatch; its own
+//!   layout lists the parts (`spec`, `scenario`, `engine`, `whole_trace`,
+//!   `in_process`, `matching`, `relations`, `logs`, `sampling`, ...).
+//! - [`mission`]: the debugging mission (the last lesson): its sealed faults
+//!   (`seal`), built into a copy of the tree (`build`), and the answers
+//!   checked against a trace that shows the fault; `lab faults open|seal`
+//!   for maintainers.
+//! - [`lessons`] and [`progress`]: lesson directories (hints, patches, the
+//!   `wrong/` and `also-right/` fixes the gate proves), and what the learner
+//!   has done (`.lab/progress.json`).
 //! - [`load`]: `lab load`: steady traffic and a latency summary.
-//! - [`lifecycle`]: `start`, `reset` and `solution`: a lesson's patches, through git.
+//! - [`lifecycle`]: `start`, `reset` and `solution`: a lesson's patches, through
+//!   git (the starting point staged; `reset` keeps the learner's changes in
+//!   `.lab/saved/`).
 //! - [`stack`] and [`native`]: what dev-up started (`.lab/run/`), env files,
 //!   the mode; bringing the native stack up to date, stopping a service.
 //! - [`doctor`]: `lab doctor`, the preflight.
-//! - [`commands`]: the glue behind `list`, `hint` and `trace`.
+//! - [`commands`]: the glue behind `list`, `hint`, `trace` and `diff`.
 //! - [`logs`]: `lab logs <trace-id>`: every service's log lines of one trace,
 //!   in time order (`.lab/logs/` or `docker compose logs`); `lab check` reads
 //!   a lesson's `logs:` through it.

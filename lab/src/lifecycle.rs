@@ -148,9 +148,19 @@ pub fn reset(root: &Path, which: &str) -> anyhow::Result<String> {
             // Restores the index entry too (start staged the starting point).
             git(root, &["checkout", "HEAD", "--", file])?;
         } else {
-            if tracked(root, file)? {
-                git(root, &["rm", "--cached", "--quiet", "--force", "--", file])?;
-            }
+            // Not committed: out of the index (if start staged it) and the tree.
+            git(
+                root,
+                &[
+                    "rm",
+                    "--cached",
+                    "--quiet",
+                    "--force",
+                    "--ignore-unmatch",
+                    "--",
+                    file,
+                ],
+            )?;
             if root.join(file).exists() {
                 std::fs::remove_file(root.join(file))
                     .map_err(|e| anyhow::anyhow!("cannot remove {file}: {e}"))?;
@@ -307,28 +317,23 @@ fn save_learner_changes(
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     let index = dir.join("start.index");
-    let with_index = |args: &[&str]| -> anyhow::Result<String> {
-        let output = Command::new("git")
-            .current_dir(root)
-            .env("GIT_INDEX_FILE", &index)
-            .args(args)
-            .output()
-            .map_err(|e| anyhow::anyhow!("cannot run git ({e})"))?;
-        if !output.status.success() {
-            anyhow::bail!(
-                "`git {}` failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).to_string())
-    };
+    let at_start = |args: &[&str]| git_with_index(root, Some(&index), args);
     let exercise = lesson.exercise_patch().to_string_lossy().to_string();
-    with_index(&["read-tree", "HEAD"])?;
-    with_index(&["apply", "--cached", &exercise])?;
-    let mut args = vec!["diff", "--binary", "--"];
-    args.extend(changed.iter().map(String::as_str));
-    let patch = with_index(&args);
+    // A file the starting point lacks (one the learner created) is in the
+    // diff only once marked as meant to be added.
+    let mut intent = vec!["add", "--intent-to-add", "--"];
+    intent.extend(
+        changed
+            .iter()
+            .filter(|f| root.join(f).exists())
+            .map(String::as_str),
+    );
+    let mut diff = vec!["diff", "--binary", "--"];
+    diff.extend(changed.iter().map(String::as_str));
+    let patch = at_start(&["read-tree", "HEAD"])
+        .and_then(|_| at_start(&["apply", "--cached", &exercise]))
+        .and_then(|_| at_start(&intent))
+        .and_then(|_| at_start(&diff));
     let _ = std::fs::remove_file(&index);
     let patch = patch?;
     if patch.trim().is_empty() {
@@ -354,20 +359,19 @@ fn in_head(root: &Path, file: &str) -> anyhow::Result<bool> {
         .success())
 }
 
-fn tracked(root: &Path, file: &str) -> anyhow::Result<bool> {
-    Ok(Command::new("git")
-        .current_dir(root)
-        .args(["ls-files", "--error-unmatch", "--", file])
-        .output()?
-        .status
-        .success())
-}
-
 /// Runs git in `root`; a failure is an error carrying git's own sentence.
 pub fn git(root: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new("git")
-        .current_dir(root)
-        .args(args)
+    git_with_index(root, None, args)
+}
+
+/// [`git`], with `GIT_INDEX_FILE` set to `index` when there is one.
+fn git_with_index(root: &Path, index: Option<&Path>, args: &[&str]) -> anyhow::Result<String> {
+    let mut command = Command::new("git");
+    command.current_dir(root).args(args);
+    if let Some(index) = index {
+        command.env("GIT_INDEX_FILE", index);
+    }
+    let output = command
         .output()
         .map_err(|e| anyhow::anyhow!("cannot run git ({e}); is it installed?"))?;
     if !output.status.success() {

@@ -34,7 +34,7 @@ enum Command {
     Start {
         /// Lesson number, e.g. 1 or 01.
         lesson: String,
-        /// The debugging mission (18): which hidden fault (default: a random one).
+        /// The debugging mission (the last lesson): which hidden fault (default: a random one).
         #[arg(long)]
         seed: Option<u64>,
     },
@@ -146,7 +146,7 @@ enum Command {
     Faults {
         /// `open` or `seal`.
         action: FaultsAction,
-        /// The mission's lesson number (18).
+        /// The mission's lesson number.
         lesson: String,
         /// Where `<code>.patch` and `<code>.yaml` are written or read.
         dir: std::path::PathBuf,

@@ -134,8 +134,7 @@ pub fn parse_env(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
 }
 
 /// The environment files that apply to `service`, in order (later wins):
-/// the active lesson's, what `cargo lab start` generated for it (the
-/// mission's fault), then the learner's own.
+/// the active lesson's, then the learner's own.
 pub fn env_files(root: &Path, lesson: Option<&str>, service: &str) -> Vec<PathBuf> {
     let mut files = Vec::new();
     if let Some(slug) = lesson {
@@ -145,7 +144,6 @@ pub fn env_files(root: &Path, lesson: Option<&str>, service: &str) -> Vec<PathBu
                 .join("env")
                 .join(format!("{service}.env")),
         );
-        files.push(root.join(".lab").join(format!("lesson-{slug}.env")));
     }
     files.push(root.join(".lab").join(format!("{service}.env")));
     files.into_iter().filter(|f| f.is_file()).collect()

@@ -11,35 +11,6 @@ use lab::check::spec::{SamplingSpec, Spec};
 use lab::check::whole_trace::looks_complete;
 use lab::model::{SpanKind, Status, Trace, TraceId, Value};
 
-fn lesson(slug: &str) -> Spec {
-    let path = format!(
-        "{}/../lessons/{slug}/check.yaml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    Spec::load(std::path::Path::new(&path)).unwrap()
-}
-
-/// One request that answered 201 with our trace id, and its trace.
-fn observed(trace: Option<Trace>) -> Observation {
-    Observation {
-        request: "POST /orders".to_string(),
-        expected_status: Some(201),
-        response: Outcome::Answered {
-            status: 201,
-            trace_id: Some(trace_id(TRACE_ID)),
-            error: None,
-        },
-        sent_trace_id: Some(trace_id(TRACE_ID)),
-        trace,
-        elsewhere: Vec::new(),
-        expect_trace: Default::default(),
-        logs: Vec::new(),
-        phase: 0,
-        phase_secs: 0.0,
-        response_body: None,
-    }
-}
-
 fn causes(report: &Report) -> Vec<Cause> {
     report.findings.iter().map(|f| f.cause.clone()).collect()
 }

@@ -18,24 +18,8 @@ use lab::check::diagnosis::Cause;
 use lab::check::engine::{evaluate, Observation, Outcome, Report};
 use lab::check::scenario::{observe, CheckOptions};
 use lab::check::spec::Spec;
-use lab::model::{SpanKind, Trace, TraceId, Value};
+use lab::model::{SpanKind, TraceId, Value};
 use serde_json::json;
-
-fn spec(yaml: &str) -> Spec {
-    Spec::parse(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
-}
-
-const HEAD: &str = "title: t\nrequests: [{ method: POST, path: /orders, status: 201 }]\n";
-
-fn observed(trace: Option<Trace>) -> Observation {
-    let mut obs = Observation::answered("POST /orders", 201, Some(trace_id(TRACE_ID)));
-    obs.trace = trace;
-    obs
-}
-
-fn keys(report: &Report) -> Vec<&'static str> {
-    report.cause_keys()
-}
 
 #[test]
 fn span_counts_catch_an_n_plus_one() {

@@ -8,26 +8,10 @@
 mod common;
 
 use common::*;
-use lab::check::engine::{evaluate, Observation, Outcome, Report};
+use lab::check::engine::{evaluate, Observation, Outcome};
 use lab::check::spec::Spec;
 use lab::model::{Event, SpanKind, Status, Trace, Value};
 use serde_json::json;
-
-fn spec(yaml: &str) -> Spec {
-    Spec::parse(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
-}
-
-const HEAD: &str = "title: t\nrequests: [{ method: POST, path: /orders, status: 201 }]\n";
-
-fn observed(trace: Option<Trace>) -> Observation {
-    let mut obs = Observation::answered("POST /orders", 201, Some(trace_id(TRACE_ID)));
-    obs.trace = trace;
-    obs
-}
-
-fn keys(report: &Report) -> Vec<&'static str> {
-    report.cause_keys()
-}
 
 const VALIDATE: &str = "trace:\n  spans:\n    - service: order-service\n      name: validate_order\n      ends_before:\n        - { service: order-service, name: GET, kind: client }\n";
 

@@ -8,31 +8,8 @@ mod common;
 
 use common::*;
 use lab::check::diagnosis::Cause;
-use lab::check::engine::{evaluate, Observation, Report};
-use lab::check::spec::Spec;
+use lab::check::engine::{evaluate, Report};
 use lab::model::{SpanKind, Trace, Value};
-
-fn spec(yaml: &str) -> Spec {
-    Spec::parse(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
-}
-
-fn lesson(slug: &str) -> Spec {
-    let path = format!(
-        "{}/../lessons/{slug}/check.yaml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    Spec::load(std::path::Path::new(&path)).unwrap()
-}
-
-fn observed(trace: Option<Trace>) -> Observation {
-    let mut obs = Observation::answered("POST /orders", 201, Some(trace_id(TRACE_ID)));
-    obs.trace = trace;
-    obs
-}
-
-fn keys(report: &Report) -> Vec<&'static str> {
-    report.cause_keys()
-}
 
 /// Sets (or replaces) an attribute on every SERVER span of `services`.
 fn on_servers(trace: &mut Trace, services: &[&str], key: &str, value: &str) {

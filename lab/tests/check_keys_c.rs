@@ -15,16 +15,6 @@ use lab::check::engine::{evaluate, Observation, Report};
 use lab::check::spec::Spec;
 use lab::model::{TraceId, Value};
 
-fn spec(yaml: &str) -> Spec {
-    Spec::parse(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
-}
-
-const HEAD: &str = "title: t\nrequests: [{ method: POST, path: /orders, status: 201 }]\n";
-
-fn keys(report: &Report) -> Vec<&'static str> {
-    report.cause_keys()
-}
-
 /// Judges `config` against the `expect:` list of a collector check.
 struct Judge {
     dir: std::path::PathBuf,
@@ -254,6 +244,19 @@ fn a_transform_processor_with_the_same_ottl_statements_passes() {
     assert_ne!(per_span, flat);
     let report = judge.report(&config(&per_span, "memory_limiter, transform, batch"));
     assert_eq!(keys(&report), ["wrong-level"], "{:#?}", report.findings);
+    // The hash of another attribute written into it is no hash of it.
+    let other = flat.replace(
+        "SHA1(span.attributes[\"user.email\"])",
+        "SHA1(span.attributes[\"user.id\"])",
+    );
+    assert_ne!(other, flat);
+    let report = judge.report(&config(&other, "memory_limiter, transform, batch"));
+    assert_eq!(
+        keys(&report),
+        ["collector-config"],
+        "{:#?}",
+        report.findings
+    );
     // A pattern that misses the key is no delete of it.
     let missed = flat.replace("^thread\\\\.", "^threads\\\\.");
     let report = judge.report(&config(&missed, "memory_limiter, transform, batch"));

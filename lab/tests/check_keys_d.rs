@@ -12,18 +12,10 @@ mod common;
 
 use common::*;
 use lab::check::diagnosis::Cause;
-use lab::check::engine::{evaluate, Observation, Report};
+use lab::check::engine::{evaluate, Observation};
 use lab::check::spec::{ExpectTrace, Spec};
 use lab::model::{Link, Trace, TraceId};
 use serde_json::json;
-
-fn lesson(slug: &str) -> Spec {
-    let path = format!(
-        "{}/../lessons/{slug}/check.yaml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    Spec::load(std::path::Path::new(&path)).unwrap()
-}
 
 const UNSAMPLED: &str = "0af7651916cd43dd8448eb211c80319c";
 
@@ -36,10 +28,6 @@ fn observations(trace: Trace) -> (Observation, Observation) {
     unsampled.expect_trace = ExpectTrace::Absent;
     unsampled.phase = 1;
     (sampled, unsampled)
-}
-
-fn keys(report: &Report) -> Vec<&'static str> {
-    report.cause_keys()
 }
 
 /// A JSON line of `trace` written in span `span_id`, with `message`.

@@ -1,20 +1,15 @@
-//! Keys and helpers the debugging mission (lesson 18) needs, on hand-made
-//! traces: `starts_after_parent_ms` (a wait before a span, e.g. for a pooled
-//! connection), the mission's evidence judged on one trace, and its sealed
-//! faults.
+//! Keys and helpers the debugging mission (the last lesson) needs, on
+//! hand-made traces: `starts_after_parent_ms` (a wait before a span, e.g.
+//! for a pooled connection), the mission's evidence judged on one trace,
+//! and its sealed faults.
 
 mod common;
 
 use common::*;
 use lab::check::engine::{evaluate, Observation};
-use lab::check::spec::Spec;
 use lab::mission::seal::{self, Sealed};
 use lab::mission::{evidence_report, shows};
 use lab::model::{SpanKind, Trace};
-
-fn spec(yaml: &str) -> Spec {
-    Spec::parse(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
-}
 
 const WAIT: &str = "title: t\nrequests: [{ method: POST, path: /orders }]\ntrace:\n  spans:\n    - service: inventory-service\n      name: UPDATE products\n      starts_after_parent_ms: 250\n";
 

@@ -8,17 +8,13 @@ mod common;
 
 use common::*;
 use lab::check::diagnosis::Cause;
-use lab::check::engine::{evaluate, Observation, Report};
+use lab::check::engine::{evaluate, Observation};
 use lab::check::in_process::lost_inside;
 use lab::check::spec::Spec;
 use lab::model::{Event, SpanKind, Trace, Value};
 
 fn lesson_15() -> Spec {
-    let path = format!(
-        "{}/../lessons/15-context-across-tasks/check.yaml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    Spec::load(std::path::Path::new(&path)).unwrap()
+    lesson("15-context-across-tasks")
 }
 
 /// A healthy order as lesson 15 sees it (a Headset; what `place_order`
@@ -103,10 +99,6 @@ fn split_subtree(trace: &mut Trace, service: &str, name: &str, id: &str) -> Trac
         span.parent_span_id = None;
     }
     other
-}
-
-fn keys(report: &Report) -> Vec<&'static str> {
-    report.cause_keys()
 }
 
 const A: &str = "aaaa0000000000000000000000000001";

@@ -92,6 +92,14 @@ fn read(root: &Path, file: &str) -> String {
     std::fs::read_to_string(root.join(file)).unwrap()
 }
 
+/// The `.lab/saved/...` patch a `reset` output names.
+fn saved_patch(out: &str) -> String {
+    out.split_whitespace()
+        .find(|w| w.starts_with(".lab/saved/"))
+        .map(|w| w.trim_end_matches([':', '.']).to_string())
+        .unwrap_or_else(|| panic!("reset names the saved patch: {out}"))
+}
+
 #[test]
 fn start_solution_reset_round_trip() {
     let root = repo("trip");
@@ -149,11 +157,7 @@ fn start_solution_reset_round_trip() {
     assert_eq!(git(&root, &["status", "--porcelain"]), "");
     // Nothing is lost: the learner's change is kept, and comes back on
     // top of a new start.
-    let saved = out
-        .split_whitespace()
-        .find(|w| w.starts_with(".lab/saved/"))
-        .map(|w| w.trim_end_matches([':', '.']).to_string())
-        .unwrap_or_else(|| panic!("reset names the saved patch: {out}"));
+    let saved = saved_patch(&out);
     lifecycle::start(&root, "01").unwrap();
     git(&root, &["apply", &saved]);
     assert!(read(&root, "svc/main.rs").contains("flush();"));
@@ -162,6 +166,42 @@ fn start_solution_reset_round_trip() {
     assert_eq!(lab::stack::active_lesson(&root), None);
     let list = lab::commands::list(&root, Style::plain()).unwrap();
     assert!(list.contains("not started"), "{list}");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn reset_keeps_a_file_the_learner_created() {
+    let root = repo("created");
+    // The solution also creates a file the starting point does not have.
+    let solution = read(&root, "lessons/01-first-trace/solution.patch")
+        + "diff --git a/svc/flush.rs b/svc/flush.rs\nnew file mode 100644\n\
+           --- /dev/null\n+++ b/svc/flush.rs\n@@ -0,0 +1 @@\n+pub fn flush() {}\n";
+    std::fs::write(root.join("lessons/01-first-trace/solution.patch"), solution).unwrap();
+    git(
+        &root,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qam",
+            "new file",
+        ],
+    );
+    lifecycle::start(&root, "01").unwrap();
+    let mine = "pub fn flush() { /* mine */ }\n";
+    std::fs::write(root.join("svc/flush.rs"), mine).unwrap();
+    git(&root, &["add", "svc/flush.rs"]);
+
+    let out = lifecycle::reset(&root, "01").unwrap();
+    assert!(out.contains("svc/flush.rs"), "{out}");
+    assert_eq!(git(&root, &["status", "--porcelain"]), "");
+    assert!(!root.join("svc/flush.rs").exists());
+    let saved = saved_patch(&out);
+    lifecycle::start(&root, "01").unwrap();
+    git(&root, &["apply", &saved]);
+    assert_eq!(read(&root, "svc/flush.rs"), mine);
     std::fs::remove_dir_all(root).unwrap();
 }
 

@@ -87,10 +87,14 @@ pub fn inject(cx: &Context, headers: &mut HeaderMap) {
 /// mistake, not logged.
 pub fn warn_parent_not_set(error: &SetParentError) {
     static WARNED: Once = Once::new();
+    warn_once(&WARNED, error);
+}
+
+fn warn_once(warned: &Once, error: &SetParentError) {
     if matches!(error, SetParentError::SpanDisabled) {
         return;
     }
-    WARNED.call_once(|| match error {
+    warned.call_once(|| match error {
         SetParentError::AlreadyStarted => tracing::warn!(
             %error,
             "set_parent came too late: the span had already started (it was entered, or its \
@@ -140,6 +144,8 @@ mod tests {
     use opentelemetry::propagation::TextMapPropagator;
     use opentelemetry::trace::TracerProvider as _;
     use opentelemetry_sdk::trace::SdkTracerProvider;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
     use tracing_subscriber::layer::SubscriberExt;
 
     /// Lesson 05's pitfall: a parent set after the span started is
@@ -170,16 +176,45 @@ mod tests {
             );
 
             let late = tracing::info_span!("late");
-            let _ = late.enter();
+            // Entered (and left) once: that starts it.
+            drop(late.enter());
             let error = late.set_parent(parent()).unwrap_err();
             assert!(matches!(error, SetParentError::AlreadyStarted), "{error}");
-            // Logged once, however often it happens.
-            warn_parent_not_set(&error);
-            warn_parent_not_set(&error);
             assert_ne!(
                 late.context().span().span_context().trace_id().to_string(),
                 "4bf92f3577b34da6a3ce929d0e0e4736"
             );
+        });
+    }
+
+    /// Counts the WARN events it sees.
+    struct Warnings(Arc<AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_parent_is_logged_once_and_a_disabled_span_never() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry().with(Warnings(count.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            let warned = Once::new();
+            // Not a mistake: no warning, and the one warning is still to come.
+            warn_once(&warned, &SetParentError::SpanDisabled);
+            assert_eq!(count.load(Ordering::SeqCst), 0);
+            for _ in 0..3 {
+                warn_once(&warned, &SetParentError::AlreadyStarted);
+            }
+            assert_eq!(count.load(Ordering::SeqCst), 1);
         });
     }
 }

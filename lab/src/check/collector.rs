@@ -14,7 +14,9 @@
 //! send requests through it.
 
 use std::path::Path;
+use std::sync::LazyLock;
 
+use regex::Regex;
 use serde_yaml::Value as Yaml;
 
 use super::diagnosis::{Cause, CollectorFault};
@@ -450,11 +452,11 @@ fn check_action(
     if let Some(problem) = other_action {
         return Some(fault(problem, CollectorFault::WrongSetting));
     }
-    if used.is_empty() && transforms.is_empty() {
-        let unused = not_used(config, kind);
-        if unused.1 != Cause::CollectorConfig {
-            return Some(unused);
-        }
+    // No such processor in a traces pipeline: defined but unused says more
+    // than the change made on the other level; missing altogether, less.
+    let unused = (used.is_empty() && transforms.is_empty()).then(|| not_used(config, kind));
+    if matches!(unused, Some((_, Cause::Collector(_)))) {
+        return unused;
     }
     // The same change, on the other level's attributes?
     let other = level.other_kind();
@@ -497,8 +499,8 @@ fn check_action(
         };
         return Some(fault(problem, CollectorFault::WrongLevel));
     }
-    if used.is_empty() && transforms.is_empty() {
-        return Some(not_used(config, kind));
+    if unused.is_some() {
+        return unused;
     }
     Some(missing(format!(
         "the `{kind}` processor has no action {} on key `{}`",
@@ -514,7 +516,7 @@ fn acts_on(action: &Yaml, key: &str) -> bool {
     }
     action["pattern"]
         .as_str()
-        .and_then(|p| regex::Regex::new(p).ok())
+        .and_then(|p| Regex::new(p).ok())
         .is_some_and(|re| re.is_match(key))
 }
 
@@ -544,44 +546,73 @@ fn ottl_statements(processor: &Yaml) -> Vec<(Option<&str>, &str)> {
     out
 }
 
+/// The OTTL forms the checks recognise, compiled once. A quoted key or
+/// pattern is a capture group, compared with the lesson's key afterwards.
+struct Ottl {
+    /// `set(attributes["k"], SHA256(attributes["k"]))`: both keys.
+    hash: Regex,
+    /// `set(attributes["k"], …)`.
+    set: Regex,
+    /// `delete_key(attributes, "k")`.
+    delete_key: Regex,
+    /// `delete_matching_keys(attributes, "pattern")`.
+    delete_matching: Regex,
+    /// `status.code == STATUS_CODE_ERROR` (or `== 2`).
+    error: Regex,
+    /// `end_time_unix_nano - start_time_unix_nano > 1000000000`.
+    longer_nanos: Regex,
+    /// `end_time - start_time > Duration("1s")`.
+    longer_duration: Regex,
+}
+
+static OTTL: LazyLock<Ottl> = LazyLock::new(|| {
+    let quoted = r#""((?:[^"\\]|\\.)*)""#;
+    let target = format!(r"attributes\s*\[\s*{quoted}\s*\]");
+    let re = |pattern: &str| Regex::new(pattern).expect("a valid pattern");
+    Ottl {
+        hash: re(&format!(
+            r"^\s*set\(\s*{target}\s*,\s*SHA(?:1|256|512)\(\s*{target}\s*\)\s*\)\s*$"
+        )),
+        set: re(&format!(r"^\s*set\(\s*{target}\s*,")),
+        delete_key: re(&format!(
+            r"^\s*delete_key\(\s*attributes\s*,\s*{quoted}\s*\)"
+        )),
+        delete_matching: re(&format!(
+            r"^\s*delete_matching_keys\(\s*attributes\s*,\s*{quoted}\s*\)"
+        )),
+        error: re(r"status\.code\s*==\s*(STATUS_CODE_ERROR|2)\b"),
+        longer_nanos: re(r"end_time_unix_nano\s*-\s*start_time_unix_nano\s*>=?\s*([0-9][0-9_]*)"),
+        longer_duration: re(
+            r#"end_time\s*-\s*start_time\s*>=?\s*Duration\(\s*"([0-9.]+)(ms|s)"\s*\)"#,
+        ),
+    }
+});
+
 /// Whether one of the transform processor's statements does `action` to
 /// `key` among `level`'s attributes: `set(…, SHA256(…))` hashes (SHA1,
 /// SHA256, SHA512), `delete_key` / `delete_matching_keys` delete, `set`
 /// inserts or upserts.
 fn ottl_does(processor: &Yaml, level: Level, key: &str, action: &OneOrMore) -> bool {
-    let k = regex::escape(key);
-    let target = format!(r#"attributes\s*\[\s*"{k}"\s*\]"#);
-    let hash = regex::Regex::new(&format!(
-        r"^\s*set\(\s*{target}\s*,\s*SHA(1|256|512)\(\s*{target}\s*\)\s*\)\s*$"
-    ));
-    let set = regex::Regex::new(&format!(r"^\s*set\(\s*{target}\s*,"));
-    let delete_key = regex::Regex::new(&format!(
-        r#"^\s*delete_key\(\s*attributes\s*,\s*"{k}"\s*\)"#
-    ));
-    let delete_matching = regex::Regex::new(
-        r#"^\s*delete_matching_keys\(\s*attributes\s*,\s*"((?:[^"\\]|\\.)*)"\s*\)"#,
-    );
-    let (Ok(hash), Ok(set), Ok(delete_key), Ok(delete_matching)) =
-        (hash, set, delete_key, delete_matching)
-    else {
-        return false;
-    };
+    let on_key = |re: &Regex, body: &str| re.captures(body).is_some_and(|c| &c[1] == key);
     ottl_statements(processor)
         .into_iter()
         .any(|(context, statement)| {
             let Some(body) = on_level(context, statement, level) else {
                 return false;
             };
-            let hashes = hash.is_match(&body);
+            let hashes = OTTL
+                .hash
+                .captures(&body)
+                .is_some_and(|c| &c[1] == key && &c[2] == key);
             (action.contains("hash") && hashes)
                 || ((action.contains("insert") || action.contains("upsert"))
-                    && set.is_match(&body)
+                    && on_key(&OTTL.set, &body)
                     && !hashes)
                 || (action.contains("delete")
-                    && (delete_key.is_match(&body)
-                        || delete_matching.captures(&body).is_some_and(|c| {
+                    && (on_key(&OTTL.delete_key, &body)
+                        || OTTL.delete_matching.captures(&body).is_some_and(|c| {
                             let pattern = c[1].replace(r"\\", r"\").replace(r#"\""#, "\"");
-                            regex::Regex::new(&pattern).is_ok_and(|re| re.is_match(key))
+                            Regex::new(&pattern).is_ok_and(|re| re.is_match(key))
                         })))
         })
 }
@@ -832,7 +863,6 @@ fn ottl_errors(policy: &Yaml, name: &str, want: &PolicySpec) -> Verdict {
         Err(e) if !policy["span"].is_null() => return Some(Err(e)),
         Err(_) => return None,
     };
-    let error = regex::Regex::new(r"status\.code\s*==\s*(STATUS_CODE_ERROR|2)\b").ok()?;
     let on_status: Vec<&String> = conditions
         .iter()
         .filter(|c| c.contains("status.code"))
@@ -840,7 +870,7 @@ fn ottl_errors(policy: &Yaml, name: &str, want: &PolicySpec) -> Verdict {
     if on_status.is_empty() {
         return None;
     }
-    if on_status.iter().any(|c| error.is_match(c)) {
+    if on_status.iter().any(|c| OTTL.error.is_match(c)) {
         Some(Ok(()))
     } else {
         Some(Err((
@@ -881,18 +911,11 @@ fn numeric_errors(policy: &Yaml, name: &str) -> Verdict {
 /// Duration("1s")`, or the same in `_unix_nano`.
 fn ottl_latency(policy: &Yaml, name: &str, want: &PolicySpec) -> Verdict {
     let conditions = ottl_span_conditions(policy).ok()?;
-    let nanos =
-        regex::Regex::new(r"end_time_unix_nano\s*-\s*start_time_unix_nano\s*>=?\s*([0-9][0-9_]*)")
-            .ok()?;
-    let duration = regex::Regex::new(
-        r#"end_time\s*-\s*start_time\s*>=?\s*Duration\(\s*"([0-9.]+)(ms|s)"\s*\)"#,
-    )
-    .ok()?;
     let threshold_ms = conditions.iter().find_map(|c| {
-        if let Some(n) = nanos.captures(c) {
+        if let Some(n) = OTTL.longer_nanos.captures(c) {
             return n[1].replace('_', "").parse::<f64>().ok().map(|ns| ns / 1e6);
         }
-        let d = duration.captures(c)?;
+        let d = OTTL.longer_duration.captures(c)?;
         let value: f64 = d[1].parse().ok()?;
         Some(if &d[2] == "s" { value * 1000.0 } else { value })
     })?;

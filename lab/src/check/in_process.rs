@@ -17,7 +17,7 @@
 use crate::model::{Span, SpanKind, Trace};
 
 use super::diagnosis::Cause;
-use super::matching::describe;
+use super::matching::{describe, is_expected};
 use super::outcome::{Finding, Observation, Report};
 use super::spec::{ExpectTrace, SpanSpec, Spec};
 
@@ -202,7 +202,7 @@ fn check_mixed_requests(spec: &Spec, observations: &[Observation], report: &mut 
 /// One `lost-in-process` finding per service: the spans of one spawned task
 /// each begin a trace of their own (the calls, the steps), and they have one
 /// cause. The first finding stays and names the others.
-pub fn fold_lost(report: &mut Report) {
+fn fold_lost(report: &mut Report) {
     let mut kept: Vec<(usize, String, Vec<String>)> = Vec::new(); // (index, service, spans)
     let mut drop = Vec::new();
     for (index, finding) in report.findings.iter().enumerate() {
@@ -262,11 +262,4 @@ fn root_of<'a>(trace: &'a Trace, span: &'a Span) -> &'a Span {
         }
     }
     current
-}
-
-/// Is `span` the expected one (service, name, and kind when given)?
-fn is_expected(expected: &SpanSpec, span: &Span) -> bool {
-    span.service() == expected.service
-        && span.name == expected.name
-        && expected.kind.is_none_or(|k| span.kind == SpanKind::from(k))
 }

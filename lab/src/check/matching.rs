@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 use crate::model::{Attribute, Span, SpanKind, Status, Trace, Value};
 
 use super::diagnosis::Cause;
-use super::spec::{AttributeSpec, SpanRef, SpanSpec, TypeSpec};
+use super::spec::{AttributeSpec, KindSpec, SpanRef, SpanSpec, TypeSpec};
 use crate::style::duration;
 
 /// A problem: expected vs actual in words, and its cause.
@@ -223,10 +223,20 @@ fn baggage_lost(spec: &AttributeSpec, span: &Span, trace: &Trace, problem: Probl
     }
 }
 
-fn matches_ref(want: &SpanRef, actual: &Span) -> bool {
-    actual.service() == want.service
-        && actual.name == want.name
-        && want.kind.is_none_or(|k| SpanKind::from(k) == actual.kind)
+/// Is `span` the expected one (service, name, and kind when given)?
+pub fn is_expected(expected: &SpanSpec, span: &Span) -> bool {
+    is_span(&expected.service, &expected.name, expected.kind, span)
+}
+
+/// Is `actual` the span `want` points at (a `parent`, an `ends_before`)?
+pub fn matches_ref(want: &SpanRef, actual: &Span) -> bool {
+    is_span(&want.service, &want.name, want.kind, actual)
+}
+
+fn is_span(service: &str, name: &str, kind: Option<KindSpec>, span: &Span) -> bool {
+    span.service() == service
+        && span.name == name
+        && kind.is_none_or(|k| span.kind == SpanKind::from(k))
 }
 
 /// `api-gateway POST /orders (server)`.
@@ -324,7 +334,9 @@ fn type_of(value: &Json) -> Option<TypeSpec> {
     }
 }
 
-fn equal(want: &Json, actual: &Value) -> bool {
+/// Whether an attribute's value equals a JSON value (from the check file, or
+/// from the request's answer: `equals_response`).
+pub fn equal(want: &Json, actual: &Value) -> bool {
     match actual {
         Value::Str(s) => want.as_str() == Some(s),
         Value::Bool(b) => want.as_bool() == Some(*b),
@@ -349,8 +361,7 @@ pub fn check_count(expected: &SpanSpec, trace: &Trace) -> Option<(String, Cause)
     let n = trace
         .spans
         .iter()
-        .filter(|s| s.service() == expected.service && s.name == expected.name)
-        .filter(|s| expected.kind.is_none_or(|k| s.kind == k.into()))
+        .filter(|s| is_expected(expected, s))
         .count();
     if (min..=max).contains(&n) {
         return None;

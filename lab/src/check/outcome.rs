@@ -25,7 +25,8 @@ pub struct Observation {
     /// Whether this request should leave a trace at all.
     pub expect_trace: ExpectTrace,
     /// Log lines carrying the trace id: (service, line); with them, lines
-    /// that hold the id in another field or form (see `logs::mentions_of`).
+    /// that hold the id in another field or form (see
+    /// `crate::logs::mentions_of`).
     pub logs: Vec<(String, String)>,
     /// Which entry of the check's `requests` sent it (its load phase).
     pub phase: usize,
@@ -153,20 +154,11 @@ impl Report {
     pub(super) fn add(&mut self, span: Option<String>, problem: String, cause: Cause) {
         // The same mismatch in many requests is one finding with a count
         // (compared without trace ids, which differ from request to request).
-        // On a span, or for a value that differs from request to request
-        // (an order id, a duration, a `sampling.ratio` of 1.67 here and 2.5
-        // there), the same mismatch with other numbers is one finding too.
+        // On a span, where a value differs from request to request (an order
+        // id, a duration, a `sampling.ratio` of 1.67 here and 2.5 there), the
+        // same mismatch with other numbers is one finding too.
         let key = without_ids(&problem);
-        let per_request = span.is_some()
-            || matches!(
-                cause,
-                Cause::IntAsString
-                    | Cause::WrongValue
-                    | Cause::WrongType
-                    | Cause::NoMatch
-                    | Cause::TooShort
-                    | Cause::EndsLate
-            );
+        let per_request = span.is_some();
         let same = |f: &Finding| {
             without_ids(&f.problem) == key
                 || per_request && without_numbers(&without_ids(&f.problem)) == without_numbers(&key)

@@ -10,13 +10,13 @@
 
 use serde_json::Value as Json;
 
-use crate::model::{Attribute, Span, SpanKind, Trace, Value};
+use crate::model::{Attribute, Span, Trace, Value};
 use crate::style::duration;
 
 use super::diagnosis::Cause;
-use super::matching::{describe, Problem};
+use super::matching::{describe, equal, matches_ref, Problem};
 use super::outcome::{Observation, Outcome};
-use super::spec::{AttributeSpec, SpanRef, SpanSpec, Spec};
+use super::spec::{AttributeSpec, SpanSpec, Spec};
 
 /// `for_status`: is this span checked in `obs`'s trace?
 pub fn applies(expected: &SpanSpec, obs: &Observation) -> bool {
@@ -65,12 +65,6 @@ fn ends_before(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> 
         .collect()
 }
 
-fn matches_ref(want: &SpanRef, actual: &Span) -> bool {
-    actual.service() == want.service
-        && actual.name == want.name
-        && want.kind.is_none_or(|k| SpanKind::from(k) == actual.kind)
-}
-
 /// `equals_response`, on the span's attributes and its events'.
 fn response_values(expected: &SpanSpec, span: &Span, body: Option<&Json>) -> Vec<Problem> {
     let Some(body) = body else {
@@ -109,15 +103,14 @@ fn compare(
         .split('.')
         .try_fold(body, |json, part| json.get(part))?;
     let value = &actual.iter().find(|a| a.key == spec.key)?.value;
-    let same = match (value, want) {
-        (Value::Int(i), Json::Number(n)) => n.as_i64() == Some(*i),
-        (Value::Float(x), Json::Number(n)) => n.as_f64().is_some_and(|w| (w - x).abs() < 1e-9),
-        (Value::Str(s), Json::String(w)) => s == w,
-        (Value::Bool(b), Json::Bool(w)) => b == w,
-        // Another type: `check_attribute` names it (type, or no match).
-        _ => return None,
-    };
-    (!same).then(|| {
+    // Another type: `check_attribute` names it (type, or no match).
+    let comparable = matches!(
+        (value, want),
+        (Value::Int(_) | Value::Float(_), Json::Number(_))
+            | (Value::Str(_), Json::String(_))
+            | (Value::Bool(_), Json::Bool(_))
+    );
+    (comparable && !equal(want, value)).then(|| {
         (
             format!(
                 "{context} {}: expected {want} (the `{field}` of this request's answer), found {value}",

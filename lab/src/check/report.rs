@@ -72,8 +72,7 @@ pub fn render(report: &Report, style: Style) -> String {
         });
         if said {
             out.push_str(&format!(
-                "   {}
-",
+                "   {}\n",
                 style.dim("(likely cause and fix: as above)")
             ));
         } else {

@@ -276,14 +276,14 @@ fn share_cause(found: usize, sent: usize) -> Cause {
     }
 }
 
+/// Width of the default band, in standard deviations.
+pub const SIGMAS: f64 = 4.0;
+
 /// The accepted number of traced requests out of `n`. Sampling is random,
 /// so the count follows a binomial distribution: mean `n·p`, standard
 /// deviation `√(n·p·(1−p))`. Four deviations (plus one for rounding) fail
 /// a correct setup less than once in 10 000 runs; with enough requests
 /// (lesson 09 sends 100) the band still excludes "all" and "none".
-/// Width of the default band, in standard deviations.
-pub const SIGMAS: f64 = 4.0;
-
 pub fn sampling_band(sampling: &SamplingSpec, n: usize) -> (f64, f64) {
     let n_f = n as f64;
     let p = sampling.ratio;

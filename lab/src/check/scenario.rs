@@ -138,8 +138,8 @@ pub async fn observe(
                             async move {
                                 tokio::time::sleep_until(phase_start + pace * n as u32).await;
                                 let tp = traceparent.as_ref().map(|(_, h)| h.as_str());
-                                let response = send(http, options, request, tp).await?;
-                                anyhow::Ok((traceparent, response, None))
+                                let (response, body) = send(http, options, request, tp).await?;
+                                anyhow::Ok((traceparent, response, body))
                             }
                         },
                     );
@@ -150,7 +150,7 @@ pub async fn observe(
                     let repeat = request.repeat.max(1);
                     for (n, traceparent) in (0..repeat).map(header).enumerate() {
                         let tp = traceparent.as_ref().map(|(_, h)| h.as_str());
-                        let sending = send_with_body(&http, options, request, tp);
+                        let sending = send(&http, options, request, tp);
                         let (response, body) = match in_flight.filter(|_| n + 1 == repeat) {
                             None => sending.await?,
                             Some(ms) => {
@@ -240,17 +240,8 @@ pub async fn observe(
 }
 
 /// Sends one request; a connection failure is an [`Outcome`], not an error.
+/// The answer's JSON body comes with it (`equals_response`).
 async fn send(
-    http: &reqwest::Client,
-    options: &CheckOptions,
-    request: &RequestSpec,
-    traceparent: Option<&str>,
-) -> anyhow::Result<Outcome> {
-    Ok(send_with_body(http, options, request, traceparent).await?.0)
-}
-
-/// [`send`], keeping the answer's JSON body too (`equals_response`).
-async fn send_with_body(
     http: &reqwest::Client,
     options: &CheckOptions,
     request: &RequestSpec,

@@ -32,8 +32,9 @@
 //!
 //! With `sampling`, requests carry no `traceparent` (a sampled parent would
 //! make any parent-based sampler keep the trace); the trace ids are read from
-//! the responses, and the share of requests that produced a trace is
-//! compared with `ratio`.
+//! the responses, and the share of requests that produced a trace with its
+//! root span (one without is a `fragment`) is compared with `ratio`. Requests
+//! given a `traceparent:` of their own do not count towards the share.
 //!
 //! The keys lessons use beyond the trace shape:
 //!
@@ -93,7 +94,7 @@
 //!     - { processor: attributes, action: { key: user.email, action: hash } }
 //!     - { processor: attributes, action: { key: env, action: [insert, upsert] } }
 //!     - { before: [memory_limiter, batch] }   # only judged when both are there
-//!     - { first: memory_limiter }              # first in every traces pipeline
+//!     - { first: memory_limiter }              # first in each traces pipeline that has it
 //!     - processor: resource                    # a `resource` processor's `attributes`
 //!       action: { key: deployment.environment.name, action: [insert, upsert] }
 //!       says: every span says which environment it comes from   # the ✓/✗ line
@@ -128,6 +129,7 @@
 //!   { package: telemetry, filter: "sampler::adaptive" }
 //! questions:                   # `cargo lab check NN --answer slowest=inventory-service`
 //!   - { key: slowest, text: Which service added the delay?, answer: inventory-service }
+//!                              # or `matches: REGEX` instead of `answer` (any case)
 //! ```
 //!
 //! Keys that relate a span to its request, its siblings, or a shutdown:

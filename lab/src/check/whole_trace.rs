@@ -3,12 +3,12 @@
 //! span begin a trace of its own (a context lost across a queue), and does
 //! every span's parent exist?
 
-use crate::model::{Span, SpanKind, Trace};
+use crate::model::{Span, Trace};
 
 use super::diagnosis::Cause;
-use super::matching::describe;
+use super::matching::{describe, is_expected};
 use super::outcome::{Observation, Report};
-use super::spec::{SpanSpec, Spec};
+use super::spec::Spec;
 
 /// Reports services missing from `trace`, telling a split-off trace
 /// (broken propagation) from a silent service (broken export). Returns the
@@ -228,13 +228,6 @@ pub fn check_split_spans(
     explained.sort_unstable();
     explained.dedup();
     explained
-}
-
-/// Is `span` the expected one (service, name, and kind when given)?
-fn is_expected(expected: &SpanSpec, span: &Span) -> bool {
-    span.service() == expected.service
-        && span.name == expected.name
-        && expected.kind.is_none_or(|k| span.kind == SpanKind::from(k))
 }
 
 /// Reports spans whose parent is not in the trace (other than the root).

@@ -101,6 +101,22 @@ impl LogLine {
     pub fn text(&self, key: &str) -> Option<&str> {
         self.fields.get(key).and_then(Value::as_str)
     }
+
+    /// `line` as a log line of `service`, if it is a JSON object.
+    fn parse(service: &str, line: &str) -> Option<LogLine> {
+        let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(line) else {
+            return None;
+        };
+        Some(LogLine {
+            service: service.to_string(),
+            time_us: fields
+                .get("timestamp")
+                .and_then(Value::as_str)
+                .and_then(crate::time::parse_us),
+            raw: line.to_string(),
+            fields,
+        })
+    }
 }
 
 /// The JSON lines of `text` whose `trace_id` field is `trace_id`, in the
@@ -111,24 +127,8 @@ pub fn lines_of(service: &str, text: &str, trace_id: &TraceId) -> Vec<LogLine> {
     text.lines()
         // Cheap first: most lines are of other traces.
         .filter(|line| line.contains(id))
-        .filter_map(|line| {
-            let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(line) else {
-                return None;
-            };
-            let matches = fields
-                .get("trace_id")
-                .and_then(Value::as_str)
-                .is_some_and(|t| t == id);
-            matches.then(|| LogLine {
-                service: service.to_string(),
-                time_us: fields
-                    .get("timestamp")
-                    .and_then(Value::as_str)
-                    .and_then(crate::time::parse_us),
-                raw: line.to_string(),
-                fields,
-            })
-        })
+        .filter_map(|line| LogLine::parse(service, line))
+        .filter(|line| line.text("trace_id") == Some(id))
         .collect()
 }
 
@@ -140,24 +140,8 @@ pub fn mentions_of(service: &str, text: &str, trace_id: &TraceId) -> Vec<LogLine
     let id = trace_id.as_str();
     text.lines()
         .filter(|line| line.to_ascii_lowercase().contains(id))
-        .filter_map(|line| {
-            let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(line) else {
-                return None;
-            };
-            let exact = fields
-                .get("trace_id")
-                .and_then(Value::as_str)
-                .is_some_and(|t| t == id);
-            (!exact).then(|| LogLine {
-                service: service.to_string(),
-                time_us: fields
-                    .get("timestamp")
-                    .and_then(Value::as_str)
-                    .and_then(crate::time::parse_us),
-                raw: line.to_string(),
-                fields,
-            })
-        })
+        .filter_map(|line| LogLine::parse(service, line))
+        .filter(|line| line.text("trace_id") != Some(id))
         .collect()
 }
 

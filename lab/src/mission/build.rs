@@ -26,6 +26,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::seal::Sealed;
 use crate::lessons::Lesson;
 use crate::stack;
 
@@ -59,10 +60,10 @@ fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
-/// Builds the four services from HEAD with `patch` applied and installs
-/// them in [`bin_dir`]. `release`: the release profile (a stack dev-up
-/// started with `--release`).
-pub fn build(root: &Path, lesson: &Lesson, patch: &str, release: bool) -> anyhow::Result<()> {
+/// Builds the four services from HEAD with the fault's patch applied and
+/// installs them in [`bin_dir`]. `release`: the release profile (a stack
+/// dev-up started with `--release`).
+pub fn build(root: &Path, lesson: &Lesson, fault: &Sealed, release: bool) -> anyhow::Result<()> {
     let work = work_dir(root);
     let src = work.join("src");
     let next = work.join("next");
@@ -78,16 +79,12 @@ pub fn build(root: &Path, lesson: &Lesson, patch: &str, release: bool) -> anyhow
     if std::fs::read_to_string(&marker).ok().as_deref() != Some(this_copy.as_str()) {
         remove_dir(&src)?;
     }
-    let files = super::seal::Sealed {
-        patch: patch.to_string(),
-        evidence: String::new(),
-    }
-    .files();
     let mut committed = Vec::new();
-    for file in &files {
-        committed.push((file.clone(), std::fs::read(next.join(file)).ok()));
+    for file in fault.files() {
+        let content = std::fs::read(next.join(&file)).ok();
+        committed.push((file, content));
     }
-    let applied = apply(&work, &next, patch);
+    let applied = apply(&work, &next, &fault.patch);
     if let Err(e) = applied {
         remove_dir(&next)?;
         return Err(e);

@@ -1,5 +1,5 @@
-//! Lesson 18, the debugging mission: `cargo lab start 18 [--seed N]` hides
-//! one fault in the running services, and `cargo lab check 18 --answer
+//! The debugging mission (the last lesson): `cargo lab start NN [--seed N]`
+//! hides one fault in the running services, and `cargo lab check NN --answer
 //! service=... --answer cause=... --answer trace=<id>` says whether the
 //! learner found it and shows it.
 //!
@@ -179,7 +179,7 @@ fn restart_all(root: &Path, stack: &NativeStack) -> anyhow::Result<()> {
     }
 }
 
-/// `cargo lab start 18 [--seed N]`.
+/// `cargo lab start NN [--seed N]`.
 pub fn start(
     root: &Path,
     lesson: &Lesson,
@@ -199,10 +199,8 @@ pub fn start(
         lesson.title()
     );
     std::fs::create_dir_all(root.join(".lab"))?;
-    build::build(root, lesson, &sealed.patch, release)?;
+    build::build(root, lesson, &sealed, release)?;
     println!("built in {:.0} s", started.elapsed().as_secs_f64());
-    // An older mission told the services its fault through this file.
-    remove(&lab_file(root, lesson, "env"))?;
     remove(&lab_file(root, lesson, "tries"))?;
     std::fs::write(lab_file(root, lesson, "seed"), format!("{seed}\n"))?;
     stack::set_active_lesson(root, Some(&lesson.slug))?;
@@ -242,11 +240,11 @@ pub fn start(
     ))
 }
 
-/// `cargo lab reset 18`: no fault any more; the services run the
+/// `cargo lab reset NN`: no fault any more; the services run the
 /// workshop's own code again.
 pub fn reset(root: &Path, lesson: &Lesson) -> anyhow::Result<String> {
     let mut removed = false;
-    for ext in ["env", "seed", "tries"] {
+    for ext in ["seed", "tries"] {
         removed |= remove(&lab_file(root, lesson, ext))?;
     }
     let had_binaries = build::remove_binaries(root, lesson)?;
@@ -293,7 +291,7 @@ impl Verdict {
     }
 }
 
-/// `cargo lab check 18 --answer service=... --answer cause=... --answer
+/// `cargo lab check NN --answer service=... --answer cause=... --answer
 /// trace=<id>`: the trace is read from the backend at `jaeger`.
 pub async fn check(
     root: &Path,

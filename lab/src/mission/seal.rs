@@ -10,8 +10,8 @@
 //! Maintainers edit faults in the open and seal them again:
 //!
 //! ```console
-//! $ cargo lab faults open 18 /tmp/faults     # <code>.patch and <code>.yaml each
-//! $ cargo lab faults seal 18 /tmp/faults     # writes lessons/18-.../faults/*.sealed
+//! $ cargo lab faults open NN /tmp/faults     # <code>.patch and <code>.yaml each
+//! $ cargo lab faults seal NN /tmp/faults     # writes lessons/NN-.../faults/*.sealed
 //! ```
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,8 @@
 //! DESIGN contract, and helpers to break it.
 #![allow(dead_code)] // each test file uses a different part
 
+use lab::check::engine::{Observation, Report};
+use lab::check::spec::Spec;
 use lab::model::{Attribute, Event, Process, Span, SpanKind, Status, Trace, TraceId, Value};
 
 pub const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -11,6 +13,36 @@ pub const T0: u64 = 1_767_225_600_000_000;
 
 pub fn trace_id(id: &str) -> TraceId {
     TraceId::parse(id).unwrap()
+}
+
+/// A check written in the test (panics with the YAML if it does not parse).
+pub fn spec(yaml: &str) -> Spec {
+    Spec::parse(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+/// The start of a check written in a test: one `POST /orders` answering 201.
+pub const HEAD: &str = "title: t\nrequests: [{ method: POST, path: /orders, status: 201 }]\n";
+
+/// The shipped check of lesson `slug` (its folder name under `lessons/`).
+pub fn lesson(slug: &str) -> Spec {
+    let path = format!(
+        "{}/../lessons/{slug}/check.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Spec::load(std::path::Path::new(&path)).unwrap()
+}
+
+/// One `POST /orders` that answered 201 with TRACE_ID, and the trace found
+/// for it (`None`: none was found).
+pub fn observed(trace: Option<Trace>) -> Observation {
+    let mut obs = Observation::answered("POST /orders", 201, Some(trace_id(TRACE_ID)));
+    obs.trace = trace;
+    obs
+}
+
+/// The cause keys of the report's findings, in order.
+pub fn keys(report: &Report) -> Vec<&'static str> {
+    report.cause_keys()
 }
 
 /// A span starting `start_ms` after T0 and lasting `duration_ms`.
