@@ -226,7 +226,13 @@ start_trace_backend() {
   nohup "$LABBIN/lab" sink $args >"$LOGS/sink.log" 2>&1 &
   echo $! >"$RUN/sink.pid"
   echo "$args" >"$RUN/sink.args"
-  for _ in $(seq 1 50); do port_open 127.0.0.1 "$QUERY_PORT" && return; sleep 0.1; done
+  # All three: the services export to the OTLP ports as soon as they start,
+  # and the sink binds its listeners one after the other.
+  for _ in $(seq 1 50); do
+    port_open 127.0.0.1 "$QUERY_PORT" && port_open 127.0.0.1 "$SINK_GRPC_PORT" &&
+      port_open 127.0.0.1 "$SINK_HTTP_PORT" && return
+    sleep 0.1
+  done
   die "lab sink did not start; see $LOGS/sink.log"
 }
 

@@ -84,7 +84,7 @@ fn the_environment_on_the_resource_passes_on_every_span_is_the_wrong_level() {
     let judge = Judge::new("level", PIPELINE_EXPECT);
     let right = config(
         &format!("{ATTRIBUTES}{RESOURCE}"),
-        "memory_limiter, attributes, resource, batch",
+        "memory_limiter, resource, attributes, batch",
     );
     let (report, lines) = judge.judge(&right);
     assert!(report.passed(), "{:#?}", report.findings);
@@ -106,7 +106,7 @@ fn the_environment_on_the_resource_passes_on_every_span_is_the_wrong_level() {
     // The other way round: the e-mail hashed among the resource attributes.
     let on_resource = config(
         "  attributes:\n    actions:\n      - { key: code.file.path, action: delete }\n      - { key: thread.id, action: delete }\n  resource:\n    attributes:\n      - { key: user.email, action: hash }\n      - { key: deployment.environment.name, value: w, action: upsert }\n",
-        "memory_limiter, attributes, resource, batch",
+        "memory_limiter, resource, attributes, batch",
     );
     let report = judge.report(&on_resource);
     assert_eq!(keys(&report), ["wrong-level"], "{:#?}", report.findings);
@@ -153,7 +153,7 @@ fn settings_under_the_wrong_key_and_another_action_are_named() {
             "{ATTRIBUTES}{}",
             RESOURCE.replace("    attributes:", "    actions:")
         ),
-        "memory_limiter, attributes, resource, batch",
+        "memory_limiter, resource, attributes, batch",
     ));
     assert_eq!(
         keys(&report),
@@ -171,7 +171,7 @@ fn settings_under_the_wrong_key_and_another_action_are_named() {
             ATTRIBUTES.replace("action: hash", "action: delete"),
             RESOURCE.replace("action: insert", "action: update")
         ),
-        "memory_limiter, attributes, resource, batch",
+        "memory_limiter, resource, attributes, batch",
     ));
     assert_eq!(
         keys(&report),
@@ -186,12 +186,12 @@ fn memory_limiter_must_be_first_and_a_missing_processor_is_not_an_order_problem(
     let judge = Judge::new("order", PIPELINE_EXPECT);
     let report = judge.report(&config(
         &format!("{ATTRIBUTES}{RESOURCE}"),
-        "attributes, resource, memory_limiter, batch",
+        "resource, attributes, memory_limiter, batch",
     ));
     assert_eq!(keys(&report), ["pipeline-order"], "{:#?}", report.findings);
     assert!(report.findings[0]
         .problem
-        .contains("its processors are [attributes, resource, memory_limiter, batch]"));
+        .contains("its processors are [resource, attributes, memory_limiter, batch]"));
 
     // `before` says nothing when one of the two is not there at all: the
     // missing processor has its own finding.

@@ -226,7 +226,7 @@ async fn dev_up_runs_the_collector_in_front_of_the_sink() {
         "{config}"
     );
     assert!(
-        config.contains("processors: [memory_limiter, attributes, resource, batch]"),
+        config.contains("processors: [memory_limiter, resource, attributes, batch]"),
         "{config}"
     );
 
@@ -328,7 +328,7 @@ fn a_config_the_collector_refuses_stops_dev_up_with_its_words() {
     std::fs::write(
         &file,
         text.replace(
-            "processors: [memory_limiter, attributes, resource, batch]",
+            "processors: [memory_limiter, resource, attributes, batch]",
             "processors: [memory_limiter, refuse-me, batch]",
         ),
     )

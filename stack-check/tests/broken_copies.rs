@@ -49,8 +49,8 @@ fn pipeline_names_an_undefined_processor() {
     let f = Fixture::new("undefined-processor");
     f.replace(
         COLLECTOR,
-        "processors: [memory_limiter, attributes, resource, batch]",
-        "processors: [memory_limiter, attributes, resource, batching]",
+        "processors: [memory_limiter, resource, attributes, batch]",
+        "processors: [memory_limiter, resource, attributes, batching]",
     );
     assert_problem(
         &f.problems(),

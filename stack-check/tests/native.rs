@@ -65,8 +65,8 @@ fn receivers_on_other_ports_or_a_broken_pipeline_are_named() {
         &["the otlp receiver takes", "HTTP 4318"],
     );
     let broken = text.replace(
-        "processors: [memory_limiter, attributes, resource, batch]",
-        "processors: [attributes, resource, batch]",
+        "processors: [memory_limiter, resource, attributes, batch]",
+        "processors: [resource, attributes, batch]",
     );
     assert_problem(
         &check_native_collector(&broken, "c.yaml", PORTS),
