@@ -155,7 +155,8 @@ fn healthy_trace_passes_the_trace_shape_lessons() {
         };
         let report = check(slug, observed(Some(trace.clone())));
         assert!(report.passed(), "{slug}: {:#?}", report.findings);
-        assert!(looks_complete(&lesson(slug), &trace));
+        let obs = observed(Some(trace.clone()));
+        assert!(looks_complete(&lesson(slug), &obs, &trace));
     }
 }
 

@@ -10,6 +10,7 @@ mod common;
 use common::*;
 use lab::check::engine::{evaluate, Observation, Outcome};
 use lab::check::spec::Spec;
+use lab::check::whole_trace::looks_complete;
 use lab::model::{Event, SpanKind, Status, Trace, Value};
 use serde_json::json;
 
@@ -96,6 +97,27 @@ fn an_attribute_can_be_compared_with_the_requests_answer() {
     );
     assert_eq!(keys(&report), ["wrong-value"], "{:#?}", report.findings);
     assert_eq!(report.findings[0].count, 2);
+    // ...and the report says both values, not only the first request's.
+    let text = lab::check::report::render(&report, lab::style::Style::plain());
+    assert!(
+        text.contains("(in 2 requests)")
+            && text.contains("expected 42")
+            && text.contains("expected 43"),
+        "{text}"
+    );
+    // The same mismatch with the same numbers is said once.
+    let report = evaluate(
+        &lesson,
+        &[
+            answered(with_event(Value::Int(4)), json!({ "order_id": 42 })),
+            answered(with_event(Value::Int(4)), json!({ "order_id": 42 })),
+        ],
+    );
+    assert!(
+        report.findings[0].others.is_empty(),
+        "{:#?}",
+        report.findings
+    );
 
     // Text: only the type finding, not a second one for the value.
     let report = evaluate(
@@ -176,13 +198,31 @@ fn a_span_with_for_status_is_checked_only_in_those_requests_traces() {
     down.response = Outcome::Unreachable("refused".into());
     assert!(!keys(&evaluate(&lesson, &[down])).contains(&"wrong-status"));
 
-    // `for_status` without `optional: true` is refused: the other traces
-    // would report it missing.
-    let error = Spec::parse(
-        "title: t\nrequests: [{ path: /x }]\ntrace:\n  spans:\n    - { service: a, name: b, for_status: [400] }\n",
-    )
-    .unwrap_err();
-    assert!(error.contains("optional: true"), "{error}");
+    // Without `optional: true` it is required in its own requests' traces
+    // (a 400's trace must show the validation), and nowhere else.
+    let required = spec(
+        "title: t\nrequests:\n  - { method: POST, path: /orders, status: 201 }\n  - { method: POST, path: /orders, status: 400 }\ntrace:\n  spans:\n    - { service: order-service, name: validate_order, for_status: [400] }\n",
+    );
+    let without_it = |status: u16| {
+        let mut trace = healthy_order();
+        trace.spans.retain(|s| s.name != "validate_order");
+        let mut obs = Observation::answered("POST /orders", status, Some(trace_id(TRACE_ID)));
+        obs.trace = Some(trace);
+        obs
+    };
+    assert!(evaluate(&required, &[without_it(201)]).passed());
+    let report = evaluate(&required, &[without_it(201), without_it(400)]);
+    assert_eq!(keys(&report), ["span-missing"], "{:#?}", report.findings);
+    assert!(!looks_complete(
+        &required,
+        &without_it(400),
+        without_it(400).trace.as_ref().unwrap()
+    ));
+    assert!(looks_complete(
+        &required,
+        &without_it(201),
+        without_it(201).trace.as_ref().unwrap()
+    ));
 }
 
 #[test]

@@ -56,7 +56,7 @@ pub fn check_lost_spans(
     let missing: Vec<usize> = (0..spec.trace.spans.len())
         .filter(|i| {
             let expected = &spec.trace.spans[*i];
-            !expected.optional
+            super::relations::required_in(expected, obs)
                 && !explained.contains(i)
                 && !absent_services.contains(&expected.service.as_str())
                 && !trace.spans.iter().any(|s| is_expected(expected, s))
@@ -137,7 +137,7 @@ fn check_mixed_requests(spec: &Spec, observations: &[Observation], report: &mut 
     }
     // (the span, the trace holding too many and how many, one holding too few)
     let mut mixed: Vec<(&SpanSpec, Held, Held)> = Vec::new();
-    for expected in spec.trace.spans.iter().filter(|s| !s.optional) {
+    for expected in spec.trace.spans.iter().filter(|s| s.required_everywhere()) {
         let Some((min, max)) = expected.count.map(|c| c.bounds()) else {
             continue;
         };
@@ -188,15 +188,9 @@ fn check_mixed_requests(spec: &Spec, observations: &[Observation], report: &mut 
         span: first.name.clone(),
     };
     // The conclusive finding: it explains the counts and the missing spans.
-    report.findings.insert(
-        0,
-        Finding {
-            span: Some(first.label()),
-            problem,
-            cause,
-            count: 1,
-        },
-    );
+    report
+        .findings
+        .insert(0, Finding::new(Some(first.label()), problem, cause));
 }
 
 /// One `lost-in-process` finding per service: the spans of one spawned task

@@ -276,18 +276,17 @@ pub fn blame_overrides(overrides: &[(&str, String, String, String)], report: &mu
     for (i, (service, key, lesson_value, mine)) in overrides.iter().enumerate() {
         report.findings.insert(
             i,
-            outcome::Finding {
-                span: None,
-                problem: format!(
+            outcome::Finding::new(
+                None,
+                format!(
                     "your .lab/{service}.env sets {key}={mine} over this lesson's \
                      {key}={lesson_value}"
                 ),
-                cause: Cause::EnvOverride {
+                Cause::EnvOverride {
                     service: service.to_string(),
                     key: key.clone(),
                 },
-                count: 1,
-            },
+            ),
         );
     }
 }

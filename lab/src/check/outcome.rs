@@ -83,7 +83,27 @@ pub struct Finding {
     pub cause: Cause,
     /// In how many of the requests it happened.
     pub count: usize,
+    /// The same mismatch in other requests, where its numbers differ (a 409
+    /// beside a 400): said too, or "(in 2 requests)" would hide them.
+    pub others: Vec<String>,
 }
+
+impl Finding {
+    /// A finding seen in one request so far.
+    pub fn new(span: Option<String>, problem: String, cause: Cause) -> Self {
+        Finding {
+            span,
+            problem,
+            cause,
+            count: 1,
+            others: Vec::new(),
+        }
+    }
+}
+
+/// How many differing variants of one finding are listed; more would bury
+/// the next finding.
+const OTHERS_SHOWN: usize = 3;
 
 /// How one expected span fared in the displayed trace (for the side-by-side view).
 #[derive(Clone, Debug)]
@@ -168,13 +188,15 @@ impl Report {
             .iter_mut()
             .find(|f| f.span == span && f.cause == cause && same(f))
         {
-            Some(existing) => existing.count += 1,
-            None => self.findings.push(Finding {
-                span,
-                problem,
-                cause,
-                count: 1,
-            }),
+            Some(existing) => {
+                existing.count += 1;
+                let differs = without_ids(&existing.problem) != key
+                    && !existing.others.iter().any(|o| without_ids(o) == key);
+                if differs && existing.others.len() < OTHERS_SHOWN {
+                    existing.others.push(problem);
+                }
+            }
+            None => self.findings.push(Finding::new(span, problem, cause)),
         }
     }
 }

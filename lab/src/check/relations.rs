@@ -29,6 +29,11 @@ pub fn applies(expected: &SpanSpec, obs: &Observation) -> bool {
     }
 }
 
+/// Whether `obs`'s trace must hold this span.
+pub fn required_in(expected: &SpanSpec, obs: &Observation) -> bool {
+    !expected.optional && applies(expected, obs)
+}
+
 /// The problems of `span` (matched to `expected`) that need more than the
 /// span itself.
 pub fn check(expected: &SpanSpec, span: &Span, trace: &Trace, obs: &Observation) -> Vec<Problem> {

@@ -65,6 +65,9 @@ pub fn render(report: &Report, style: Style) -> String {
             // No span to name: the problem itself is the heading.
             None => out.push_str(&wrap(&style.bold(&number), &problem, "   ")),
         }
+        for other in &finding.others {
+            out.push_str(&wrap(&format!("   {}", style.dim("and: ")), other, "   "));
+        }
         // The same explanation as an earlier finding's: said once.
         let said = report.findings[..i].iter().any(|f| {
             let earlier = explain(&f.cause);

@@ -337,7 +337,7 @@ async fn collect_traces(
             // Not before `settle_ms`: a trace marked done is not fetched
             // again, and spans the lesson waits for (a service no span of
             // it requires, an optional span) may still be on their way.
-            done[i] = looks_complete(spec, &trace)
+            done[i] = looks_complete(spec, obs, &trace)
                 && previous == Some(size)
                 && started.elapsed() >= settle;
             changed |= previous != Some(size);
@@ -461,7 +461,12 @@ async fn find_elsewhere(
             .map(|service| (service, None))
             .collect();
         if let Some(trace) = &obs.trace {
-            for expected in spec.trace.spans.iter().filter(|s| !s.optional) {
+            for expected in spec
+                .trace
+                .spans
+                .iter()
+                .filter(|s| super::relations::required_in(s, obs))
+            {
                 let service = expected.service.as_str();
                 let there = trace
                     .spans

@@ -155,8 +155,8 @@
 //!     - service: order-service
 //!       name: POST /orders
 //!       for_status: [400, 409] # checked only in the traces of the requests the
-//!       optional: true         # gateway answered with one of these statuses
-//!       status: unset          # (with `optional: true`: absent elsewhere)
+//!       status: unset          # gateway answered with one of these statuses
+//!                              # (required there unless `optional: true`)
 //! ```
 
 use std::collections::BTreeMap;
@@ -510,7 +510,7 @@ pub struct SpanSpec {
     #[serde(default)]
     pub ends_before: Vec<SpanRef>,
     /// Checked only in the traces of requests answered with one of these
-    /// statuses (needs `optional: true`).
+    /// statuses, and required there unless `optional: true`.
     #[serde(default)]
     pub for_status: Vec<u16>,
 }
@@ -673,18 +673,6 @@ impl Spec {
             regex::Regex::new(pattern)
                 .map_err(|e| format!("`matches: {pattern}` is not a regular expression: {e}"))?;
         }
-        if let Some(span) = spec
-            .trace
-            .spans
-            .iter()
-            .find(|s| !s.for_status.is_empty() && !s.optional)
-        {
-            return Err(format!(
-                "{}: a span with `for_status` is absent from the other requests' traces: \
-                 give it `optional: true`",
-                span.label()
-            ));
-        }
         for question in &spec.questions {
             if question.answer.is_none() && question.matches.is_none() {
                 return Err(format!(
@@ -739,7 +727,7 @@ impl Spec {
     /// required spans.
     pub fn required_services(&self) -> Vec<&str> {
         let mut services: Vec<&str> = self.trace.services.iter().map(String::as_str).collect();
-        for span in self.trace.spans.iter().filter(|s| !s.optional) {
+        for span in self.trace.spans.iter().filter(|s| s.required_everywhere()) {
             if !services.contains(&span.service.as_str()) {
                 services.push(&span.service);
             }
@@ -771,6 +759,12 @@ impl SpanSpec {
     /// `order-service POST /orders (server)`: how findings name a span.
     pub fn label(&self) -> String {
         label(&self.service, &self.name, self.kind)
+    }
+
+    /// Required in every request's trace: not optional, and not only in
+    /// some requests' traces (`for_status`; see `relations::required_in`).
+    pub fn required_everywhere(&self) -> bool {
+        !self.optional && self.for_status.is_empty()
     }
 }
 

@@ -137,7 +137,7 @@ pub fn check_split_spans(
 ) -> Vec<usize> {
     let wanted = |index: usize| {
         let expected = &spec.trace.spans[index];
-        !expected.optional
+        super::relations::required_in(expected, obs)
             && !absent_services.contains(&expected.service.as_str())
             && !trace.spans.iter().any(|s| is_expected(expected, s))
     };
@@ -245,18 +245,23 @@ pub fn check_orphans(spec: &Spec, trace: &Trace, report: &mut Report) {
 /// Whether a fetched trace looks whole enough to stop waiting for spans:
 /// every required service and span is there, and no span is missing its
 /// parent (a parent still sitting in some service's export queue).
-pub fn looks_complete(spec: &Spec, trace: &Trace) -> bool {
+pub fn looks_complete(spec: &Spec, obs: &Observation, trace: &Trace) -> bool {
     let services = trace.services();
     let has_services = spec
         .required_services()
         .iter()
         .all(|s| services.contains(s));
-    let has_spans = spec.trace.spans.iter().filter(|s| !s.optional).all(|e| {
-        trace
-            .spans
-            .iter()
-            .any(|s| s.service() == e.service && s.name == e.name)
-    });
+    let has_spans = spec
+        .trace
+        .spans
+        .iter()
+        .filter(|s| super::relations::required_in(s, obs))
+        .all(|e| {
+            trace
+                .spans
+                .iter()
+                .any(|s| s.service() == e.service && s.name == e.name)
+        });
     has_services && has_spans && unexpected_roots(spec, trace).is_empty()
 }
 
