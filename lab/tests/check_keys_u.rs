@@ -35,7 +35,9 @@ fn tiny_crate(tests: &str) -> PathBuf {
     .unwrap();
     std::fs::write(
         root.join("src/lib.rs"),
-        format!("pub mod code;\n\n#[cfg(test)]\nmod tests {{\n    use super::code::*;\n{tests}\n}}\n"),
+        format!(
+            "pub mod code;\n\n#[cfg(test)]\nmod tests {{\n    use super::code::*;\n{tests}\n}}\n"
+        ),
     )
     .unwrap();
     std::fs::write(root.join("src/code.rs"), CODE).unwrap();
@@ -43,7 +45,8 @@ fn tiny_crate(tests: &str) -> PathBuf {
 }
 
 /// Asserts the total, not the label: it catches a broken total only.
-const TESTS_TOTAL: &str = "    #[test]\n    fn lesson_total() {\n        assert_eq!(total(4450, 2), 8900);\n    }\n";
+const TESTS_TOTAL: &str =
+    "    #[test]\n    fn lesson_total() {\n        assert_eq!(total(4450, 2), 8900);\n    }\n";
 
 fn package(root: &Path) -> String {
     root.file_name().unwrap().to_string_lossy().to_string()
@@ -85,7 +88,12 @@ fn a_test_that_catches_every_breakage_passes_and_the_file_is_restored() {
         "lesson_",
         vec![
             mutant("sum", "price * quantity", "price + quantity", "it adds"),
-            mutant("price-only", "price * quantity", "price", "it forgets the quantity"),
+            mutant(
+                "price-only",
+                "price * quantity",
+                "price",
+                "it forgets the quantity",
+            ),
         ],
     );
     let report = judge(&root, &spec);
@@ -104,7 +112,12 @@ fn the_first_breakage_the_test_lets_through_is_named_without_its_code() {
         &root,
         "lesson_",
         vec![
-            mutant("sum", "price * quantity", "price + quantity", "`total` adds"),
+            mutant(
+                "sum",
+                "price * quantity",
+                "price + quantity",
+                "`total` adds",
+            ),
             mutant(
                 "label-changed",
                 "\"total\"",
@@ -146,7 +159,12 @@ fn a_test_that_fails_on_the_unbroken_code_is_test_fails_and_nothing_is_broken() 
     let spec = spec_for(
         &root,
         "lesson_",
-        vec![mutant("sum", "price * quantity", "price + quantity", "it adds")],
+        vec![mutant(
+            "sum",
+            "price * quantity",
+            "price + quantity",
+            "it adds",
+        )],
     );
     let report = judge(&root, &spec);
     assert_eq!(keys(&report), ["test-fails"]);
@@ -159,7 +177,10 @@ fn a_test_that_fails_on_the_unbroken_code_is_test_fails_and_nothing_is_broken() 
         .unwrap()
         .modified()
         .unwrap();
-    assert_eq!(before, after, "no breakage is applied to judge a failing test");
+    assert_eq!(
+        before, after,
+        "no breakage is applied to judge a failing test"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -169,16 +190,27 @@ fn no_test_selected_and_a_test_that_does_not_build_are_findings_of_their_own() {
     let spec = spec_for(
         &root,
         "no_such_test",
-        vec![mutant("sum", "price * quantity", "price + quantity", "it adds")],
+        vec![mutant(
+            "sum",
+            "price * quantity",
+            "price + quantity",
+            "it adds",
+        )],
     );
     assert_eq!(keys(&judge(&root, &spec)), ["no-test"]);
 
-    let broken = "    #[test]\n    fn lesson_total() {\n        assert_eq!(totl(4450, 2), 8900);\n    }\n";
+    let broken =
+        "    #[test]\n    fn lesson_total() {\n        assert_eq!(totl(4450, 2), 8900);\n    }\n";
     let root2 = tiny_crate(broken);
     let spec = spec_for(
         &root2,
         "lesson_",
-        vec![mutant("sum", "price * quantity", "price + quantity", "it adds")],
+        vec![mutant(
+            "sum",
+            "price * quantity",
+            "price + quantity",
+            "it adds",
+        )],
     );
     let report = judge(&root2, &spec);
     assert_eq!(keys(&report), ["test-fails"]);
@@ -248,7 +280,8 @@ fn the_file_is_restored_after_a_panic_and_after_a_killed_check() {
 #[test]
 fn without_mutants_the_tests_judge_the_code_as_before() {
     // Lesson 10's role: the lesson's tests fail on the learner's code.
-    let failing = "    #[test]\n    fn lesson_total() {\n        assert_eq!(total(1, 1), 2);\n    }\n";
+    let failing =
+        "    #[test]\n    fn lesson_total() {\n        assert_eq!(total(1, 1), 2);\n    }\n";
     let root = tiny_crate(failing);
     let report = judge(&root, &spec_for(&root, "lesson_", Vec::new()));
     assert_eq!(keys(&report), ["unit-tests"]);

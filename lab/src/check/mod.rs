@@ -168,7 +168,10 @@ pub async fn run_with(
     // `mutants`, lesson 17): nothing to send, no services to start.
     if spec.requests.is_empty() {
         live = false;
-        println!("{}", style.dim("unit tests only: the services need not run for this check"));
+        println!(
+            "{}",
+            style.dim("unit tests only: the services need not run for this check")
+        );
     }
     let lesson_env = (!started && lesson.env_dir().is_dir()).then(|| lesson.slug.clone());
     // The learner's own settings over the lesson's: (service, key, lesson's, mine).

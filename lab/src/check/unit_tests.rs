@@ -36,7 +36,10 @@ pub enum TestRun {
     /// It built and ran, but the filter selected no test.
     NoTest,
     /// These tests failed; `details` holds their assertion messages.
-    Failed { failed: Vec<String>, details: String },
+    Failed {
+        failed: Vec<String>,
+        details: String,
+    },
     /// It did not build (or cargo could not run): the compiler's errors.
     DidNotBuild { errors: String },
 }
@@ -61,7 +64,10 @@ pub fn run(root: &Path, spec: &UnitTestsSpec, report: &mut Report, say: impl Fn(
         TestRun::NoTest => {
             report.add(
                 None,
-                format!("`{command}` ran no test: your test must be named so that `{}` selects it", spec.filter),
+                format!(
+                    "`{command}` ran no test: your test must be named so that `{}` selects it",
+                    spec.filter
+                ),
                 Cause::NoTest,
             );
             return;
@@ -203,8 +209,7 @@ pub fn with_mutant<T>(
     test: impl FnOnce() -> T,
 ) -> Result<T, String> {
     let path = root.join(&mutant.file);
-    let original =
-        std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", mutant.file))?;
+    let original = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", mutant.file))?;
     let text = String::from_utf8_lossy(&original);
     let found = text.matches(mutant.find.as_str()).count();
     if found != 1 {

@@ -28,12 +28,8 @@ fn finished_spans(work: impl FnOnce()) -> Vec<SpanData> {
     // The workshop's own subscriber (the OTel layer with the services'
     // settings, INFO and above), with the log lines thrown away: the test
     // sees what a running service would export.
-    let dispatch = telemetry::logging::dispatch(
-        "order-service",
-        "off",
-        telemetry.tracer(),
-        std::io::sink,
-    );
+    let dispatch =
+        telemetry::logging::dispatch("order-service", "off", telemetry.tracer(), std::io::sink);
     tracing::dispatcher::with_default(&dispatch, work);
     // Read before any shutdown: shutting the provider down (or dropping
     // its last handle) empties the in-memory exporter.
