@@ -117,9 +117,14 @@ pub fn start_with_seed(root: &Path, which: &str, seed: Option<u64>) -> anyhow::R
         "The starting point is staged: `git diff` shows only your changes from here \
          (`git diff HEAD`: everything since the finished version).\n",
     );
+    let what_check_does = if crate::check::needs_services(root, which) {
+        "rebuilds and restarts what changed, then checks"
+    } else {
+        "runs your test, then breaks the code it tests; no services needed"
+    };
     out.push_str(&format!(
         "\nRead lessons/{}/README.md, make your change at the `LESSON {:02}` marker, then:\n  \
-         cargo lab check {:02}      (rebuilds and restarts what changed, then checks)\n  \
+         cargo lab check {:02}      ({what_check_does})\n  \
          cargo lab hint {:02}       (a nudge)\n  \
          cargo lab solution {:02}   (the answer)\n",
         lesson.slug, lesson.number, lesson.number, lesson.number, lesson.number
@@ -193,8 +198,10 @@ pub fn reset(root: &Path, which: &str) -> anyhow::Result<String> {
         }
     }
     // Only code and environments the services run with: a collector
-    // config (lessons 11 and 12) is not in any service.
-    let service_side = changed.iter().any(|f| f.ends_with(".rs")) || lesson.env_dir().is_dir();
+    // config (lessons 11 and 12) is not in any service, nor a unit test
+    // (lesson 17, whose check needs no services).
+    let service_side = (changed.iter().any(|f| f.ends_with(".rs")) || lesson.env_dir().is_dir())
+        && crate::check::needs_services(root, which);
     if service_side {
         out.push_str(
             "The running services still have the lesson's version until the next \

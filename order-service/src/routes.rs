@@ -105,12 +105,7 @@ async fn place_order(
         .await?;
     span.set_attribute("product.sku", reservation.sku.clone());
 
-    let total_cents = info_span!("calculate_total", order.total_cents = tracing::field::Empty)
-        .in_scope(|| {
-            let total = reservation.price_cents * i64::from(reservation.quantity);
-            tracing::Span::current().record("order.total_cents", total);
-            total
-        });
+    let total_cents = calculate_total(reservation.price_cents, reservation.quantity);
 
     let new_order = NewOrder {
         user_id: order.user_id,
@@ -134,6 +129,19 @@ async fn place_order(
         "order.confirmed"
     );
     Ok(saved)
+}
+
+/// The price step: unit price times quantity, in an INTERNAL span of its
+/// own under the current span, with the total as `order.total_cents`
+/// (int64: a backend can sum it, sort by it, compare it with a number).
+// LESSON 17: routes/span_tests.rs proves this span in a unit test: its name,
+// kind, typed attribute and parent. Break one and that test fails.
+pub fn calculate_total(price_cents: i64, quantity: i32) -> i64 {
+    info_span!("calculate_total", order.total_cents = tracing::field::Empty).in_scope(|| {
+        let total = price_cents * i64::from(quantity);
+        tracing::Span::current().record("order.total_cents", total);
+        total
+    })
 }
 
 /// Stores the order. If that fails, the stock reserved for it is released
@@ -307,3 +315,7 @@ fn check_body(body: &CreateOrder) -> Result<ValidOrder, ApiError> {
         quantity,
     })
 }
+
+// LESSON 17: the unit test of `calculate_total`'s span.
+#[cfg(test)]
+mod span_tests;

@@ -121,6 +121,19 @@ pub enum Cause {
     BuildFailed,
     /// The traces pass, the lesson's unit tests do not.
     UnitTests,
+    /// The learner's unit test (judged by mutants) is not there: the filter
+    /// ran no test.
+    NoTest,
+    /// The learner's unit test fails (or does not build) on the code as it is.
+    TestFails,
+    /// The learner's unit test still passes on a breakage of the code it
+    /// tests: it does not look at what the breakage changes.
+    MutantSurvived {
+        name: String,
+    },
+    /// The code under test is not the lesson's: a breakage's text is not in
+    /// its file exactly once (or the broken code does not build).
+    CodeUnderTestChanged,
     /// A step's span is still open when a later step starts (`ends_before`).
     EndsLate,
     /// A span of `service` (`span`, INTERNAL or CLIENT) began a trace of its
@@ -189,6 +202,10 @@ impl Cause {
             Cause::WrongAnswer { .. } => "wrong-answer",
             Cause::BuildFailed => "build-failed",
             Cause::UnitTests => "unit-tests",
+            Cause::NoTest => "no-test",
+            Cause::TestFails => "test-fails",
+            Cause::MutantSurvived { .. } => "mutant-survived",
+            Cause::CodeUnderTestChanged => "code-under-test-changed",
             Cause::EndsLate => "ends-late",
             Cause::LostInProcess { .. } => "lost-in-process",
             Cause::MixedRequests { .. } => "mixed-requests",
@@ -540,6 +557,34 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              a clock of their own) find a case it gets wrong.",
             "read the failing test's name and assertion above, and run the same `cargo test` \
              command yourself while you fix it.",
+        ),
+        Cause::NoTest => diagnosis(
+            "the command ran no test: the test is missing, renamed (the check finds it by its \
+             name), marked `#[ignore]`, or not marked `#[test]`.",
+            "keep the lesson's test where it is, with its name, and run the same `cargo test` \
+             command yourself: it must say `1 passed`.",
+        ),
+        Cause::TestFails => diagnosis(
+            "your test does not pass on the code as it is, so it cannot tell working code from \
+             broken code: an assertion expects what the code does not do, the test is not \
+             finished (`todo!()`), it does not build, or it reads the spans too late (shutting \
+             the provider down, or dropping its last handle, empties the in-memory exporter).",
+            "read the failed assertion (or the compiler's error) above, and run the same \
+             `cargo test` command yourself until it passes.",
+        ),
+        Cause::MutantSurvived { .. } => diagnosis(
+            "your test passes on code that is broken in this way: it does not look at what the \
+             breakage changes, so the same mistake in the real code would go unnoticed (a test \
+             that finds a span by name proves the span exists, nothing more).",
+            "assert on that property of the finished span itself: the attribute's value and its \
+             type, the span's parent (in the same trace), whatever the breakage took away; \
+             then run the check again.",
+        ),
+        Cause::CodeUnderTestChanged => diagnosis(
+            "the code your test exercises is not the lesson's any more: the check breaks it in \
+             a few exact places, one at a time, and cannot find one of them.",
+            "put the code under test back as it was (`git diff` shows your changes; the \
+             exercise changes only the test), then run the check again.",
         ),
         Cause::LostInProcess {
             service,

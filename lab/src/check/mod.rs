@@ -14,7 +14,8 @@
 //! - [`questions`]: questions answered with `--answer KEY=VALUE`.
 //! - [`sampling`]: the sampled share of requests (per load phase too), and
 //!   whole sampled traces.
-//! - [`unit_tests`]: a lesson's unit tests, run once its traces pass.
+//! - [`unit_tests`]: a lesson's unit tests, run once its traces pass; or
+//!   the learner's test, judged by breaking the code it tests (`mutants`).
 //! - [`diagnosis`]: each finding's likely cause and fix.
 //! - [`report`]: prints expected vs actual side by side, then the findings.
 
@@ -52,6 +53,19 @@ pub struct RunOptions {
     pub answers: Vec<String>,
     /// Write `{"passed": .., "causes": [..]}` here (the lesson gate reads it).
     pub report_json: Option<PathBuf>,
+}
+
+/// Whether lesson `which`'s check sends requests (so needs the services).
+/// False only for a check of unit tests alone; when in doubt (no such
+/// lesson, a bad check file), true: the check itself then says what is wrong.
+pub fn needs_services(root: &Path, which: &str) -> bool {
+    let Ok(lesson) = lessons::find(root, which) else {
+        return true;
+    };
+    if !lesson.has_check() {
+        return true;
+    }
+    Spec::load(&lesson.check_file()).map_or(true, |spec| !spec.requests.is_empty())
 }
 
 /// Runs lesson `which`'s check, prints the report, records the result.
@@ -149,6 +163,15 @@ pub async fn run_with(
                 false
             }
         };
+    }
+    // A check with no requests judges unit tests alone (`unit_tests` with
+    // `mutants`, lesson 17): nothing to send, no services to start.
+    if spec.requests.is_empty() {
+        live = false;
+        println!(
+            "{}",
+            style.dim("unit tests only: the services need not run for this check")
+        );
     }
     let lesson_env = (!started && lesson.env_dir().is_dir()).then(|| lesson.slug.clone());
     // The learner's own settings over the lesson's: (service, key, lesson's, mine).

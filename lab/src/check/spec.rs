@@ -127,6 +127,20 @@
 //! # says so.
 //! unit_tests:                  # once the traces pass: cargo test -p telemetry --lib -- sampler::adaptive
 //!   { package: telemetry, filter: "sampler::adaptive" }
+//! # With `mutants`, the tests are the learner's and the check judges them:
+//! # they must pass (`no-test`, `test-fails`), then fail on each breakage
+//! # of the code they test, one at a time, the file restored byte for byte
+//! # after each (`mutant-survived` names the first that passes). With
+//! # `requests: []` the check runs the tests alone: no services needed.
+//! unit_tests:
+//!   package: order-service
+//!   filter: lesson17
+//!   mutants:
+//!     - name: attribute-dropped
+//!       file: order-service/src/routes.rs
+//!       find: 'tracing::Span::current().record("order.total_cents", total);'
+//!       replace: ""
+//!       why: "`calculate_total` records no order.total_cents"
 //! questions:                   # `cargo lab check NN --answer slowest=inventory-service`
 //!   - { key: slowest, text: Which service added the delay?, answer: inventory-service }
 //!                              # or `matches: REGEX` instead of `answer` (any case)
@@ -181,6 +195,8 @@ pub struct Spec {
     /// Cause key → the lesson's own words, printed with that finding.
     #[serde(default)]
     pub diagnosis: BTreeMap<String, String>,
+    /// Empty (or left out) only in a check of unit tests alone.
+    #[serde(default)]
     pub requests: Vec<RequestSpec>,
     #[serde(default)]
     pub after_requests: AfterRequests,
@@ -203,6 +219,28 @@ pub struct UnitTestsSpec {
     pub package: String,
     /// Only the tests whose path contains this (e.g. `sampler::adaptive`).
     pub filter: String,
+    /// With mutants, the tests are the learner's work and the check judges
+    /// them: they must pass on the code as it is and fail on each of these
+    /// small breakages of the code they test, applied one at a time.
+    #[serde(default)]
+    pub mutants: Vec<MutantSpec>,
+}
+
+/// One small breakage of the code under test: `find` replaced by `replace`
+/// in `file` (exact text, found exactly once), for one test run; the file
+/// is put back byte for byte afterwards.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MutantSpec {
+    /// A short name (`attribute-dropped`), shown in the progress lines.
+    pub name: String,
+    /// Repository-relative path of the file it changes.
+    pub file: String,
+    pub find: String,
+    pub replace: String,
+    /// What the breakage does, in words and without code: the finding says
+    /// "your test still passes when <why>".
+    pub why: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -650,8 +688,18 @@ impl Spec {
     /// Parses a check file; errors name the file and the problem.
     pub fn parse(text: &str) -> Result<Spec, String> {
         let spec: Spec = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
-        if spec.requests.is_empty() {
-            return Err("`requests` is empty: a check needs at least one request".into());
+        if spec.requests.is_empty() && spec.unit_tests.is_none() {
+            return Err(
+                "`requests` is empty: a check needs at least one request (or `unit_tests`)".into(),
+            );
+        }
+        for mutant in spec.unit_tests.iter().flat_map(|u| &u.mutants) {
+            if mutant.find.is_empty() || mutant.find == mutant.replace {
+                return Err(format!(
+                    "mutant {}: `find` must be non-empty and differ from `replace`",
+                    mutant.name
+                ));
+            }
         }
         for request in &spec.requests {
             if request.rps.is_some_and(|r| !(r > 0.0 && r <= 1000.0)) {
