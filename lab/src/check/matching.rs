@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 use crate::model::{Attribute, Span, SpanKind, Status, Trace, Value};
 
 use super::diagnosis::Cause;
-use super::spec::{AttributeSpec, KindSpec, SpanRef, SpanSpec, TypeSpec};
+use super::spec::{AttributeSpec, KindSpec, NoValueSpec, SpanRef, SpanSpec, TypeSpec};
 use crate::style::duration;
 
 /// A problem: expected vs actual in words, and its cause.
@@ -98,6 +98,9 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
             &span.process.tags,
             "resource attribute",
         ));
+    }
+    if let Some(no_value) = &expected.no_value {
+        found.extend(leaked_values(no_value, span));
     }
     // The status before the events: a span that should have failed and did
     // not lacks its `exception` event too, and the status is the cause.
@@ -196,6 +199,45 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
         }
     }
     found
+}
+
+/// `no_value`: the span's attributes and its events' attributes whose value
+/// matches the pattern (keys in `except` aside), named in one finding.
+fn leaked_values(spec: &NoValueSpec, span: &Span) -> Option<Problem> {
+    // Validated when the check file was parsed.
+    let pattern = regex::Regex::new(&spec.matches).ok()?;
+    let on_span = span
+        .attributes
+        .iter()
+        .map(|a| (format!("attribute {}", a.key), a));
+    let on_events = span.events.iter().flat_map(|e| {
+        e.attributes
+            .iter()
+            .map(move |a| (format!("event {} attribute {}", e.name, a.key), a))
+    });
+    let leaked: Vec<(String, &Attribute)> = on_span
+        .chain(on_events)
+        .filter(|(_, a)| !spec.except.contains(&a.key))
+        .filter(|(_, a)| pattern.is_match(&text_of(&a.value)))
+        .collect();
+    let (first_place, first) = leaked.first()?;
+    let what = spec
+        .says
+        .clone()
+        .unwrap_or_else(|| format!("a value matching {}", spec.matches));
+    let places: Vec<&str> = leaked.iter().map(|(place, _)| place.as_str()).collect();
+    let mut shown = text_of(&first.value);
+    if shown.chars().count() > 90 {
+        shown = shown.chars().take(90).collect::<String>() + "…";
+    }
+    Some((
+        format!(
+            "{} {} {what}; {first_place} = {shown}",
+            places.join(", "),
+            if places.len() == 1 { "holds" } else { "hold" },
+        ),
+        Cause::LeakedValue,
+    ))
 }
 
 /// `from_baggage`: an entry missing on this span that another span of the
