@@ -358,7 +358,8 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              and 5xx both are; a span that did not fail keeps status unset, not ok.",
             "find the one place that sets this kind of span's status (the layer that creates the \
              span, not the handler) and compare its rule with the one above; the line above \
-             says which way it is off.",
+             says which way it is off. An INTERNAL span (a step of the service's own) fails \
+             when its step returns an error, and the step's own span records it.",
         ),
         Cause::TooShort => diagnosis(
             "the injected delay did not happen inside this span: the `fault.*` baggage the \

@@ -206,36 +206,39 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
 fn leaked_values(spec: &NoValueSpec, span: &Span) -> Option<Problem> {
     // Validated when the check file was parsed.
     let pattern = regex::Regex::new(&spec.matches).ok()?;
-    let on_span = span
-        .attributes
+    let leaks = |attribute: &&Attribute| {
+        !spec.except.contains(&attribute.key) && pattern.is_match(&text_of(&attribute.value))
+    };
+    let on_span: Vec<&Attribute> = span.attributes.iter().filter(leaks).collect();
+    let on_events: Vec<(&str, &Attribute)> = span
+        .events
         .iter()
-        .map(|a| (format!("attribute {}", a.key), a));
-    let on_events = span.events.iter().flat_map(|e| {
-        e.attributes
-            .iter()
-            .map(move |a| (format!("event {} attribute {}", e.name, a.key), a))
-    });
-    let leaked: Vec<(String, &Attribute)> = on_span
-        .chain(on_events)
-        .filter(|(_, a)| !spec.except.contains(&a.key))
-        .filter(|(_, a)| pattern.is_match(&text_of(&a.value)))
+        .flat_map(|e| e.attributes.iter().filter(leaks).map(|a| (e.name.as_str(), a)))
         .collect();
-    let (first_place, first) = leaked.first()?;
+    let mut places = Vec::new();
+    if !on_span.is_empty() {
+        let keys: Vec<&str> = on_span.iter().map(|a| a.key.as_str()).collect();
+        let noun = if keys.len() == 1 { "attribute" } else { "attributes" };
+        places.push(format!("{noun} {}", keys.join(", ")));
+    }
+    for (event, attribute) in &on_events {
+        places.push(format!("event {event}'s {}", attribute.key));
+    }
+    let first = on_span
+        .first()
+        .copied()
+        .or_else(|| on_events.first().map(|(_, a)| *a))?;
     let what = spec
         .says
         .clone()
         .unwrap_or_else(|| format!("a value matching {}", spec.matches));
-    let places: Vec<&str> = leaked.iter().map(|(place, _)| place.as_str()).collect();
     let mut shown = text_of(&first.value);
     if shown.chars().count() > 90 {
         shown = shown.chars().take(90).collect::<String>() + "…";
     }
+    let verb = if on_span.len() + on_events.len() == 1 { "holds" } else { "hold" };
     Some((
-        format!(
-            "{} {} {what}; {first_place} = {shown}",
-            places.join(", "),
-            if places.len() == 1 { "holds" } else { "hold" },
-        ),
+        format!("{} {verb} {what}: {} = {shown}", places.join(", "), first.key),
         Cause::LeakedValue,
     ))
 }
