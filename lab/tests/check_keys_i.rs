@@ -44,9 +44,15 @@ fn a_struct_written_with_debug_on_a_span_is_a_leaked_value() {
 
     // What a bare `#[instrument]` records: every argument, with Debug.
     let bare = saved(&[
-        ("state", s("AppState { db: Database { pool: Pool { size: 1 } } }")),
+        (
+            "state",
+            s("AppState { db: Database { pool: Pool { size: 1 } } }"),
+        ),
         ("order", s("NewOrder { user_id: 4, sku: \"MONITOR-001\" }")),
-        ("plan", s("FaultPlan { delay_ms: 0, delay_at: None, fail_at: None }")),
+        (
+            "plan",
+            s("FaultPlan { delay_ms: 0, delay_at: None, fail_at: None }"),
+        ),
     ]);
     let report = evaluate(&check, &[answered(bare)]);
     assert_eq!(keys(&report), vec!["leaked-value"]);
@@ -56,12 +62,18 @@ fn a_struct_written_with_debug_on_a_span_is_a_leaked_value() {
         "{problem}"
     );
     // The value is shown, cut short.
-    assert!(problem.contains("state = AppState { db: Database"), "{problem}");
+    assert!(
+        problem.contains("state = AppState { db: Database"),
+        "{problem}"
+    );
 
     // The text that names the cause never shows the fix's code.
     let text = lab::check::report::render(&report, lab::style::Style::plain());
     for code in ["skip_all", "skip(", "#[", "instrument(", "fields("] {
-        assert!(!text.contains(code), "the finding shows code ({code}):\n{text}");
+        assert!(
+            !text.contains(code),
+            "the finding shows code ({code}):\n{text}"
+        );
     }
 }
 

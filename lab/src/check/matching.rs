@@ -213,12 +213,21 @@ fn leaked_values(spec: &NoValueSpec, span: &Span) -> Option<Problem> {
     let on_events: Vec<(&str, &Attribute)> = span
         .events
         .iter()
-        .flat_map(|e| e.attributes.iter().filter(leaks).map(|a| (e.name.as_str(), a)))
+        .flat_map(|e| {
+            e.attributes
+                .iter()
+                .filter(leaks)
+                .map(|a| (e.name.as_str(), a))
+        })
         .collect();
     let mut places = Vec::new();
     if !on_span.is_empty() {
         let keys: Vec<&str> = on_span.iter().map(|a| a.key.as_str()).collect();
-        let noun = if keys.len() == 1 { "attribute" } else { "attributes" };
+        let noun = if keys.len() == 1 {
+            "attribute"
+        } else {
+            "attributes"
+        };
         places.push(format!("{noun} {}", keys.join(", ")));
     }
     for (event, attribute) in &on_events {
@@ -236,9 +245,17 @@ fn leaked_values(spec: &NoValueSpec, span: &Span) -> Option<Problem> {
     if shown.chars().count() > 90 {
         shown = shown.chars().take(90).collect::<String>() + "…";
     }
-    let verb = if on_span.len() + on_events.len() == 1 { "holds" } else { "hold" };
+    let verb = if on_span.len() + on_events.len() == 1 {
+        "holds"
+    } else {
+        "hold"
+    };
     Some((
-        format!("{} {verb} {what}: {} = {shown}", places.join(", "), first.key),
+        format!(
+            "{} {verb} {what}: {} = {shown}",
+            places.join(", "),
+            first.key
+        ),
         Cause::LeakedValue,
     ))
 }
