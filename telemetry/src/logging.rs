@@ -86,11 +86,14 @@ where
     let otel_layer = tracer.map(|tracer| {
         tracing_opentelemetry::layer()
             .with_tracer(tracer)
-            // We record errors ourselves (`crate::errors`): status ERROR and an
-            // `exception` event with `exception.type`. Stop the bridge from also
-            // turning every `error!` log line into a status.
-            .with_error_events_to_status(false)
-            .with_error_events_to_exceptions(false)
+            // Most errors are recorded by `crate::errors` (status ERROR and an
+            // `exception` event with `exception.type`). `#[instrument(err)]`
+            // emits an event with only an `error` field and no message: the
+            // bridge turns that one into the conventions' `exception` event
+            // (`exception.message`) and the span's status with its message.
+            // (Any ERROR-level event inside a span also marks it failed.)
+            .with_error_events_to_status(true)
+            .with_error_events_to_exceptions(true)
             .with_filter(LevelFilter::INFO)
     });
     let fmt_layer = tracing_subscriber::fmt::layer()

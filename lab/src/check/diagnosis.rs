@@ -68,6 +68,9 @@ pub enum Cause {
     WrongCount,
     /// An attribute that must not be there is (e.g. a plain e-mail).
     AttributePresent,
+    /// A value that must not be on the span is, under some key (`no_value`):
+    /// a whole struct written with `Debug`, an e-mail.
+    LeakedValue,
     /// A baggage entry (`from_baggage`) another span of the trace carries is
     /// missing here: the baggage did not cross the hop into this service.
     BaggageLost,
@@ -188,6 +191,7 @@ impl Cause {
             Cause::UnexpectedTrace => "unexpected-trace",
             Cause::WrongCount => "wrong-count",
             Cause::AttributePresent => "attribute-present",
+            Cause::LeakedValue => "leaked-value",
             Cause::BaggageLost => "baggage-lost",
             Cause::EnvOverride { .. } => "env-override",
             Cause::NoMatch => "no-match",
@@ -371,7 +375,8 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              and 5xx both are; a span that did not fail keeps status unset, not ok.",
             "find the one place that sets this kind of span's status (the layer that creates the \
              span, not the handler) and compare its rule with the one above; the line above \
-             says which way it is off.",
+             says which way it is off. An INTERNAL span (a step of the service's own) fails \
+             when its step returns an error, and the step's own span records it.",
         ),
         Cause::TooShort => diagnosis(
             "the injected delay did not happen inside this span: the `fault.*` baggage the \
@@ -454,6 +459,14 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              (the code, or a setting the service runs with) and nothing on the way removed it.",
             "find what sets it (the lesson's note below says where to look); data that must not \
              leave the pipeline can also be deleted or hashed by the collector.",
+        ),
+        Cause::LeakedValue => diagnosis(
+            "a value that does not belong on this span is there: a whole value written with its \
+             `Debug` format (every field of a struct, secrets included, as one string no backend \
+             can filter on), which is what an instrumented function records for each argument \
+             it is not told to leave out, and for its return value when asked to.",
+            "record only what the span is for, each as a named attribute of its own type, and \
+             keep the function's arguments (and its return value) off the span.",
         ),
         Cause::BaggageLost => diagnosis(
             "the request's baggage did not reach this service although its trace did: the caller \

@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 use crate::model::{Attribute, Span, SpanKind, Status, Trace, Value};
 
 use super::diagnosis::Cause;
-use super::spec::{AttributeSpec, KindSpec, SpanRef, SpanSpec, TypeSpec};
+use super::spec::{AttributeSpec, KindSpec, NoValueSpec, SpanRef, SpanSpec, TypeSpec};
 use crate::style::duration;
 
 /// A problem: expected vs actual in words, and its cause.
@@ -98,6 +98,9 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
             &span.process.tags,
             "resource attribute",
         ));
+    }
+    if let Some(no_value) = &expected.no_value {
+        found.extend(leaked_values(no_value, span));
     }
     // The status before the events: a span that should have failed and did
     // not lacks its `exception` event too, and the status is the cause.
@@ -196,6 +199,65 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
         }
     }
     found
+}
+
+/// `no_value`: the span's attributes and its events' attributes whose value
+/// matches the pattern (keys in `except` aside), named in one finding.
+fn leaked_values(spec: &NoValueSpec, span: &Span) -> Option<Problem> {
+    // Validated when the check file was parsed.
+    let pattern = regex::Regex::new(&spec.matches).ok()?;
+    let leaks = |attribute: &&Attribute| {
+        !spec.except.contains(&attribute.key) && pattern.is_match(&text_of(&attribute.value))
+    };
+    let on_span: Vec<&Attribute> = span.attributes.iter().filter(leaks).collect();
+    let on_events: Vec<(&str, &Attribute)> = span
+        .events
+        .iter()
+        .flat_map(|e| {
+            e.attributes
+                .iter()
+                .filter(leaks)
+                .map(|a| (e.name.as_str(), a))
+        })
+        .collect();
+    let mut places = Vec::new();
+    if !on_span.is_empty() {
+        let keys: Vec<&str> = on_span.iter().map(|a| a.key.as_str()).collect();
+        let noun = if keys.len() == 1 {
+            "attribute"
+        } else {
+            "attributes"
+        };
+        places.push(format!("{noun} {}", keys.join(", ")));
+    }
+    for (event, attribute) in &on_events {
+        places.push(format!("event {event}'s {}", attribute.key));
+    }
+    let first = on_span
+        .first()
+        .copied()
+        .or_else(|| on_events.first().map(|(_, a)| *a))?;
+    let what = spec
+        .says
+        .clone()
+        .unwrap_or_else(|| format!("a value matching {}", spec.matches));
+    let mut shown = text_of(&first.value);
+    if shown.chars().count() > 90 {
+        shown = shown.chars().take(90).collect::<String>() + "…";
+    }
+    let verb = if on_span.len() + on_events.len() == 1 {
+        "holds"
+    } else {
+        "hold"
+    };
+    Some((
+        format!(
+            "{} {verb} {what}: {} = {shown}",
+            places.join(", "),
+            first.key
+        ),
+        Cause::LeakedValue,
+    ))
 }
 
 /// `from_baggage`: an entry missing on this span that another span of the

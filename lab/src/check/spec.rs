@@ -160,6 +160,12 @@
 //!       name: validate_order
 //!       ends_before:           # it ends before the first span like this starts
 //!         - { service: order-service, name: GET, kind: client }
+//!     - service: order-service
+//!       name: save_order
+//!       no_value:              # no attribute of the span or of its events has a
+//!         matches: "[A-Z]\\w* \\{ \\w+: "   # value like this (a struct written
+//!         says: a whole struct written with Debug   # with Debug, an e-mail...)
+//!         except: [user.email] # optional: keys recorded on purpose
 //!     - service: order-service   # (a span never entered lasts until it is dropped)
 //!       name: POST /orders
 //!       events:
@@ -551,6 +557,24 @@ pub struct SpanSpec {
     /// statuses, and required there unless `optional: true`.
     #[serde(default)]
     pub for_status: Vec<u16>,
+    /// No attribute of the span, nor of its events, holds a value like this.
+    pub no_value: Option<NoValueSpec>,
+}
+
+/// Values that must not be on a span, whatever their key: a whole struct
+/// written with `Debug` (what `#[instrument]` does with every argument),
+/// an e-mail address.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoValueSpec {
+    /// A regular expression no value (as text) may match.
+    pub matches: String,
+    /// What such a value is, in the finding's words ("a whole struct
+    /// written with Debug"); default: "a value matching <pattern>".
+    pub says: Option<String>,
+    /// Keys allowed to hold such a value (recorded there on purpose).
+    #[serde(default)]
+    pub except: Vec<String>,
 }
 
 /// Points at another expected span: service + name (+ kind).
@@ -717,6 +741,12 @@ impl Spec {
             .flat_map(|s| s.attributes.iter().chain(&s.resource))
             .filter_map(|a| a.matches.as_deref())
             .chain(spec.questions.iter().filter_map(|q| q.matches.as_deref()))
+            .chain(
+                spec.trace
+                    .spans
+                    .iter()
+                    .filter_map(|s| s.no_value.as_ref().map(|n| n.matches.as_str())),
+            )
         {
             regex::Regex::new(pattern)
                 .map_err(|e| format!("`matches: {pattern}` is not a regular expression: {e}"))?;
