@@ -10,7 +10,8 @@
 # answers there; otherwise starts throwaway servers (installing postgresql /
 # redis-server with apt-get if they are missing, saying so first) and removes
 # them afterwards; it installs Debian's chromium (a headless browser for the
-# sink's web page test) the same way. It installs nothing else. WORKSHOP_NO_INSTALL=1 turns
+# sink's web page test) and docker-compose (to validate the compose files;
+# no Docker engine needed) the same way. It installs nothing else. WORKSHOP_NO_INSTALL=1 turns
 # installing off; WORKSHOP_THROWAWAY=1 forces throwaway servers; TEST_LOG=1
 # shows the services' logs. Ends with the ten slowest test binaries and one
 # summary line.
@@ -33,6 +34,12 @@ ensure_backing_services
 # The sink's web page is also tested in a real headless browser.
 if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium || log "the web page will be tested over plain HTTP only (no headless browser)"
+fi
+
+# The compose files are also validated by a real compose CLI (`config -q`
+# needs no Docker engine); Debian's docker-compose is enough.
+if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
+  apt_install docker-compose || log "the compose files will be checked by stack-check's own rules only (no compose CLI)"
 fi
 
 export TEST_DATABASE_URL="$WORKSHOP_PG_URL"

@@ -140,16 +140,21 @@ fn names_crate(code: &str, name: &str) -> bool {
             .next_back()
             .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
     };
-    [
-        format!("{name}::"),
-        format!("use {name}"),
-        format!("{name} as "),
-    ]
-    .iter()
-    .any(|pattern| {
-        code.match_indices(pattern.as_str())
-            .any(|(at, _)| whole_word_before(at))
-    })
+    // `use serde_json` must not count as `use serde`: the name ends there.
+    let whole_word_after = |end: usize| {
+        code[end..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+    };
+    let found = |pattern: String, whole_after: bool| {
+        code.match_indices(pattern.as_str()).any(|(at, found)| {
+            whole_word_before(at) && (!whole_after || whole_word_after(at + found.len()))
+        })
+    };
+    found(format!("{name}::"), false)
+        || found(format!("use {name}"), true)
+        || found(format!("{name} as "), false)
 }
 
 #[test]
@@ -158,6 +163,8 @@ fn the_dependency_check_sees_a_crate_named_only_by_a_longer_name_as_unused() {
     assert!(!names_crate(code, "opentelemetry"));
     assert!(names_crate(code, "tracing_opentelemetry"));
     assert!(names_crate("#[tokio::main]", "tokio"));
+    assert!(!names_crate("use serde_json::Value;", "serde"));
+    assert!(names_crate("use serde;", "serde"));
     let manifest = "[package]\nname = \"x\"\n[dependencies]\ntokio.workspace = true\nserde = { version = \"1\" }\n\n[dev-dependencies]\nlab = { path = \"../lab\" }\n";
     assert_eq!(declared_dependencies(manifest), ["tokio", "serde", "lab"]);
 }

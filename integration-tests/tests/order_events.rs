@@ -1,6 +1,6 @@
 //! Across a queue: the order's event goes through the outbox and the Redis
 //! stream to user-service, inside the order's trace, exactly once, whatever
-//! is down (DESIGN.md, "Across a queue").
+//! is down (docs/architecture.md, "Across a queue").
 
 use std::collections::HashMap;
 use std::time::Duration;

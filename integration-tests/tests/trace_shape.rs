@@ -1,5 +1,5 @@
 //! The trace of `POST /orders`: one trace, four services, the shape drawn in
-//! DESIGN.md, typed attributes, events, and errors where they belong.
+//! docs/trace-shape.md, typed attributes, events, and errors where they belong.
 
 use std::time::Duration;
 
