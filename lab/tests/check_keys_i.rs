@@ -93,7 +93,7 @@ fn leaked_values_are_found_in_events_and_except_keys_are_allowed() {
     assert!(
         report.findings[0]
             .problem
-            .starts_with("event event order-service/src/routes.rs:144's return holds"),
+            .starts_with("event order-service/src/routes.rs:144's return holds"),
         "{}",
         report.findings[0].problem
     );

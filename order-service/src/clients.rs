@@ -65,7 +65,9 @@ impl InventoryService {
         self.0.get_json(&format!("/inventory?skus={list}")).await
     }
 
-    /// `GET /inventory/{sku}`: one product.
+    /// `GET /inventory/{sku}`: one product. The order history does not use
+    /// it (one call for all products is the point); lesson 08's exercise
+    /// does, once per order, to make the N+1 the lesson finds.
     pub async fn product(&self, sku: &str) -> Result<Product, CallError> {
         let sku: String = url::form_urlencoded::byte_serialize(sku.as_bytes()).collect();
         self.0.get_json(&format!("/inventory/{sku}")).await

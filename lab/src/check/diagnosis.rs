@@ -39,7 +39,10 @@ pub enum Cause {
     WrongType,
     WrongValue,
     EventMissing,
-    WrongStatus,
+    /// The span's status breaks the rule for its kind.
+    WrongStatus {
+        kind: SpanKind,
+    },
     /// Shorter than the lesson's minimum duration.
     TooShort,
     /// A span whose parent never arrived.
@@ -177,7 +180,7 @@ impl Cause {
             Cause::WrongType => "wrong-type",
             Cause::WrongValue => "wrong-value",
             Cause::EventMissing => "event-missing",
-            Cause::WrongStatus => "wrong-status",
+            Cause::WrongStatus { .. } => "wrong-status",
             Cause::TooShort => "too-short",
             Cause::Orphan => "orphan",
             Cause::Fragment => "fragment",
@@ -369,14 +372,24 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              is current when it is emitted.",
             "emit it, at INFO level, at a point where this span is the current one.",
         ),
-        Cause::WrongStatus => diagnosis(
+        Cause::WrongStatus {
+            kind: SpanKind::Internal,
+        } => diagnosis(
+            "an INTERNAL span (a step of the service's own) must say whether its step failed: \
+             status error when the step returned an error, unset otherwise. Nothing sets it for \
+             you: a step that returns `Err` leaves its span unset unless something records the \
+             error on it.",
+            "record the failure where the step returns it, on the step's own span (its status \
+             and an `exception` event), not only on the request's SERVER span; the line above \
+             says which way it is off.",
+        ),
+        Cause::WrongStatus { .. } => diagnosis(
             "the status does not follow the conventions: on a SERVER span only a 5xx is a \
              failure (a 4xx is the client's mistake: status stays unset); on a CLIENT span 4xx \
              and 5xx both are; a span that did not fail keeps status unset, not ok.",
             "find the one place that sets this kind of span's status (the layer that creates the \
              span, not the handler) and compare its rule with the one above; the line above \
-             says which way it is off. An INTERNAL span (a step of the service's own) fails \
-             when its step returns an error, and the step's own span records it.",
+             says which way it is off.",
         ),
         Cause::TooShort => diagnosis(
             "the injected delay did not happen inside this span: the `fault.*` baggage the \

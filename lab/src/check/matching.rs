@@ -119,7 +119,7 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
             {
                 problem.push_str(&format!(" (the span's HTTP status: {})", code.value));
             }
-            found.push((problem, Cause::WrongStatus));
+            found.push((problem, Cause::WrongStatus { kind: span.kind }));
         }
     }
     for event in &expected.events {
@@ -231,7 +231,13 @@ fn leaked_values(spec: &NoValueSpec, span: &Span) -> Option<Problem> {
         places.push(format!("{noun} {}", keys.join(", ")));
     }
     for (event, attribute) in &on_events {
-        places.push(format!("event {event}'s {}", attribute.key));
+        // An event without a message is named "event <file>:<line>" already.
+        let event = if event.starts_with("event ") {
+            event.to_string()
+        } else {
+            format!("event {event}")
+        };
+        places.push(format!("{event}'s {}", attribute.key));
     }
     let first = on_span
         .first()

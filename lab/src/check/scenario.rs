@@ -60,12 +60,8 @@ const POLL_EVERY: Duration = Duration::from_millis(500);
 /// they wait at least one full batch delay before counting.
 const SAMPLING_SETTLE: Duration = Duration::from_secs(8);
 
-/// A fresh W3C `traceparent`: random trace and parent ids, sampled flag set.
-pub fn new_traceparent() -> (TraceId, String) {
-    new_traceparent_with(true)
-}
-
-/// A fresh `traceparent` with the sampled flag set or not.
+/// A fresh W3C `traceparent` (random trace and parent ids) with the sampled
+/// flag set or not.
 pub fn new_traceparent_with(sampled: bool) -> (TraceId, String) {
     let trace = loop {
         let id: u128 = rand::random();
