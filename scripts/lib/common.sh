@@ -2,7 +2,14 @@
 # Small helpers shared by the scripts (sourced; defines functions only).
 
 # Bold progress lines on stderr.
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Bold on a terminal; plain in a log file, in CI, or with NO_COLOR set.
+log() {
+  if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
+    printf '\033[1m==> %s\033[0m\n' "$*" >&2
+  else
+    printf '==> %s\n' "$*" >&2
+  fi
+}
 
 # `port_open HOST PORT`: is something listening? (2 s at most)
 port_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }
