@@ -62,6 +62,11 @@ fn mutant(name: &str, find: &str, replace: &str, why: &str) -> MutantSpec {
     }
 }
 
+/// The breakage most tests use: the total adds instead of multiplying.
+fn adds() -> MutantSpec {
+    mutant("sum", "price * quantity", "price + quantity", "it adds")
+}
+
 fn spec_for(root: &Path, filter: &str, mutants: Vec<MutantSpec>) -> UnitTestsSpec {
     UnitTestsSpec {
         package: package(root),
@@ -87,7 +92,7 @@ fn a_test_that_catches_every_breakage_passes_and_the_file_is_restored() {
         &root,
         "lesson_",
         vec![
-            mutant("sum", "price * quantity", "price + quantity", "it adds"),
+            adds(),
             mutant(
                 "price-only",
                 "price * quantity",
@@ -156,16 +161,7 @@ fn a_test_that_fails_on_the_unbroken_code_is_test_fails_and_nothing_is_broken() 
         .unwrap()
         .modified()
         .unwrap();
-    let spec = spec_for(
-        &root,
-        "lesson_",
-        vec![mutant(
-            "sum",
-            "price * quantity",
-            "price + quantity",
-            "it adds",
-        )],
-    );
+    let spec = spec_for(&root, "lesson_", vec![adds()]);
     let report = judge(&root, &spec);
     assert_eq!(keys(&report), ["test-fails"]);
     assert!(
@@ -187,31 +183,13 @@ fn a_test_that_fails_on_the_unbroken_code_is_test_fails_and_nothing_is_broken() 
 #[test]
 fn no_test_selected_and_a_test_that_does_not_build_are_findings_of_their_own() {
     let root = tiny_crate(TESTS_TOTAL);
-    let spec = spec_for(
-        &root,
-        "no_such_test",
-        vec![mutant(
-            "sum",
-            "price * quantity",
-            "price + quantity",
-            "it adds",
-        )],
-    );
+    let spec = spec_for(&root, "no_such_test", vec![adds()]);
     assert_eq!(keys(&judge(&root, &spec)), ["no-test"]);
 
     let broken =
         "    #[test]\n    fn lesson_total() {\n        assert_eq!(totl(4450, 2), 8900);\n    }\n";
     let root2 = tiny_crate(broken);
-    let spec = spec_for(
-        &root2,
-        "lesson_",
-        vec![mutant(
-            "sum",
-            "price * quantity",
-            "price + quantity",
-            "it adds",
-        )],
-    );
+    let spec = spec_for(&root2, "lesson_", vec![adds()]);
     let report = judge(&root2, &spec);
     assert_eq!(keys(&report), ["test-fails"]);
     assert!(
@@ -249,7 +227,7 @@ fn code_under_test_the_learner_changed_is_named_and_left_alone() {
 #[test]
 fn the_file_is_restored_after_a_panic_and_after_a_killed_check() {
     let root = tiny_crate(TESTS_TOTAL);
-    let sum = mutant("sum", "price * quantity", "price + quantity", "it adds");
+    let sum = adds();
     // A panic while the breakage is applied: the guard puts the file back.
     let result = std::panic::catch_unwind(|| {
         unit_tests::with_mutant(&root, &sum, || {

@@ -8,6 +8,23 @@ use std::process::Command;
 use lab::lifecycle;
 use lab::style::Style;
 
+/// Commits everything in `root` as a throwaway author.
+fn commit_all(root: &Path, message: &str) {
+    git(root, &["add", "-A"]);
+    git(
+        root,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            message,
+        ],
+    );
+}
+
 fn git(root: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .current_dir(root)
@@ -48,19 +65,7 @@ fn repo(name: &str) -> PathBuf {
     )
     .unwrap();
     git(&root, &["init", "-q"]);
-    git(&root, &["add", "-A"]);
-    git(
-        &root,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "main",
-        ],
-    );
+    commit_all(&root, "main");
     // The exercise removes the flush; the solution puts it back.
     std::fs::write(
         root.join("svc/main.rs"),
@@ -72,19 +77,7 @@ fn repo(name: &str) -> PathBuf {
     git(&root, &["checkout", "--", "svc/main.rs"]);
     std::fs::write(lesson.join("exercise.patch"), exercise).unwrap();
     std::fs::write(lesson.join("solution.patch"), solution).unwrap();
-    git(&root, &["add", "-A"]);
-    git(
-        &root,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "patches",
-        ],
-    );
+    commit_all(&root, "patches");
     root
 }
 
@@ -177,18 +170,7 @@ fn reset_keeps_a_file_the_learner_created() {
         + "diff --git a/svc/flush.rs b/svc/flush.rs\nnew file mode 100644\n\
            --- /dev/null\n+++ b/svc/flush.rs\n@@ -0,0 +1 @@\n+pub fn flush() {}\n";
     std::fs::write(root.join("lessons/01-first-trace/solution.patch"), solution).unwrap();
-    git(
-        &root,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qam",
-            "new file",
-        ],
-    );
+    commit_all(&root, "new file");
     lifecycle::start(&root, "01").unwrap();
     let mine = "pub fn flush() { /* mine */ }\n";
     std::fs::write(root.join("svc/flush.rs"), mine).unwrap();
