@@ -12,10 +12,12 @@
 //!    point) fails the check with the finding its first line names, and
 //!    every `also-right/*.patch` passes (at least 3 and 1 per lesson).
 //!
-//! It works in a scratch copy of the committed state (HEAD), on its own ports
-//! (`LAB_PORT_BASE`) and databases (`LAB_DB_PREFIX`), sharing the target
-//! directory for speed; dev-up runs copies of the binaries (`.lab/bin/`),
-//! so later builds never swap a binary under the stack. Lessons marked
+//! It works in scratch copies of the committed state (HEAD), one per worker
+//! (`LAB_GATE_WORKERS`, 2 by default), each with its own stack, ports
+//! (`LAB_PORT_BASE`), databases (`LAB_DB_PREFIX`) and target directory (the
+//! first worker uses this build's, the others a copy of it); dev-up runs
+//! copies of the binaries (`.lab/bin/`), so later builds never swap a binary
+//! under the stack. The workers take lessons from one queue, longest first. Lessons marked
 //! `exercise: pending` (or with no patch at all) are listed as not yet
 //! proven; a lesson that claims to be an exercise (`expect_failure`, a
 //! solution.patch) without an exercise.patch fails the gate. The time per lesson is
@@ -24,8 +26,11 @@
 //! `LAB_GATE_LESSONS=14` (or `08,14`) proves only those lessons: for the
 //! author of a lesson, on a shared machine. CI runs them all.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use lab::check::engine::evaluate;
@@ -132,26 +137,81 @@ fn free_port_base() -> u16 {
     panic!("no 7 free consecutive ports found");
 }
 
-/// Stops the scratch stack and drops its databases, even on a panic.
+/// One worker's stack: a scratch copy, its ports and databases, a target
+/// directory, and a copy of this build's lab. Dropping it stops the stack
+/// and drops its databases, even on a panic.
 struct Stack {
     scratch: PathBuf,
+    lab: PathBuf,
     env: Vec<(&'static str, String)>,
+    /// A copied target directory, removed with the stack.
+    own_target: Option<PathBuf>,
+}
+
+impl Stack {
+    fn new(scratch: PathBuf, target: PathBuf, base: u16, own_target: bool) -> Stack {
+        // A copy of this build's lab: builds in the scratch copy replace target/*/lab.
+        let lab = scratch.join(".lab").join("gate-lab");
+        std::fs::create_dir_all(lab.parent().unwrap()).unwrap();
+        std::fs::copy(env!("CARGO_BIN_EXE_lab"), &lab).unwrap();
+        let mut env: Vec<(&'static str, String)> = vec![
+            ("CARGO_TARGET_DIR", target.to_string_lossy().to_string()),
+            ("LAB_PORT_BASE", base.to_string()),
+            ("LAB_DB_PREFIX", format!("gate{}_", rand::random::<u32>())),
+            ("LAB_ROOT", scratch.to_string_lossy().to_string()),
+            ("NO_COLOR", "1".to_string()),
+        ];
+        if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+            env.push(("DATABASE_URL", url));
+        }
+        if let Ok(url) = std::env::var("TEST_REDIS_URL") {
+            env.push(("REDIS_URL", url));
+        }
+        Stack {
+            scratch,
+            lab,
+            env,
+            own_target: own_target.then_some(target),
+        }
+    }
+
+    /// Builds and starts the stack (`dev-up`); the summary's line.
+    fn start(&self) -> String {
+        let up = Instant::now();
+        let out = run(&self.scratch, "bash", &["scripts/dev-up.sh"], &self.env());
+        assert!(
+            out.status.success(),
+            "dev-up in the scratch copy:\n{}",
+            text(&out)
+        );
+        format!(
+            "lesson gate: stack in {} built and started in {:.0} s\n",
+            self.scratch.display(),
+            up.elapsed().as_secs_f64()
+        )
+    }
+
+    fn env(&self) -> Vec<(&str, String)> {
+        self.env.iter().map(|(k, v)| (*k, v.clone())).collect()
+    }
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        let env: Vec<(&str, String)> = self.env.iter().map(|(k, v)| (*k, v.clone())).collect();
         let out = run(
             &self.scratch,
             "bash",
             &["scripts/dev-down.sh", "--wipe"],
-            &env,
+            &self.env(),
         );
         if !out.status.success() {
             eprintln!("dev-down in the gate's scratch copy: {}", text(&out));
         }
         if std::env::var_os("LAB_GATE_KEEP").is_none() {
             let _ = std::fs::remove_dir_all(&self.scratch);
+            if let Some(target) = &self.own_target {
+                let _ = std::fs::remove_dir_all(target);
+            }
         }
     }
 }
@@ -175,16 +235,7 @@ fn check_with(
     for answer in answers {
         args.extend(["--answer", answer.as_str()]);
     }
-    let out = run(
-        &stack.scratch,
-        lab.to_str().unwrap(),
-        &args,
-        &stack
-            .env
-            .iter()
-            .map(|(k, v)| (*k, v.clone()))
-            .collect::<Vec<_>>(),
-    );
+    let out = run(&stack.scratch, lab.to_str().unwrap(), &args, &stack.env());
     let output = text(&out);
     let json: serde_json::Value = std::fs::read_to_string(&report)
         .ok()
@@ -208,8 +259,7 @@ fn check_with(
 }
 
 fn lab_cmd(lab: &Path, stack: &Stack, args: &[&str]) -> String {
-    let env: Vec<(&str, String)> = stack.env.iter().map(|(k, v)| (*k, v.clone())).collect();
-    let out = run(&stack.scratch, lab.to_str().unwrap(), args, &env);
+    let out = run(&stack.scratch, lab.to_str().unwrap(), args, &stack.env());
     assert!(out.status.success(), "lab {args:?} failed:\n{}", text(&out));
     text(&out)
 }
@@ -219,15 +269,22 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
     let repo = repo_root();
     let started = Instant::now();
     let only = only_lessons();
-    let scratch = std::env::temp_dir().join(format!(
-        "lab-gate-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&scratch).unwrap();
-    scratch_copy(&repo, &scratch);
-    // The lessons as committed, read from the scratch copy.
-    let mut lessons: Vec<Lesson> = lab::lessons::all(&scratch)
+    let workers = gate_workers();
+    let run_id = format!("{}-{}", std::process::id(), rand::random::<u32>());
+    let scratches: Vec<PathBuf> = (0..workers)
+        .map(|i| std::env::temp_dir().join(format!("lab-gate-{run_id}-{i}")))
+        .collect();
+    for scratch in &scratches {
+        std::fs::create_dir_all(scratch).unwrap();
+        scratch_copy(&repo, scratch);
+    }
+    let remove_scratches = || {
+        for scratch in &scratches {
+            let _ = std::fs::remove_dir_all(scratch);
+        }
+    };
+    // The lessons as committed, read from the first scratch copy.
+    let mut lessons: Vec<Lesson> = lab::lessons::all(&scratches[0])
         .into_iter()
         .filter(Lesson::has_check)
         .collect();
@@ -236,7 +293,7 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
             .iter()
             .find(|n| !lessons.iter().any(|l| l.number == **n))
         {
-            let _ = std::fs::remove_dir_all(&scratch);
+            remove_scratches();
             panic!(
                 "LAB_GATE_LESSONS names lesson {n:02}, which has no check.yaml (or mission.yaml) \
                  in HEAD"
@@ -245,13 +302,16 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
         lessons.retain(|l| only.contains(&l.number));
         println!("lesson gate: only lessons {only:?} (LAB_GATE_LESSONS)");
     }
-    let mut exercises = Vec::new();
-    let mut missions = Vec::new();
+    let mut jobs = Vec::new();
     let mut pending = Vec::new();
     let mut unmarked = Vec::new();
     for lesson in &lessons {
-        if let Some(mission) = Mission::load(lesson).unwrap() {
-            missions.push((lesson.clone(), mission));
+        if Mission::load(lesson).unwrap().is_some() {
+            jobs.push(Job {
+                number: lesson.number,
+                cause: None,
+                cost: f64::MAX,
+            });
             continue;
         }
         let spec = Spec::load(&lesson.check_file()).unwrap();
@@ -273,7 +333,24 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
                     "lesson {} has exercise.patch but no solution.patch",
                     lesson.slug
                 );
-                exercises.push((lesson.clone(), cause));
+                let patch = lesson.exercise_patch();
+                let out = run(
+                    &scratches[0],
+                    "git",
+                    &["apply", "--check", patch.to_str().unwrap()],
+                    &[],
+                );
+                assert!(
+                    out.status.success(),
+                    "{}'s exercise.patch does not apply to main: {}",
+                    lesson.slug,
+                    text(&out)
+                );
+                jobs.push(Job {
+                    number: lesson.number,
+                    cost: estimated_cost(lesson, &spec),
+                    cause: Some(cause),
+                });
             }
             (false, true) => pending.push(format!("{:02}", lesson.number)),
             // It claims to be an exercise (a cause to fail with, a solution)
@@ -303,135 +380,224 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
             unmarked.join(", ")
         ));
     }
-    if exercises.is_empty() && missions.is_empty() {
+    if jobs.is_empty() {
         println!("{summary}");
-        let _ = std::fs::remove_dir_all(&scratch);
+        remove_scratches();
         return;
     }
+    // The longest first, so the workers finish close together.
+    jobs.sort_by(|a, b| b.cost.total_cmp(&a.cost));
+    let total = jobs.len();
+    let workers = workers.min(total);
 
-    // A copy of this build's lab: builds in the scratch copy replace target/*/lab.
-    let lab = scratch.join(".lab").join("gate-lab");
-    std::fs::create_dir_all(lab.parent().unwrap()).unwrap();
-    std::fs::copy(env!("CARGO_BIN_EXE_lab"), &lab).unwrap();
-
-    let base = free_port_base();
-    let prefix = format!("gate{}_", rand::random::<u32>());
-    let mut env: Vec<(&'static str, String)> = vec![
-        (
-            "CARGO_TARGET_DIR",
-            target_dir().to_string_lossy().to_string(),
-        ),
-        ("LAB_PORT_BASE", base.to_string()),
-        ("LAB_DB_PREFIX", prefix),
-        ("LAB_ROOT", scratch.to_string_lossy().to_string()),
-        ("NO_COLOR", "1".to_string()),
-    ];
-    if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
-        env.push(("DATABASE_URL", url));
+    // Every worker has its own stack: scratch copy, ports, databases and
+    // target directory (two trees building into one target directory can
+    // run each other's binaries). The first uses this build's; the others
+    // start from a copy of it, so nothing is compiled from nothing.
+    let mut stacks = Vec::new();
+    let mut bases: Vec<u16> = Vec::new();
+    for (i, scratch) in scratches.iter().take(workers).enumerate() {
+        let target = if i == 0 {
+            target_dir()
+        } else {
+            let copy = target_dir().join(format!("gate-worker-{i}"));
+            copy_build(&target_dir(), &copy);
+            copy
+        };
+        let base = loop {
+            let base = free_port_base();
+            if !bases.contains(&base) {
+                break base;
+            }
+        };
+        bases.push(base);
+        stacks.push(Stack::new(scratch.clone(), target, base, i > 0));
     }
-    if let Ok(url) = std::env::var("TEST_REDIS_URL") {
-        env.push(("REDIS_URL", url));
+    for scratch in scratches.iter().skip(workers) {
+        let _ = std::fs::remove_dir_all(scratch);
     }
-    let stack = Stack { scratch, env };
-
-    // 1. Every patch applies to main before anything runs.
-    for (lesson, _) in &exercises {
-        let patch = lesson.exercise_patch();
-        let out = run(
-            &stack.scratch,
-            "git",
-            &["apply", "--check", patch.to_str().unwrap()],
-            &[],
-        );
-        assert!(
-            out.status.success(),
-            "{}'s exercise.patch does not apply to main: {}",
-            lesson.slug,
-            text(&out)
-        );
-    }
-
-    let up = Instant::now();
-    let env: Vec<(&str, String)> = stack.env.iter().map(|(k, v)| (*k, v.clone())).collect();
-    let out = run(&stack.scratch, "bash", &["scripts/dev-up.sh"], &env);
-    assert!(
-        out.status.success(),
-        "dev-up in the scratch copy:\n{}",
-        text(&out)
-    );
     summary.push_str(&format!(
-        "lesson gate: stack built and started on ports {base}.. in {:.0} s\n",
-        up.elapsed().as_secs_f64()
+        "lesson gate: {total} lessons on {workers} stacks (LAB_GATE_WORKERS), ports {bases:?}\n"
     ));
 
-    for (lesson, cause) in &exercises {
-        let t = Instant::now();
-        let n = lesson.number;
-        let nn = format!("{n:02}");
-        let (passed, causes, output) = check(&lab, &stack, n);
-        assert!(
-            passed,
-            "lesson {nn}: main fails its check ({causes:?}):\n{output}\n{}",
-            service_logs(&stack.scratch)
-        );
-        assert!(output.contains("this is the finished version"), "{output}");
-        let progress =
-            std::fs::read_to_string(stack.scratch.join(".lab/progress.json")).unwrap_or_default();
-        assert!(
-            !progress.contains(&lesson.slug),
-            "checking the finished version records nothing: {progress}"
-        );
-        let t_main = t.elapsed().as_secs_f64();
-
-        lab_cmd(&lab, &stack, &["start", &nn]);
-        let (passed, causes, output) = check(&lab, &stack, n);
-        assert!(
-            !passed,
-            "lesson {nn}: the starting point passes its check:\n{output}"
-        );
-        assert_eq!(
-            causes.first(),
-            Some(cause),
-            "lesson {nn}: the starting point fails, but not first with `{cause}`:\n{output}"
-        );
-        let t_exercise = t.elapsed().as_secs_f64() - t_main;
-
-        lab_cmd(&lab, &stack, &["solution", &nn, "--apply"]);
-        let (passed, causes, output) = check(&lab, &stack, n);
-        assert!(
-            passed,
-            "lesson {nn}: the solution fails its check ({causes:?}):\n{output}"
-        );
-        let t_solution = t.elapsed().as_secs_f64() - t_main - t_exercise;
-
-        lab_cmd(&lab, &stack, &["reset", &nn]);
-        let status = git(&stack.scratch, &["status", "--porcelain"]);
-        assert_eq!(status, "", "lesson {nn}: reset leaves changes behind");
-
-        let t_fixes = Instant::now();
-        let (wrong, also_right) = prove_fixes(&lab, &stack, lesson);
-        let line = format!(
-            "lesson {nn}: main passes ({t_main:.0} s), start fails with {cause} ({t_exercise:.0} s), \
-             solution passes ({t_solution:.0} s), {wrong} wrong fixes rejected and {also_right} \
-             also-right accepted ({:.0} s): {:.0} s\n",
-            t_fixes.elapsed().as_secs_f64(),
-            t.elapsed().as_secs_f64()
-        );
-        print!("{line}");
-        summary.push_str(&line);
-    }
-    for (lesson, mission) in &missions {
-        let line = prove_mission(&lab, &stack, lesson, mission);
-        print!("{line}");
+    let queue = Mutex::new(VecDeque::from(jobs));
+    let failed = AtomicBool::new(false);
+    let lines = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for stack in &stacks {
+            let (queue, failed, lines) = (&queue, &failed, &lines);
+            scope.spawn(move || {
+                // A panic here fails the test; the others stop taking lessons.
+                let guard = FailOnPanic(failed);
+                let line = stack.start();
+                lines.lock().unwrap().push((0, line));
+                let lessons = lab::lessons::all(&stack.scratch);
+                loop {
+                    if failed.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Some(job) = queue.lock().unwrap().pop_front() else {
+                        break;
+                    };
+                    let lesson = lessons
+                        .iter()
+                        .find(|l| l.number == job.number)
+                        .expect("every worker's copy has the lesson");
+                    let line = match &job.cause {
+                        Some(cause) => prove_lesson(stack, lesson, cause),
+                        None => {
+                            let mission = Mission::load(lesson).unwrap().unwrap();
+                            prove_mission(stack, lesson, &mission)
+                        }
+                    };
+                    print!("{line}");
+                    lines.lock().unwrap().push((job.number, line));
+                }
+                std::mem::forget(guard);
+            });
+        }
+    });
+    drop(stacks);
+    let mut lines = lines.into_inner().unwrap();
+    lines.sort();
+    for (_, line) in lines {
         summary.push_str(&line);
     }
     summary.push_str(&format!(
         "lesson gate: {} lessons proven in {:.0} s\n",
-        exercises.len() + missions.len(),
+        total,
         started.elapsed().as_secs_f64()
     ));
     println!("{summary}");
     let _ = std::fs::write(target_dir().join("lesson-gate.txt"), &summary);
+}
+
+/// One lesson or the mission, for a worker to take.
+struct Job {
+    number: u32,
+    /// The cause the starting point fails with; `None` for the mission.
+    cause: Option<String>,
+    /// A guess at its time, to take the longest first.
+    cost: f64,
+}
+
+/// A guess at a lesson's time in the gate: one check per fix, plus main,
+/// start and solution, each as long as its paced load (if any) and a few
+/// seconds of build, restart and collection.
+fn estimated_cost(lesson: &Lesson, spec: &Spec) -> f64 {
+    let paced: f64 = spec
+        .requests
+        .iter()
+        .filter_map(|r| r.rps.map(|rps| r.repeat as f64 / rps))
+        .sum();
+    let checks = lesson.wrong_fixes().len() + lesson.also_right_fixes().len() + 3;
+    checks as f64 * (8.0 + paced)
+}
+
+/// Marks the gate failed when the worker thread holding it unwinds.
+struct FailOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for FailOnPanic<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// `LAB_GATE_WORKERS`: how many stacks prove lessons side by side (2 by
+/// default: a check mostly waits for its services and traces, so two fit on
+/// two cores).
+fn gate_workers() -> usize {
+    match std::env::var("LAB_GATE_WORKERS") {
+        Ok(raw) => raw
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .unwrap_or_else(|| {
+                panic!("LAB_GATE_WORKERS={raw}: not a number of workers (1 or more)")
+            }),
+        Err(_) => 2,
+    }
+}
+
+/// Copies a target directory's debug build (not its incremental caches) so
+/// a second tree builds on it without compiling the dependencies again.
+fn copy_build(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    let debug = to.join("debug");
+    std::fs::create_dir_all(&debug).unwrap();
+    for dir in ["deps", "build", ".fingerprint"] {
+        let out = run(
+            from,
+            "cp",
+            &["-a", &format!("debug/{dir}"), debug.to_str().unwrap()],
+            &[],
+        );
+        assert!(
+            out.status.success(),
+            "copying target/debug/{dir}: {}",
+            text(&out)
+        );
+    }
+}
+
+/// The gate for one lesson: main passes, the starting point fails with its
+/// cause, the solution passes, reset is clean, and the wrong and also-right
+/// fixes (`prove_fixes`). Returns the lesson's line for the summary.
+fn prove_lesson(stack: &Stack, lesson: &Lesson, cause: &String) -> String {
+    let lab = &stack.lab;
+    let t = Instant::now();
+    let n = lesson.number;
+    let nn = format!("{n:02}");
+    let (passed, causes, output) = check(lab, stack, n);
+    assert!(
+        passed,
+        "lesson {nn}: main fails its check ({causes:?}):\n{output}\n{}",
+        service_logs(&stack.scratch)
+    );
+    assert!(output.contains("this is the finished version"), "{output}");
+    let progress =
+        std::fs::read_to_string(stack.scratch.join(".lab/progress.json")).unwrap_or_default();
+    assert!(
+        !progress.contains(&lesson.slug),
+        "checking the finished version records nothing: {progress}"
+    );
+    let t_main = t.elapsed().as_secs_f64();
+
+    lab_cmd(lab, stack, &["start", &nn]);
+    let (passed, causes, output) = check(lab, stack, n);
+    assert!(
+        !passed,
+        "lesson {nn}: the starting point passes its check:\n{output}"
+    );
+    assert_eq!(
+        causes.first(),
+        Some(cause),
+        "lesson {nn}: the starting point fails, but not first with `{cause}`:\n{output}"
+    );
+    let t_exercise = t.elapsed().as_secs_f64() - t_main;
+
+    lab_cmd(lab, stack, &["solution", &nn, "--apply"]);
+    let (passed, causes, output) = check(lab, stack, n);
+    assert!(
+        passed,
+        "lesson {nn}: the solution fails its check ({causes:?}):\n{output}"
+    );
+    let t_solution = t.elapsed().as_secs_f64() - t_main - t_exercise;
+
+    lab_cmd(lab, stack, &["reset", &nn]);
+    let status = git(&stack.scratch, &["status", "--porcelain"]);
+    assert_eq!(status, "", "lesson {nn}: reset leaves changes behind");
+
+    let t_fixes = Instant::now();
+    let (wrong, also_right) = prove_fixes(lab, stack, lesson);
+    format!(
+        "lesson {nn}: main passes ({t_main:.0} s), start fails with {cause} ({t_exercise:.0} s), \
+         solution passes ({t_solution:.0} s), {wrong} wrong fixes rejected and {also_right} \
+         also-right accepted ({:.0} s): {:.0} s\n",
+        t_fixes.elapsed().as_secs_f64(),
+        t.elapsed().as_secs_f64()
+    )
 }
 
 /// The wrong-fix gate: every `wrong/*.patch`, applied to the starting
@@ -536,10 +702,11 @@ fn prove_fixes(lab: &Path, stack: &Stack, lesson: &Lesson) -> (usize, usize) {
 ///
 /// The faults go in the order of the crate they patch, so each start
 /// rebuilds as little as it can.
-fn prove_mission(lab: &Path, stack: &Stack, lesson: &Lesson, mission: &Mission) -> String {
+fn prove_mission(stack: &Stack, lesson: &Lesson, mission: &Mission) -> String {
+    let lab = &stack.lab;
     let t = Instant::now();
     let nn = format!("{:02}", lesson.number);
-    let env: Vec<(&str, String)> = stack.env.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let env = stack.env();
     let dev_up = || {
         let out = run(&stack.scratch, "bash", &["scripts/dev-up.sh"], &env);
         assert!(out.status.success(), "dev-up:\n{}", text(&out));
