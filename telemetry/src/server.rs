@@ -179,3 +179,6 @@ fn copy_baggage(span: &Span, parent: &Context) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -579,8 +579,9 @@ pub fn explain(cause: &Cause) -> Diagnosis {
             "run exactly the step's work inside the span, and nothing after it.",
         ),
         Cause::UnitTests => diagnosis(
-            "the traces look right under this load, but the unit tests (which drive the code on \
-             a clock of their own) find a case it gets wrong.",
+            "the traces look right for the requests the check could send, but the lesson's unit \
+             tests (which drive the code directly, with cases no request makes: a clock of \
+             their own, a failure nobody described) find one it gets wrong.",
             "read the failing test's name and assertion above, and run the same `cargo test` \
              command yourself while you fix it.",
         ),
