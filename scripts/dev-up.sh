@@ -433,11 +433,14 @@ else
   else
     note "building ($PROFILE profile): lab and the four services"
   fi
-  # lab on its own first: `cargo lab` (`cargo run -p lab`) builds it alone,
-  # and a build together with the services would differ in features, so the
-  # first `cargo lab` after dev-up would compile it all again.
-  if ! { cargo build "${PROFILE_ARGS[@]}" -p lab \
-    && { [ -n "$LESSON_BIN" ] || cargo build "${PROFILE_ARGS[@]}" -p api-gateway -p order-service -p user-service -p inventory-service; }; }; then
+  # One cargo invocation for all of it: every crate shares workspace-hack's
+  # features (workspace-hack/src/lib.rs), so `cargo lab` (`cargo run -p
+  # lab`) afterwards reuses this build as is.
+  PACKAGES=(-p lab)
+  if [ -z "$LESSON_BIN" ]; then
+    PACKAGES+=(-p api-gateway -p order-service -p user-service -p inventory-service)
+  fi
+  if ! cargo build "${PROFILE_ARGS[@]}" "${PACKAGES[@]}"; then
     if [ -t 2 ]; then printf '\033[31merror:\033[0m ' >&2; else printf 'error: ' >&2; fi
     printf 'the build failed (see above); nothing was restarted\n' >&2
     exit 3
