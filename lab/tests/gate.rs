@@ -14,8 +14,9 @@
 //!
 //! It works in scratch copies of the committed state (HEAD), one per worker
 //! (`LAB_GATE_WORKERS`, 2 by default), each with its own stack, ports
-//! (`LAB_PORT_BASE`), databases (`LAB_DB_PREFIX`) and target directory (the
-//! first worker uses this build's, the others a copy of it); dev-up runs
+//! (`LAB_PORT_BASE`), databases (`LAB_DB_PREFIX`) and target directory (a
+//! copy of this build's, so nothing the gate builds replaces a binary the
+//! rest of the suite runs); dev-up runs
 //! copies of the binaries (`.lab/bin/`), so later builds never swap a binary
 //! under the stack. The workers take lessons from one queue, longest first. Lessons marked
 //! `exercise: pending` (or with no patch at all) are listed as not yet
@@ -144,12 +145,12 @@ struct Stack {
     scratch: PathBuf,
     lab: PathBuf,
     env: Vec<(&'static str, String)>,
-    /// A copied target directory, removed with the stack.
-    own_target: Option<PathBuf>,
+    /// Its own copy of the target directory, removed with the stack.
+    target: PathBuf,
 }
 
 impl Stack {
-    fn new(scratch: PathBuf, target: PathBuf, base: u16, own_target: bool) -> Stack {
+    fn new(scratch: PathBuf, target: PathBuf, base: u16) -> Stack {
         // A copy of this build's lab: builds in the scratch copy replace target/*/lab.
         let lab = scratch.join(".lab").join("gate-lab");
         std::fs::create_dir_all(lab.parent().unwrap()).unwrap();
@@ -171,7 +172,7 @@ impl Stack {
             scratch,
             lab,
             env,
-            own_target: own_target.then_some(target),
+            target,
         }
     }
 
@@ -209,9 +210,7 @@ impl Drop for Stack {
         }
         if std::env::var_os("LAB_GATE_KEEP").is_none() {
             let _ = std::fs::remove_dir_all(&self.scratch);
-            if let Some(target) = &self.own_target {
-                let _ = std::fs::remove_dir_all(target);
-            }
+            let _ = std::fs::remove_dir_all(&self.target);
         }
     }
 }
@@ -391,19 +390,16 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
     let workers = workers.min(total);
 
     // Every worker has its own stack: scratch copy, ports, databases and
-    // target directory (two trees building into one target directory can
-    // run each other's binaries). The first uses this build's; the others
-    // start from a copy of it, so nothing is compiled from nothing.
+    // target directory, a copy of this build's. Two trees building into one
+    // target directory run each other's binaries: the scratch copy's crates
+    // get the same artifact names as this checkout's (cargo names them by
+    // the path inside the workspace), so a lesson's patched build would
+    // replace the binaries the rest of `cargo test` runs.
     let mut stacks = Vec::new();
     let mut bases: Vec<u16> = Vec::new();
     for (i, scratch) in scratches.iter().take(workers).enumerate() {
-        let target = if i == 0 {
-            target_dir()
-        } else {
-            let copy = target_dir().join(format!("gate-worker-{i}"));
-            copy_build(&target_dir(), &copy);
-            copy
-        };
+        let target = target_dir().join(format!("gate-worker-{i}"));
+        copy_build(&target_dir(), &target);
         let base = loop {
             let base = free_port_base();
             if !bases.contains(&base) {
@@ -411,7 +407,7 @@ fn every_lesson_exercise_fails_and_its_solution_passes() {
             }
         };
         bases.push(base);
-        stacks.push(Stack::new(scratch.clone(), target, base, i > 0));
+        stacks.push(Stack::new(scratch.clone(), target, base));
     }
     for scratch in scratches.iter().skip(workers) {
         let _ = std::fs::remove_dir_all(scratch);
@@ -520,13 +516,16 @@ fn gate_workers() -> usize {
     }
 }
 
-/// Copies a target directory's debug build (not its incremental caches) so
-/// a second tree builds on it without compiling the dependencies again.
+/// Copies a target directory's debug build so a scratch copy builds on it
+/// without compiling the dependencies again: the compiled crates, build
+/// script outputs and fingerprints, not the executables in `deps/` (test
+/// binaries, gigabytes the gate never runs; a service binary it needs is
+/// linked again in seconds) nor the incremental caches.
 fn copy_build(from: &Path, to: &Path) {
     let _ = std::fs::remove_dir_all(to);
     let debug = to.join("debug");
-    std::fs::create_dir_all(&debug).unwrap();
-    for dir in ["deps", "build", ".fingerprint"] {
+    std::fs::create_dir_all(debug.join("deps")).unwrap();
+    for dir in ["build", ".fingerprint"] {
         let out = run(
             from,
             "cp",
@@ -539,6 +538,39 @@ fn copy_build(from: &Path, to: &Path) {
             text(&out)
         );
     }
+    let deps = debug.join("deps");
+    let out = run(
+        &from.join("debug").join("deps"),
+        "find",
+        &[
+            ".",
+            "-maxdepth",
+            "1",
+            "-type",
+            "f",
+            "(",
+            "-name",
+            "*.*",
+            "-o",
+            "!",
+            "-perm",
+            "-u+x",
+            ")",
+            "-exec",
+            "cp",
+            "-a",
+            "-t",
+            deps.to_str().unwrap(),
+            "{}",
+            "+",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "copying target/debug/deps: {}",
+        text(&out)
+    );
 }
 
 /// The gate for one lesson: main passes, the starting point fails with its
