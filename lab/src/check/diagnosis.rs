@@ -580,8 +580,8 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         ),
         Cause::UnitTests => diagnosis(
             "the traces look right for the requests the check could send, but the lesson's unit \
-             tests (which drive the code directly, with cases no request makes: a clock of \
-             their own, a failure nobody described) find one it gets wrong.",
+             tests, which drive the code directly with cases no request can make, find one it \
+             gets wrong.",
             "read the failing test's name and assertion above, and run the same `cargo test` \
              command yourself while you fix it.",
         ),
