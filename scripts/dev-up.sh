@@ -303,13 +303,16 @@ start_collector() {
   printf '\n--- started %s ---\n' "$(date)" >>"$LOGS/otel-collector.log"
   nohup "$COLLECTOR_BIN" --config="$config" >>"$LOGS/otel-collector.log" 2>&1 &
   echo $! >"$RUN/otelcol.pid"
-  for _ in $(seq 1 100); do
+  # Up to 30 s: a collector starts in about a second, but a loaded machine
+  # (a build, a test suite) can hold a new process up for many more.
+  local deadline=$((SECONDS + 30))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     alive "$RUN/otelcol.pid" || break
     port_open 127.0.0.1 "$OTLP_HTTP_PORT" && return
     sleep 0.1
   done
   tail -n 20 "$LOGS/otel-collector.log" >&2
-  die "otel-collector did not open port $OTLP_HTTP_PORT within 10 s; the lines above are from .lab/logs/otel-collector.log"
+  die "otel-collector did not open port $OTLP_HTTP_PORT within 30 s (or exited); the lines above are from .lab/logs/otel-collector.log"
 }
 
 # ----------------------------------------------------------------- services
