@@ -307,7 +307,9 @@ start_collector() {
   # (a build, a test suite) can hold a new process up for many more.
   local deadline=$((SECONDS + 30))
   while [ "$SECONDS" -lt "$deadline" ]; do
-    alive "$RUN/otelcol.pid" || break
+    # `kill -0`, not `alive`: until nohup has exec'd, the new process's
+    # command line is still this script's, and `alive` would call it gone.
+    kill -0 "$(cat "$RUN/otelcol.pid")" 2>/dev/null || break
     port_open 127.0.0.1 "$OTLP_HTTP_PORT" && return
     sleep 0.1
   done
