@@ -245,6 +245,12 @@ pub fn explain(cause: &Cause) -> Diagnosis {
             "read that service's log (`docker compose logs <service>` or `.lab/logs/<service>.log`) \
              and its ERROR span: `cargo lab trace <trace id> --events`.",
         ),
+        Cause::BadStatus { status } if *status < 300 => diagnosis(
+            "the request succeeded where the check asked for a failure (`?fail=`): the service \
+             it names never saw the fault plan, which travels as baggage in the trace context.",
+            "look at how that service takes the caller's context: its SERVER span must continue \
+             it (the `traceparent` and `baggage` headers) before the handler runs.",
+        ),
         Cause::BadStatus { .. } => diagnosis(
             "the request was rejected (validation, unknown user or product, stock).",
             "compare the request of this check with the API in the README; did seed data change?",
@@ -314,9 +320,9 @@ pub fn explain(cause: &Cause) -> Diagnosis {
         },
         Cause::ServiceMissing { service } => Diagnosis {
             likely: format!(
-                "{service} has no span in this trace: nobody called it for this request, or it \
-                 exports nothing to this backend (its OTEL_* environment or its exporter setup \
-                 differs from the other services)."
+                "{service} has no span in this trace: nobody called it for this request, it has \
+                 no telemetry at all, or it exports nothing to this backend (its OTEL_* \
+                 environment or its exporter setup differs from the other services)."
             ),
             fix: format!(
                 "if the CLIENT span of the call to {service} is missing too, the call was never \

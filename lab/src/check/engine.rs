@@ -173,11 +173,7 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
             match pick_candidate(expected, trace) {
                 None if expected.optional => RowState::Absent,
                 None => {
-                    report.add(
-                        Some(expected.label()),
-                        missing_problem(expected, trace),
-                        Cause::SpanMissing,
-                    );
+                    report.add_on(expected, missing_problem(expected, trace), Cause::SpanMissing);
                     RowState::Missing
                 }
                 Some(span) => {
@@ -193,7 +189,7 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
                         RowState::Problem
                     };
                     for (problem, cause) in problems {
-                        report.add(Some(expected.label()), problem, cause);
+                        report.add_on(expected, problem, cause);
                     }
                     state
                 }

@@ -6,7 +6,7 @@
 use crate::model::{Trace, TraceId};
 
 use super::diagnosis::Cause;
-use super::spec::ExpectTrace;
+use super::spec::{ExpectTrace, SpanSpec};
 
 /// What happened to one request of the scenario.
 #[derive(Clone, Debug)]
@@ -86,6 +86,8 @@ pub struct Finding {
     /// The same mismatch in other requests, where its numbers differ (a 409
     /// beside a 400): said too, or "(in 2 requests)" would hide them.
     pub others: Vec<String>,
+    /// The piece of instrumentation the span proves (`piece:` in check.yaml).
+    pub piece: Option<String>,
 }
 
 impl Finding {
@@ -97,6 +99,7 @@ impl Finding {
             cause,
             count: 1,
             others: Vec::new(),
+            piece: None,
         }
     }
 }
@@ -169,6 +172,22 @@ impl Report {
     /// The cause keys, in the order found; the first is the conclusive one.
     pub fn cause_keys(&self) -> Vec<&'static str> {
         self.findings.iter().map(|f| f.cause.key()).collect()
+    }
+
+    /// A finding on an expected span, with the piece that span proves.
+    pub(super) fn add_on(&mut self, span: &SpanSpec, problem: String, cause: Cause) {
+        let label = span.label();
+        self.add(Some(label.clone()), problem, cause.clone());
+        let Some(piece) = &span.piece else { return };
+        // The finding it became (new, or one it was counted into).
+        let found = self
+            .findings
+            .iter_mut()
+            .rev()
+            .find(|f| f.span.as_deref() == Some(label.as_str()) && f.cause == cause);
+        if let Some(finding) = found {
+            finding.piece.get_or_insert_with(|| piece.clone());
+        }
     }
 
     pub(super) fn add(&mut self, span: Option<String>, problem: String, cause: Cause) {

@@ -68,6 +68,14 @@ pub fn render(report: &Report, style: Style) -> String {
         for other in &finding.others {
             out.push_str(&wrap(&format!("   {}", style.dim("and: ")), other, "   "));
         }
+        // The piece of instrumentation it concerns, once per piece.
+        if let Some(piece) = finding.piece.as_ref().filter(|piece| {
+            report.findings[..i]
+                .iter()
+                .all(|f| f.piece.as_ref() != Some(*piece))
+        }) {
+            out.push_str(&wrap(&format!("   {}", style.cyan("the piece: ")), piece, "   "));
+        }
         // The same explanation as an earlier finding's: said once.
         let said = report.findings[..i].iter().any(|f| {
             let earlier = explain(&f.cause);

@@ -172,6 +172,9 @@
 //!         - name: order.confirmed
 //!           attributes:        # equal to this field of the request's JSON answer
 //!             - { key: order.id, type: int64, equals_response: order_id }
+//!     - service: inventory-service
+//!       name: UPDATE products
+//!       piece: "each query in a CLIENT span (lesson 07)"   # said with its findings
 //!     - service: order-service
 //!       name: POST /orders
 //!       for_status: [400, 409] # checked only in the traces of the requests the
@@ -543,6 +546,10 @@ pub struct SpanSpec {
     /// Checked only when present (e.g. `SELECT users` happens on a cache miss).
     #[serde(default)]
     pub optional: bool,
+    /// Which piece of the instrumentation this span proves, and the lesson
+    /// that taught it: printed with its findings (the capstone names each
+    /// missing piece this way).
+    pub piece: Option<String>,
     /// Attributes of the span's resource (the process: `service.name`,
     /// `deployment.environment.name`), checked like `attributes`.
     #[serde(default)]

@@ -84,7 +84,10 @@ pub fn check_services<'a>(
             (Some(_), None) => {}
             // The scenario stopped it after the requests: its queued spans
             // could only arrive through the flush at shutdown.
-            (None, _) if spec.after_requests.stopped().any(|s| s == service) => {
+            (None, _)
+                if spec.after_requests.stopped().any(|s| s == service)
+                    && knew_the_trace(spec, obs, service) =>
+            {
                 not_flushed.push(service);
             }
             (None, _) => report.add(
@@ -118,6 +121,16 @@ pub fn check_services<'a>(
         );
     }
     absent_services
+}
+
+/// Did `service` know this trace? A line of its log with the trace's id
+/// says it did: it had the context, so it had telemetry, and a service the
+/// scenario stopped that delivered no span then lost them at shutdown. A
+/// service whose lines never name the trace sends nothing at all (it has
+/// no telemetry): that is judged only where the check reads its log.
+fn knew_the_trace(spec: &Spec, obs: &Observation, service: &str) -> bool {
+    let log_read = spec.logs.iter().any(|entry| entry.service == service);
+    !log_read || obs.logs.iter().any(|(from, _)| from == service)
 }
 
 /// Expected spans missing from `trace` although their service is in it:
