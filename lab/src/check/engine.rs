@@ -173,7 +173,11 @@ fn check_observation(spec: &Spec, obs: &Observation, report: &mut Report) -> Vec
             match pick_candidate(expected, trace) {
                 None if expected.optional => RowState::Absent,
                 None => {
-                    report.add_on(expected, missing_problem(expected, trace), Cause::SpanMissing);
+                    report.add_on(
+                        expected,
+                        missing_problem(expected, trace),
+                        Cause::SpanMissing,
+                    );
                     RowState::Missing
                 }
                 Some(span) => {

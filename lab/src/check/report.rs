@@ -74,7 +74,11 @@ pub fn render(report: &Report, style: Style) -> String {
                 .iter()
                 .all(|f| f.piece.as_ref() != Some(*piece))
         }) {
-            out.push_str(&wrap(&format!("   {}", style.cyan("the piece: ")), piece, "   "));
+            out.push_str(&wrap(
+                &format!("   {}", style.cyan("the piece: ")),
+                piece,
+                "   ",
+            ));
         }
         // The same explanation as an earlier finding's: said once.
         let said = report.findings[..i].iter().any(|f| {
