@@ -669,14 +669,34 @@ fn prove_fixes(lab: &Path, stack: &Stack, lesson: &Lesson) -> (usize, usize) {
         );
     };
     // A fix may need a file the lesson does not patch (the consumer's side
-    // of lesson 14's queue): `reset` leaves those, so they go back here.
+    // of lesson 14's queue), or add one (lesson 18's own server layer):
+    // `reset` leaves those, so they go back, or away, here.
     let undo = |fix: &lab::lessons::FixPatch| {
         lab_cmd(lab, stack, &["reset", &nn]);
         let files = lab::lifecycle::patched_files(&stack.scratch, &fix.path)
             .unwrap_or_else(|e| panic!("{}: {e}", fix.path.display()));
-        let mut args = vec!["checkout", "HEAD", "--"];
-        args.extend(files.iter().map(String::as_str));
-        git(&stack.scratch, &args);
+        let (tracked, added): (Vec<&String>, Vec<&String>) = files.iter().partition(|file| {
+            run(
+                &stack.scratch,
+                "git",
+                &["cat-file", "-e", &format!("HEAD:{file}")],
+                &[],
+            )
+            .status
+            .success()
+        });
+        for file in added {
+            let path = stack.scratch.join(file);
+            if path.exists() {
+                std::fs::remove_file(&path)
+                    .unwrap_or_else(|e| panic!("removing {}: {e}", path.display()));
+            }
+        }
+        if !tracked.is_empty() {
+            let mut args = vec!["checkout", "HEAD", "--"];
+            args.extend(tracked.iter().map(|file| file.as_str()));
+            git(&stack.scratch, &args);
+        }
     };
     for fix in &wrong {
         let expect = fix.expect.clone().unwrap_or_else(|| {
