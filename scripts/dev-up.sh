@@ -376,8 +376,18 @@ start_service() {
   printf '%s\n' "${ENV[@]}" >"$RUN/$name.env"
 }
 
-# The log lines `name` wrote since this run started it (not older runs').
-new_log_lines() { tail -c +"$((${LOG_OFFSET[$1]:-0} + 1))" "$LOGS/$1.log" | tail -n 40; }
+# The log lines `name` wrote since this run started it (not older runs'):
+# the last 40, or, when it panicked, the lines before the panic and its
+# message, without the backtrace that would push the message out of sight.
+new_log_lines() {
+  tail -c +"$((${LOG_OFFSET[$1]:-0} + 1))" "$LOGS/$1.log" | awk '
+    /panicked at/ && !panicked { panicked = 1; for (i = NR - 5; i < NR; i++) if (i > 0) print before[i % 5] }
+    panicked && /^(stack backtrace:|note: )/ { print "(backtrace left out: it is in the log)"; exit }
+    panicked { print; next }
+    { before[NR % 5] = $0; all[NR % 40] = $0 }
+    END { if (!panicked) for (i = NR - 39; i <= NR; i++) if (i > 0) print all[i % 40] }
+  '
+}
 
 wait_healthy() {
   local name=$1

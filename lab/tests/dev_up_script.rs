@@ -1,6 +1,7 @@
 //! scripts/dev-up.sh's own refusals, which happen before it builds or
 //! starts anything: an environment line it cannot read names its file and
-//! line; a bad LAB_PORT_BASE or lesson is a sentence.
+//! line; a bad LAB_PORT_BASE or lesson is a sentence. And what it shows of
+//! a service that exits at start-up: a panic's message, not its backtrace.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -97,4 +98,48 @@ fn a_bad_port_base_or_prefix_is_refused() {
         "{text}"
     );
     let _ = std::fs::remove_dir_all(root);
+}
+
+/// dev-up's `new_log_lines`, run on its own over `log` (what a service
+/// wrote since it was started).
+fn new_log_lines(name: &str, log: &str) -> String {
+    let root = scratch(name);
+    std::fs::write(root.join("svc.log"), log).unwrap();
+    let script = format!(
+        "declare -A LOG_OFFSET=(); LOGS={}; eval \"$(sed -n '/^new_log_lines() {{/,/^}}/p' {})\"; new_log_lines svc",
+        root.display(),
+        root.join("scripts/dev-up.sh").display()
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let _ = std::fs::remove_dir_all(root);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_service_that_panics_at_start_up_shows_the_message_not_the_backtrace() {
+    let mut log = String::from("{\"message\":\"starting\"}\n");
+    log.push_str("thread 'main' panicked at inventory-service/src/main.rs:36:5:\n");
+    log.push_str("Unable to install global subscriber: SetGlobalDefaultError\n");
+    log.push_str("stack backtrace:\n");
+    for frame in 0..60 {
+        log.push_str(&format!("  {frame}: some::frame\n"));
+    }
+    let shown = new_log_lines("panic", &log);
+    assert!(shown.contains("{\"message\":\"starting\"}"), "{shown}");
+    assert!(
+        shown.contains("panicked at inventory-service/src/main.rs:36:5"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Unable to install global subscriber"),
+        "{shown}"
+    );
+    assert!(!shown.contains("some::frame"), "{shown}");
+
+    // No panic: the last 40 lines, as before.
+    let log: String = (1..=50).map(|n| format!("line {n}\n")).collect();
+    let shown = new_log_lines("tail", &log);
+    assert_eq!(shown.lines().count(), 40, "{shown}");
+    assert_eq!(shown.lines().next(), Some("line 11"));
 }

@@ -376,7 +376,10 @@ pub fn explain(cause: &Cause) -> Diagnosis {
             "the event is not emitted at all, is filtered out (below INFO level), is a span \
              rather than an event, or lands on another span: an event belongs to the span that \
              is current when it is emitted.",
-            "emit it, at INFO level, at a point where this span is the current one.",
+            "emit it, at INFO level, at a point where this span is the current one. An \
+             `exception` event is not emitted by hand: it comes with recording the failure on \
+             the span (status and event together, telemetry/src/errors.rs), in the one place \
+             that sets this span's status.",
         ),
         Cause::WrongStatus {
             kind: SpanKind::Internal,
