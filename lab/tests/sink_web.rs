@@ -87,6 +87,13 @@ async fn pages_render_over_http_and_in_chromium() {
     let (first, second) = (list.find(SLOW_ID).unwrap(), list.find(TRACE_ID).unwrap());
     assert!(first < second, "newest first");
     assert!(list.contains("POST /orders") && list.contains("inventory-service"));
+    // Each row lists its services in one order (by name), whatever order
+    // their spans arrived in.
+    let row = &list[second..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    let at = |service: &str| row.find(&format!("</i>{service}</span>")).unwrap();
+    assert!(at("api-gateway") < at("inventory-service"), "{row}");
+    assert!(at("inventory-service") < at("order-service"), "{row}");
     let (_, filtered) = get(&sink, "/?min_ms=500").await;
     assert!(filtered.contains(SLOW_ID) && !filtered.contains(TRACE_ID));
     let (_, filtered) = get(&sink, "/?service=nobody").await;
@@ -109,6 +116,26 @@ async fn pages_render_over_http_and_in_chromium() {
     );
     assert!(waterfall.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
     assert!(waterfall.contains("http.route") && waterfall.contains("cache.hit"));
+    // Every row names its kind; the duration stands after the track, never
+    // on it; the axis runs from 0 to the trace's duration.
+    assert_eq!(
+        waterfall.matches(r#"<span class="kind">"#).count(),
+        trace.spans.len()
+    );
+    assert!(waterfall.contains(r#"<span class="kind">server</span>"#));
+    assert_eq!(
+        waterfall
+            .matches(r#""></span></span><span class="dur">"#)
+            .count(),
+        trace.spans.len(),
+        "the duration column follows each bar's track"
+    );
+    let axis = &waterfall[waterfall.find(r#"id="axis""#).expect("an axis")..];
+    let axis = &axis[..axis.find("</div>").unwrap()];
+    assert_eq!(axis.matches(r#"class="tick"#).count(), 5, "{axis}");
+    assert!(axis.contains(">0 µs<"), "{axis}");
+    let end = lab::style::duration(trace.duration_us());
+    assert!(axis.contains(&format!(">{end}<")), "{end} in {axis}");
 
     // The map: the gateway calls order-service, which calls the others.
     let (_, map) = get(&sink, "/map").await;

@@ -98,7 +98,11 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:now
 .bar{position:absolute;top:3px;height:12px;min-width:2px;border-radius:2px}
 .bar.error{outline:2px solid #c62828}
 .resp{position:absolute;top:0;bottom:0;border-left:2px dashed #555}
-.dur{position:absolute;right:4px;top:1px;font-size:11px;color:#444}
+.dur{flex:0 0 5.5em;text-align:right;font-size:11px;color:#444;font-variant-numeric:tabular-nums}
+.kind{font-size:11px;color:#777}
+.axis{display:flex;font-size:11px;color:#777;border-bottom:1px solid #ccc}
+.axis .track{background:none}.tick{position:absolute;top:1px;border-left:1px solid #bbb;padding-left:2px;white-space:nowrap}
+.tick.last{transform:translateX(-100%);border-left:none;border-right:1px solid #bbb;padding:0 2px 0 0}
 .late .bar{opacity:.6;background-image:repeating-linear-gradient(45deg,transparent 0 4px,#fff8 4px 8px)}
 .late-tag{background:#fff3e0;color:#e65100;border:1px solid #ffb74d;border-radius:3px;font-size:11px;padding:0 4px;margin-left:6px}
 .detail{padding:4px 8px 8px 40px;background:#fff}.detail table{width:auto;font-size:13px}

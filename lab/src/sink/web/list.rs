@@ -62,11 +62,11 @@ pub async fn page(
     for trace in &traces {
         let id = trace.trace_id.as_str();
         let (root_service, root_name) = html::root_label(trace);
-        let services: Vec<String> = trace
-            .services()
-            .into_iter()
-            .map(html::service_tag)
-            .collect();
+        // In one order on every row (by name), so a column of them reads
+        // down the page: a service missing from one trace stands out.
+        let mut services = trace.services();
+        services.sort_unstable();
+        let services: Vec<String> = services.into_iter().map(html::service_tag).collect();
         let errors = trace
             .spans
             .iter()

@@ -4,6 +4,9 @@
 //! sent); spans that ended after it are marked "after the response", since
 //! work after the response (an outbox relay, a consumer) is easy to miss.
 //! Each row is a `<details>`: click it for attributes, events, status, links.
+//! Each row names the span's kind; its duration stands in a column of its
+//! own, right of the track, so no label ever covers a bar; an axis above
+//! the rows gives the time since the trace began.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -33,11 +36,12 @@ fn render(trace: &Trace) -> axum::response::Html<String> {
         r#"<p>{} · {} spans · {} services · {}
 <button type="button" id="toggle">open/close all</button></p>
 <div class="wf" id="waterfall">
-"#,
+{axis}"#,
         esc(&format!("{root_service} {root_name}")),
         trace.spans.len(),
         trace.services().len(),
         html::duration(trace.duration_us()),
+        axis = axis(trace.duration_us()),
     );
     for (depth, span) in tree::depth_first(trace) {
         let late = response_at.is_some_and(|end| span.end_us() > end);
@@ -45,10 +49,11 @@ fn render(trace: &Trace) -> axum::response::Html<String> {
         let width = (span.duration_us as f64 * 100.0 / total).max(0.2);
         let colour = html::colour(span.service());
         let mut label = format!(
-            r#"<span class="label" style="padding-left:{}px">{} {}"#,
+            r#"<span class="label" style="padding-left:{}px">{} {} <span class="kind">{}</span>"#,
             depth * 14,
             html::service_tag(span.service()),
-            esc(&span.name)
+            esc(&span.name),
+            esc(span.kind.as_str()),
         );
         if span.status == Status::Error {
             label.push_str(r#" <span class="err">✗</span>"#);
@@ -66,7 +71,7 @@ fn render(trace: &Trace) -> axum::response::Html<String> {
             })
             .unwrap_or_default();
         body.push_str(&format!(
-            r#"<details class="span{late}" id="span-{id}" data-service="{service}"><summary>{label}<span class="track">{response_line}<span class="bar{error}" style="left:{left:.3}%;width:{width:.3}%;background:{colour}"></span><span class="dur">{duration}</span></span></summary>
+            r#"<details class="span{late}" id="span-{id}" data-service="{service}"><summary>{label}<span class="track">{response_line}<span class="bar{error}" style="left:{left:.3}%;width:{width:.3}%;background:{colour}"></span></span><span class="dur">{duration}</span></summary>
 {detail}</details>
 "#,
             late = if late { " late" } else { "" },
@@ -83,6 +88,28 @@ fn render(trace: &Trace) -> axum::response::Html<String> {
          var open=!d.every(function(x){return x.open});d.forEach(function(x){x.open=open})};</script>",
     );
     html::page(&format!("Trace {}", trace.trace_id), &body)
+}
+
+/// The time axis above the rows: five ticks from the trace's start to its
+/// end, laid out like a row (an empty label column, the track, the
+/// duration column) so each tick stands over the same point of every bar.
+fn axis(total_us: u64) -> String {
+    let ticks: String = (0..=4)
+        .map(|i| {
+            let at = total_us * i / 4;
+            // The last label ends at its tick instead of starting there.
+            let class = if i == 4 { "tick last" } else { "tick" };
+            format!(
+                r#"<span class="{class}" style="left:{}%">{}</span>"#,
+                i * 25,
+                html::duration(at)
+            )
+        })
+        .collect();
+    format!(
+        r#"<div class="axis" id="axis"><span class="label"></span><span class="track">{ticks}</span><span class="dur"></span></div>
+"#
+    )
 }
 
 /// The hidden part of a row: everything the span carries.
