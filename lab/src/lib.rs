@@ -35,6 +35,8 @@
 //! - [`logs`]: `lab logs <trace-id>`: every service's log lines of one trace,
 //!   in time order (`.lab/logs/` or `docker compose logs`); `lab check` reads
 //!   a lesson's `logs:` through it.
+//! - [`watch`]: `lab watch [NN]`: the check again on every save of the
+//!   lesson's files.
 //! - [`style`]: colour when writing to a terminal, plain text otherwise.
 
 pub mod check;
@@ -55,6 +57,7 @@ pub mod stack;
 pub mod style;
 pub mod time;
 pub mod tree;
+pub mod watch;
 
 /// Microseconds since the Unix epoch (Jaeger's unit of time).
 pub fn now_us() -> u64 {

@@ -80,6 +80,20 @@ enum Command {
         #[arg(long, hide = true)]
         report_json: Option<std::path::PathBuf>,
     },
+    /// Check the started lesson now and again on every save of its files (Ctrl-C stops).
+    Watch {
+        /// Lesson number (default: the one you started).
+        lesson: Option<String>,
+        /// The gateway's URL (default: what scripts/dev-up.sh recorded, else localhost:8080).
+        #[arg(long, env = "LAB_GATEWAY")]
+        gateway: Option<String>,
+        /// The trace backend's URL (default: what dev-up recorded, else localhost:16686).
+        #[arg(long, env = "LAB_JAEGER")]
+        jaeger: Option<String>,
+        /// Seconds to wait for the traces to arrive (a lesson may ask for more).
+        #[arg(long, default_value_t = 15)]
+        timeout: u64,
+    },
     /// Print a trace as a tree: `cargo lab trace latest` or `cargo lab trace <trace id>`.
     Trace {
         /// A trace id (32 hex digits) or `latest`.
@@ -221,25 +235,33 @@ async fn run(command: Command) -> anyhow::Result<bool> {
             answers,
             report_json,
         } => {
-            let (control, gateway, jaeger) = if lab::check::needs_services(&root, &lesson) {
-                where_to_check(&root, gateway, jaeger).await?
-            } else {
-                // Unit tests alone (lesson 17): no stack to find or start.
-                let gateway = gateway.unwrap_or_else(|| lab::stack::DEFAULT_GATEWAY.to_string());
-                let jaeger = jaeger.unwrap_or_else(|| lab::client::DEFAULT_JAEGER.to_string());
-                (Control::None, gateway, jaeger)
-            };
-            let options = CheckOptions {
-                gateway,
-                jaeger,
-                timeout: Duration::from_secs(timeout),
-                control,
-            };
+            let options = check_options(&root, &lesson, gateway, jaeger, timeout).await?;
             let extra = RunOptions {
                 answers,
                 report_json,
             };
             return lab::check::run_with(&root, &lesson, &options, &extra).await;
+        }
+        Command::Watch {
+            lesson,
+            gateway,
+            jaeger,
+            timeout,
+        } => {
+            let lesson = lab::watch::lesson_to_watch(&root, lesson.as_deref())?;
+            let files = lab::watch::watched_files(&root, &lesson)?;
+            let number = format!("{:02}", lesson.number);
+            let check = || async {
+                // Where the stack runs is found again each time: it may have
+                // been stopped or started between two saves.
+                let options =
+                    check_options(&root, &number, gateway.clone(), jaeger.clone(), timeout).await?;
+                lab::check::run_with(&root, &number, &options, &RunOptions::default()).await
+            };
+            let ctrl_c = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            return lab::watch::run(&lesson, &files, style, check, ctrl_c).await;
         }
         Command::Trace {
             id,
@@ -354,6 +376,31 @@ fn recorded(root: &std::path::Path) -> anyhow::Result<(String, String)> {
 /// Who runs the services and where to reach them: the native stack dev-up
 /// recorded; else compose (when a Docker engine answers); else nothing is
 /// running yet, and the check starts the native stack through dev-up.
+/// Where lesson `lesson`'s check runs: the stack it finds (or starts), or
+/// none for a check of unit tests alone.
+async fn check_options(
+    root: &std::path::Path,
+    lesson: &str,
+    gateway: Option<String>,
+    jaeger: Option<String>,
+    timeout: u64,
+) -> anyhow::Result<CheckOptions> {
+    let (control, gateway, jaeger) = if lab::check::needs_services(root, lesson) {
+        where_to_check(root, gateway, jaeger).await?
+    } else {
+        // Unit tests alone (lesson 17): no stack to find or start.
+        let gateway = gateway.unwrap_or_else(|| lab::stack::DEFAULT_GATEWAY.to_string());
+        let jaeger = jaeger.unwrap_or_else(|| lab::client::DEFAULT_JAEGER.to_string());
+        (Control::None, gateway, jaeger)
+    };
+    Ok(CheckOptions {
+        gateway,
+        jaeger,
+        timeout: Duration::from_secs(timeout),
+        control,
+    })
+}
+
 async fn where_to_check(
     root: &std::path::Path,
     gateway: Option<String>,
