@@ -16,6 +16,7 @@ use integration_tests::{
 };
 use lab::sink::{RunningSink, SinkConfig};
 use serde_json::{json, Value};
+use tempfile::TempDir;
 
 const SERVICES: [&str; 4] = [
     "inventory-service",
@@ -414,13 +415,17 @@ async fn with_the_sdk_disabled_nothing_is_exported_but_trace_ids_still_flow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_samplers_work_on_the_binaries_from_the_environment() {
-    let rules = std::env::temp_dir().join(format!("{}.yaml", unique_name("rules")));
+    let rules = tempfile::Builder::new()
+        .prefix("rules-")
+        .suffix(".yaml")
+        .tempfile()
+        .unwrap();
     std::fs::write(
-        &rules,
+        rules.path(),
         "default: always_on\nrules:\n  - name: no-new-orders\n    match:\n      span_name: { equals: \"POST /orders\" }\n    sample: always_off\n",
     )
     .unwrap();
-    let rules_path = rules.to_str().unwrap().to_string();
+    let rules_path = rules.path().to_str().unwrap().to_string();
     let Workshop {
         _turn,
         sink,
@@ -471,7 +476,6 @@ async fn custom_samplers_work_on_the_binaries_from_the_environment() {
         .iter()
         .find(|t| t["key"] == "sampling.rule");
     assert_eq!(rule.map(|t| &t["value"]), Some(&json!("default")), "{root}");
-    let _ = std::fs::remove_file(rules);
     sink.shutdown().await;
 }
 
@@ -506,16 +510,19 @@ fn a_service_url_that_does_not_parse_stops_start_up_naming_the_variable() {
 }
 
 /// A scratch "repository" holding the real lessons (so the learner's own
-/// progress file is not touched), and check options aimed at `processes`
-/// and `sink`.
+/// progress file is not touched), removed when it drops, and check options
+/// aimed at `processes` and `sink`.
 fn lab_setup(
     processes: &Processes,
     sink: &RunningSink,
-) -> (PathBuf, lab::check::scenario::CheckOptions) {
-    let root = std::env::temp_dir().join(unique_name("lab-root"));
-    std::fs::create_dir_all(&root).unwrap();
+) -> (TempDir, lab::check::scenario::CheckOptions) {
+    let root = tempfile::Builder::new()
+        .prefix("lab-root-")
+        .tempdir()
+        .unwrap();
     let lessons = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lessons");
-    std::os::unix::fs::symlink(lessons.canonicalize().unwrap(), root.join("lessons")).unwrap();
+    std::os::unix::fs::symlink(lessons.canonicalize().unwrap(), root.path().join("lessons"))
+        .unwrap();
     let options = lab::check::scenario::CheckOptions {
         gateway: processes.url("api-gateway"),
         jaeger: format!("http://{}", sink.query_addr),
@@ -540,12 +547,15 @@ async fn lab_checks_pass_and_load_runs_against_the_real_services() {
 
     let (root, options) = lab_setup(&processes, &sink);
     for lesson in ["05", "07", "08"] {
-        let passed = lab::check::run(&root, lesson, &options).await.unwrap();
+        let passed = lab::check::run(root.path(), lesson, &options)
+            .await
+            .unwrap();
         assert!(passed, "lesson {lesson}'s check fails on main");
     }
     // Checking a lesson that was not started checks the finished version
     // and records nothing.
-    let progress = std::fs::read_to_string(root.join(".lab/progress.json")).unwrap_or_default();
+    let progress =
+        std::fs::read_to_string(root.path().join(".lab/progress.json")).unwrap_or_default();
     assert!(!progress.contains("08-"), "{progress}");
 
     let summary = lab::load::run(
@@ -572,7 +582,6 @@ async fn lab_checks_pass_and_load_runs_against_the_real_services() {
     assert_eq!(ok, 60, "every request succeeds: {:?}", summary.statuses);
     assert_eq!(summary.slowest.len(), 3);
     assert!(summary.slowest.iter().all(|s| s.trace_id.is_some()));
-    let _ = std::fs::remove_dir_all(&root);
     sink.shutdown().await;
 }
 
@@ -595,8 +604,7 @@ async fn lesson_09_passes_with_the_sampler_it_asks_for() {
     )
     .await;
     let (root, options) = lab_setup(&processes, &sink);
-    let passed = lab::check::run(&root, "09", &options).await.unwrap();
+    let passed = lab::check::run(root.path(), "09", &options).await.unwrap();
     assert!(passed, "lesson 09's check fails with traceidratio 0.25");
-    let _ = std::fs::remove_dir_all(&root);
     sink.shutdown().await;
 }

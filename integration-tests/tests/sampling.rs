@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use integration_tests::{
-    unique_name, ServiceName, StackOptions, TestStack, TraceView, GATEWAY, INVENTORY, ORDER, USER,
+    ServiceName, StackOptions, TestStack, TraceView, GATEWAY, INVENTORY, ORDER, USER,
 };
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use opentelemetry::Value;
@@ -33,6 +33,7 @@ use serde_json::json;
 use telemetry::sampler::ratelimit::RATE_ATTRIBUTE;
 use telemetry::sampler::rules::{ratio_keeps, RATIO_ATTRIBUTE, RULE_ATTRIBUTE};
 use telemetry::sampler::{from_values, DEFAULT_POLL_INTERVAL};
+use tempfile::TempDir;
 
 /// How long a kept trace may take to show up in the exporters.
 const WAIT: Duration = Duration::from_secs(10);
@@ -190,12 +191,21 @@ fn rule_of(trace: &TraceView) -> Option<String> {
     root.attr(RULE_ATTRIBUTE).map(|v| v.as_str().into_owned())
 }
 
-/// A sampling rules file in the temp directory, deleted at the end.
-struct RulesFile(PathBuf);
+/// A sampling rules file in a temporary folder of its own. The folder goes
+/// when the value drops, with the `.new` file a failed save leaves behind.
+struct RulesFile {
+    _dir: TempDir,
+    path: PathBuf,
+}
 
 impl RulesFile {
     fn new(yaml: &str) -> Self {
-        let file = RulesFile(std::env::temp_dir().join(unique_name("sampling") + ".yaml"));
+        let dir = tempfile::Builder::new()
+            .prefix("sampling-")
+            .tempdir()
+            .expect("create the rules folder");
+        let path = dir.path().join("sampling.yaml");
+        let file = RulesFile { _dir: dir, path };
         file.save(yaml);
         file
     }
@@ -203,19 +213,13 @@ impl RulesFile {
     /// Saves the way editors do: write a new file, rename it over the old
     /// one (the case inotify-based watchers miss; ours polls).
     fn save(&self, yaml: &str) {
-        let new = self.0.with_extension("yaml.new");
+        let new = self.path.with_extension("yaml.new");
         std::fs::write(&new, yaml).expect("write the rules file");
-        std::fs::rename(&new, &self.0).expect("replace the rules file");
+        std::fs::rename(&new, &self.path).expect("replace the rules file");
     }
 
     fn arg(&self) -> &str {
-        self.0.to_str().expect("a UTF-8 temp path")
-    }
-}
-
-impl Drop for RulesFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        self.path.to_str().expect("a UTF-8 temp path")
     }
 }
 

@@ -483,15 +483,18 @@ fn write(dir: &std::path::Path, name: &str, text: &str) {
 
 #[test]
 fn collector_assertions_accept_equivalent_configs() {
-    let dir = std::env::temp_dir().join(format!("lab-collector-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("lab-collector-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let lesson = spec(&format!(
         "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ processor: attributes, action: {{ key: user.email, action: hash }} }}\n    - {{ before: [memory_limiter, batch] }}\n"
     ));
     let judge = |yaml: &str| {
-        write(&dir, "c.yaml", yaml);
+        write(dir, "c.yaml", yaml);
         let mut report = Report::default();
-        lab::check::collector::check(&dir, lesson.collector.as_ref().unwrap(), &mut report);
+        lab::check::collector::check(dir, lesson.collector.as_ref().unwrap(), &mut report);
         report
     };
     // Named `attributes`, one pipeline `traces`.
@@ -520,21 +523,23 @@ fn collector_assertions_accept_equivalent_configs() {
     assert!(report.findings[0]
         .problem
         .contains("`attributes` is defined under `processors:`, but no traces pipeline lists it"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn attribute_actions_match_by_pattern_and_any_of_several_actions() {
-    let dir = std::env::temp_dir().join(format!("lab-actions-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("lab-actions-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let lesson = spec(&format!(
         "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ processor: attributes, action: {{ key: code.file.path, action: delete }} }}\n    - {{ processor: attributes, action: {{ key: deployment.environment.name, action: [insert, upsert] }} }}\n"
     ));
     let judge = |actions: &str| {
         let yaml = format!("processors:\n  attributes:\n    actions:\n{actions}service:\n  pipelines:\n    traces: {{ processors: [attributes] }}\n");
-        write(&dir, "c.yaml", &yaml);
+        write(dir, "c.yaml", &yaml);
         let mut report = Report::default();
-        lab::check::collector::check(&dir, lesson.collector.as_ref().unwrap(), &mut report);
+        lab::check::collector::check(dir, lesson.collector.as_ref().unwrap(), &mut report);
         report
     };
     let by_key = "      - { key: code.file.path, action: delete }\n      - { key: deployment.environment.name, value: w, action: insert }\n";
@@ -556,22 +561,24 @@ fn attribute_actions_match_by_pattern_and_any_of_several_actions() {
     assert!(report.findings[1].problem.contains(
         "has the action `update` on `deployment.environment.name`, not `insert` or `upsert`"
     ));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn tail_sampling_policies_accept_equivalent_configs() {
-    let dir = std::env::temp_dir().join(format!("lab-policies-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("lab-policies-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let lesson = spec(&format!(
         "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ processor: tail_sampling, policy: {{ type: status_code, status_code: ERROR }} }}\n    - {{ processor: tail_sampling, policy: {{ type: latency, threshold_ms: {{ min: 200, max: 1000 }} }} }}\n    - {{ processor: tail_sampling, policy: {{ type: probabilistic, percentage: 10 }} }}\n"
     ));
     let judge = |policies: &str| {
         let yaml = format!("processors:\n  memory_limiter: {{}}\n  tail_sampling/keep:\n    decision_wait: 15s\n    policies:\n{policies}service:\n  pipelines:\n    traces/jaeger: {{ processors: [memory_limiter, tail_sampling/keep] }}\n");
-        write(&dir, "c.yaml", &yaml);
+        write(dir, "c.yaml", &yaml);
         let mut report = Report::default();
         let lines =
-            lab::check::collector::check(&dir, lesson.collector.as_ref().unwrap(), &mut report);
+            lab::check::collector::check(dir, lesson.collector.as_ref().unwrap(), &mut report);
         (report, lines)
     };
     // The three policies side by side, named as the learner likes.
@@ -637,9 +644,9 @@ fn tail_sampling_policies_accept_equivalent_configs() {
     let kept_all = spec(&format!(
         "{HEAD}collector:\n  file: c.yaml\n  expect:\n    - {{ processor: tail_sampling, no_policy: always_sample }}\n"
     ));
-    write(&dir, "c.yaml", &format!("processors:\n  tail_sampling:\n    policies:\n{plain}      - {{ name: keep-everything, type: always_sample }}\nservice:\n  pipelines:\n    traces: {{ processors: [tail_sampling] }}\n"));
+    write(dir, "c.yaml", &format!("processors:\n  tail_sampling:\n    policies:\n{plain}      - {{ name: keep-everything, type: always_sample }}\nservice:\n  pipelines:\n    traces: {{ processors: [tail_sampling] }}\n"));
     let mut report = Report::default();
-    lab::check::collector::check(&dir, kept_all.collector.as_ref().unwrap(), &mut report);
+    lab::check::collector::check(dir, kept_all.collector.as_ref().unwrap(), &mut report);
     assert!(
         report.findings[0]
             .problem
@@ -652,7 +659,6 @@ fn tail_sampling_policies_accept_equivalent_configs() {
     assert!(report.findings[0].problem.contains(
         "the `tail_sampling` processor has no policy that keeps every trace with an ERROR span"
     ));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -745,7 +751,11 @@ fn env_files_are_key_value_and_a_bad_line_is_named() {
 
 #[test]
 fn a_learner_override_of_the_lessons_environment_is_found() {
-    let root = std::env::temp_dir().join(format!("lab-override-{}", rand::random::<u32>()));
+    let tmp = tempfile::Builder::new()
+        .prefix("lab-override-")
+        .tempdir()
+        .unwrap();
+    let root = tmp.path();
     let lesson = root.join("lessons/10-custom-samplers/env");
     std::fs::create_dir_all(&lesson).unwrap();
     std::fs::create_dir_all(root.join(".lab")).unwrap();
@@ -761,7 +771,7 @@ fn a_learner_override_of_the_lessons_environment_is_found() {
         "api-gateway.env",
         "OTEL_TRACES_SAMPLER=adaptive\nRUST_LOG=debug\n",
     );
-    assert!(lab::stack::overridden(&root, slug, "api-gateway").is_empty());
+    assert!(lab::stack::overridden(root, slug, "api-gateway").is_empty());
     // A leftover from the walkthrough: the learner's file wins.
     write(
         &root.join(".lab"),
@@ -769,16 +779,15 @@ fn a_learner_override_of_the_lessons_environment_is_found() {
         "OTEL_TRACES_SAMPLER=ratelimit\n",
     );
     assert_eq!(
-        lab::stack::overridden(&root, slug, "api-gateway"),
+        lab::stack::overridden(root, slug, "api-gateway"),
         vec![(
             "OTEL_TRACES_SAMPLER".to_string(),
             "adaptive".to_string(),
             "ratelimit".to_string()
         )]
     );
-    assert!(lab::stack::overridden(&root, None, "api-gateway").is_empty());
-    assert!(lab::stack::overridden(&root, slug, "order-service").is_empty());
-    let _ = std::fs::remove_dir_all(&root);
+    assert!(lab::stack::overridden(root, None, "api-gateway").is_empty());
+    assert!(lab::stack::overridden(root, slug, "order-service").is_empty());
 }
 
 /// What the fake gateway saw.

@@ -15,16 +15,19 @@ use lab::check::engine::{evaluate, Observation, Report};
 use lab::check::spec::Spec;
 use lab::model::{TraceId, Value};
 
-/// Judges `config` against the `expect:` list of a collector check.
+/// Judges `config` against the `expect:` list of a collector check, in a
+/// temporary folder that goes when the judge does.
 struct Judge {
-    dir: std::path::PathBuf,
+    dir: tempfile::TempDir,
     lesson: Spec,
 }
 
 impl Judge {
     fn new(name: &str, expect: &str) -> Judge {
-        let dir = std::env::temp_dir().join(format!("lab-c-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("lab-c-{name}-"))
+            .tempdir()
+            .unwrap();
         let lesson = spec(&format!(
             "{HEAD}collector:\n  file: c.yaml\n  expect:\n{expect}"
         ));
@@ -32,10 +35,10 @@ impl Judge {
     }
 
     fn judge(&self, config: &str) -> (Report, Vec<(bool, String)>) {
-        std::fs::write(self.dir.join("c.yaml"), config).unwrap();
+        std::fs::write(self.dir.path().join("c.yaml"), config).unwrap();
         let mut report = Report::default();
         let lines = lab::check::collector::check(
-            &self.dir,
+            self.dir.path(),
             self.lesson.collector.as_ref().unwrap(),
             &mut report,
         );
@@ -44,12 +47,6 @@ impl Judge {
 
     fn report(&self, config: &str) -> Report {
         self.judge(config).0
-    }
-}
-
-impl Drop for Judge {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

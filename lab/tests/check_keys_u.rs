@@ -8,22 +8,31 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use lab::check::engine::Report;
 use lab::check::spec::{MutantSpec, UnitTestsSpec};
 use lab::check::unit_tests::{self, TestRun};
+use tempfile::TempDir;
 
 /// The code under test. Its last line has no newline and the file uses
 /// CRLF line ends, so "byte for byte" means it.
 const CODE: &str = "pub fn total(price: i64, quantity: i64) -> i64 {\r\n    price * quantity\r\n}\r\n\r\npub fn label() -> &'static str {\r\n    \"total\"\r\n}";
 
 /// A crate of its own (its own workspace) in a fresh temporary directory,
-/// with `CODE` in src/code.rs and `tests` as its unit tests.
-fn tiny_crate(tests: &str) -> PathBuf {
+/// with `CODE` in src/code.rs and `tests` as its unit tests. The directory
+/// goes when the returned value drops.
+fn tiny_crate(tests: &str) -> TempDir {
     let name = format!("mutants-{}", rand::random::<u32>());
-    let root = std::env::temp_dir().join(&name);
+    // The directory's name is the package's name, so tempfile adds no
+    // random letters to it: rustc warns about a crate name with capitals.
+    let dir = tempfile::Builder::new()
+        .prefix(&name)
+        .rand_bytes(0)
+        .tempdir()
+        .unwrap();
+    let root = dir.path();
     std::fs::create_dir_all(root.join("src")).unwrap();
     std::fs::write(
         root.join("Cargo.toml"),
@@ -41,7 +50,7 @@ fn tiny_crate(tests: &str) -> PathBuf {
     )
     .unwrap();
     std::fs::write(root.join("src/code.rs"), CODE).unwrap();
-    root
+    dir
 }
 
 /// Asserts the total, not the label: it catches a broken total only.
@@ -87,9 +96,10 @@ fn code(root: &Path) -> Vec<u8> {
 
 #[test]
 fn a_test_that_catches_every_breakage_passes_and_the_file_is_restored() {
-    let root = tiny_crate(TESTS_TOTAL);
+    let dir = tiny_crate(TESTS_TOTAL);
+    let root = dir.path();
     let spec = spec_for(
-        &root,
+        root,
         "lesson_",
         vec![
             adds(),
@@ -101,20 +111,20 @@ fn a_test_that_catches_every_breakage_passes_and_the_file_is_restored() {
             ),
         ],
     );
-    let report = judge(&root, &spec);
+    let report = judge(root, &spec);
     assert!(report.passed(), "{:?}", report.findings);
-    assert_eq!(code(&root), CODE.as_bytes(), "restored byte for byte");
+    assert_eq!(code(root), CODE.as_bytes(), "restored byte for byte");
     assert!(!root.join(unit_tests::BACKUP).exists(), "no backup left");
     // And the unbroken code's test passes again (the build follows the file).
-    assert_eq!(unit_tests::cargo_test(&root, &spec), TestRun::Passed);
-    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(unit_tests::cargo_test(root, &spec), TestRun::Passed);
 }
 
 #[test]
 fn the_first_breakage_the_test_lets_through_is_named_without_its_code() {
-    let root = tiny_crate(TESTS_TOTAL);
+    let dir = tiny_crate(TESTS_TOTAL);
+    let root = dir.path();
     let spec = spec_for(
-        &root,
+        root,
         "lesson_",
         vec![
             mutant(
@@ -132,7 +142,7 @@ fn the_first_breakage_the_test_lets_through_is_named_without_its_code() {
             mutant("never-run", "price * quantity", "0", "`total` is zero"),
         ],
     );
-    let report = judge(&root, &spec);
+    let report = judge(root, &spec);
     assert_eq!(keys(&report), ["mutant-survived"]);
     let finding = &report.findings[0];
     assert_eq!(
@@ -149,20 +159,20 @@ fn the_first_breakage_the_test_lets_through_is_named_without_its_code() {
             name: "label-changed".to_string()
         }
     );
-    assert_eq!(code(&root), CODE.as_bytes(), "restored byte for byte");
-    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(code(root), CODE.as_bytes(), "restored byte for byte");
 }
 
 #[test]
 fn a_test_that_fails_on_the_unbroken_code_is_test_fails_and_nothing_is_broken() {
     let failing = "    #[test]\n    fn lesson_total() {\n        todo!(\"LESSON\")\n    }\n";
-    let root = tiny_crate(failing);
+    let dir = tiny_crate(failing);
+    let root = dir.path();
     let before = std::fs::metadata(root.join("src/code.rs"))
         .unwrap()
         .modified()
         .unwrap();
-    let spec = spec_for(&root, "lesson_", vec![adds()]);
-    let report = judge(&root, &spec);
+    let spec = spec_for(root, "lesson_", vec![adds()]);
+    let report = judge(root, &spec);
     assert_eq!(keys(&report), ["test-fails"]);
     assert!(
         report.findings[0].problem.contains("lesson_total"),
@@ -177,67 +187,67 @@ fn a_test_that_fails_on_the_unbroken_code_is_test_fails_and_nothing_is_broken() 
         before, after,
         "no breakage is applied to judge a failing test"
     );
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]
 fn no_test_selected_and_a_test_that_does_not_build_are_findings_of_their_own() {
-    let root = tiny_crate(TESTS_TOTAL);
-    let spec = spec_for(&root, "no_such_test", vec![adds()]);
-    assert_eq!(keys(&judge(&root, &spec)), ["no-test"]);
+    let dir = tiny_crate(TESTS_TOTAL);
+    let root = dir.path();
+    let spec = spec_for(root, "no_such_test", vec![adds()]);
+    assert_eq!(keys(&judge(root, &spec)), ["no-test"]);
 
     let broken =
         "    #[test]\n    fn lesson_total() {\n        assert_eq!(totl(4450, 2), 8900);\n    }\n";
-    let root2 = tiny_crate(broken);
-    let spec = spec_for(&root2, "lesson_", vec![adds()]);
-    let report = judge(&root2, &spec);
+    let dir2 = tiny_crate(broken);
+    let root2 = dir2.path();
+    let spec = spec_for(root2, "lesson_", vec![adds()]);
+    let report = judge(root2, &spec);
     assert_eq!(keys(&report), ["test-fails"]);
     assert!(
         report.findings[0].problem.contains("does not build"),
         "{}",
         report.findings[0].problem
     );
-    let _ = std::fs::remove_dir_all(&root);
-    let _ = std::fs::remove_dir_all(&root2);
 }
 
 #[test]
 fn code_under_test_the_learner_changed_is_named_and_left_alone() {
-    let root = tiny_crate(TESTS_TOTAL);
+    let dir = tiny_crate(TESTS_TOTAL);
+    let root = dir.path();
     let spec = spec_for(
-        &root,
+        root,
         "lesson_",
         vec![mutant("gone", "price * quantity * 2", "0", "it is zero")],
     );
-    let report = judge(&root, &spec);
+    let report = judge(root, &spec);
     assert_eq!(keys(&report), ["code-under-test-changed"]);
-    assert_eq!(code(&root), CODE.as_bytes());
+    assert_eq!(code(root), CODE.as_bytes());
 
     // Found twice is as unsafe as not found: which one would it break?
     let twice = spec_for(
-        &root,
+        root,
         "lesson_",
         vec![mutant("twice", "total", "sum", "it is renamed")],
     );
-    assert_eq!(keys(&judge(&root, &twice)), ["code-under-test-changed"]);
-    assert_eq!(code(&root), CODE.as_bytes());
-    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(keys(&judge(root, &twice)), ["code-under-test-changed"]);
+    assert_eq!(code(root), CODE.as_bytes());
 }
 
 #[test]
 fn the_file_is_restored_after_a_panic_and_after_a_killed_check() {
-    let root = tiny_crate(TESTS_TOTAL);
+    let dir = tiny_crate(TESTS_TOTAL);
+    let root = dir.path();
     let sum = adds();
     // A panic while the breakage is applied: the guard puts the file back.
     let result = std::panic::catch_unwind(|| {
-        unit_tests::with_mutant(&root, &sum, || {
-            let broken = String::from_utf8(code(&root)).unwrap();
+        unit_tests::with_mutant(root, &sum, || {
+            let broken = String::from_utf8(code(root)).unwrap();
             assert!(broken.contains("price + quantity"));
             panic!("the test run blew up");
         })
     });
     assert!(result.is_err());
-    assert_eq!(code(&root), CODE.as_bytes(), "restored after a panic");
+    assert_eq!(code(root), CODE.as_bytes(), "restored after a panic");
     assert!(!root.join(unit_tests::BACKUP).exists());
 
     // A check killed half-way leaves the breakage and its backup behind:
@@ -247,12 +257,11 @@ fn the_file_is_restored_after_a_panic_and_after_a_killed_check() {
     backup.extend_from_slice(CODE.as_bytes());
     std::fs::write(root.join(unit_tests::BACKUP), backup).unwrap();
     std::fs::write(root.join("src/code.rs"), "pub fn broken() {}").unwrap();
-    let spec = spec_for(&root, "lesson_", vec![sum]);
-    let report = judge(&root, &spec);
+    let spec = spec_for(root, "lesson_", vec![sum]);
+    let report = judge(root, &spec);
     assert!(report.passed(), "{:?}", report.findings);
-    assert_eq!(code(&root), CODE.as_bytes(), "recovered from the backup");
+    assert_eq!(code(root), CODE.as_bytes(), "recovered from the backup");
     assert!(!root.join(unit_tests::BACKUP).exists());
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]
@@ -260,10 +269,10 @@ fn without_mutants_the_tests_judge_the_code_as_before() {
     // Lesson 10's role: the lesson's tests fail on the learner's code.
     let failing =
         "    #[test]\n    fn lesson_total() {\n        assert_eq!(total(1, 1), 2);\n    }\n";
-    let root = tiny_crate(failing);
-    let report = judge(&root, &spec_for(&root, "lesson_", Vec::new()));
+    let dir = tiny_crate(failing);
+    let root = dir.path();
+    let report = judge(root, &spec_for(root, "lesson_", Vec::new()));
     assert_eq!(keys(&report), ["unit-tests"]);
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]

@@ -3,20 +3,26 @@
 //! line; a bad LAB_PORT_BASE or lesson is a sentence. And what it shows of
 //! a service that exits at start-up: a panic's message, not its backtrace.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-/// A scratch root holding only the scripts (dev-up needs nothing else to refuse).
-fn scratch(name: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("lab-devup-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+use tempfile::TempDir;
+
+/// A scratch root holding only the scripts (dev-up needs nothing else to
+/// refuse), removed when it drops.
+fn scratch(name: &str) -> TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("lab-devup-{name}-"))
+        .tempdir()
+        .unwrap();
+    let root = dir.path();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     std::fs::create_dir_all(root.join("scripts/lib")).unwrap();
     for file in ["scripts/dev-up.sh", "scripts/lib/common.sh"] {
         std::fs::copy(repo.join(file), root.join(file)).unwrap();
     }
     std::fs::create_dir_all(root.join(".lab")).unwrap();
-    root
+    dir
 }
 
 fn dev_up(root: &Path, env: &[(&str, &str)]) -> (bool, String) {
@@ -36,13 +42,14 @@ fn dev_up(root: &Path, env: &[(&str, &str)]) -> (bool, String) {
 
 #[test]
 fn an_unreadable_env_line_names_its_file_and_line() {
-    let root = scratch("env");
+    let dir = scratch("env");
+    let root = dir.path();
     std::fs::write(
         root.join(".lab/order-service.env"),
         "# mine\nOTEL_TRACES_SAMPLER=always_on\n\nexport RUST_LOG=debug\n",
     )
     .unwrap();
-    let (ok, text) = dev_up(&root, &[]);
+    let (ok, text) = dev_up(root, &[]);
     assert!(!ok);
     assert!(
         text.contains(
@@ -54,12 +61,12 @@ fn an_unreadable_env_line_names_its_file_and_line() {
         !text.contains("building"),
         "it stops before building: {text}"
     );
-    let _ = std::fs::remove_dir_all(root);
 }
 
 #[test]
 fn a_lesson_env_line_is_read_the_same_way() {
-    let root = scratch("lesson");
+    let dir = scratch("lesson");
+    let root = dir.path();
     let env = root.join("lessons/09-head-sampling/env");
     std::fs::create_dir_all(&env).unwrap();
     std::fs::write(
@@ -68,42 +75,42 @@ fn a_lesson_env_line_is_read_the_same_way() {
     )
     .unwrap();
     std::fs::write(root.join(".lab/lesson"), "09-head-sampling\n").unwrap();
-    let (ok, text) = dev_up(&root, &[]);
+    let (ok, text) = dev_up(root, &[]);
     assert!(!ok);
     assert!(
         text.contains("lessons/09-head-sampling/env/api-gateway.env:1: cannot read"),
         "{text}"
     );
 
-    let (ok, text) = dev_up(&root, &[("LAB_LESSON", "42-nothing")]);
+    let (ok, text) = dev_up(root, &[("LAB_LESSON", "42-nothing")]);
     assert!(!ok);
     assert!(
         text.contains("lesson 42-nothing (from .lab/lesson or LAB_LESSON) does not exist"),
         "{text}"
     );
-    let _ = std::fs::remove_dir_all(root);
 }
 
 #[test]
 fn a_bad_port_base_or_prefix_is_refused() {
-    let root = scratch("base");
-    let (ok, text) = dev_up(&root, &[("LAB_PORT_BASE", "80")]);
+    let dir = scratch("base");
+    let root = dir.path();
+    let (ok, text) = dev_up(root, &[("LAB_PORT_BASE", "80")]);
     assert!(
         !ok && text.contains("LAB_PORT_BASE=80 is not a port number between 1024 and 65000"),
         "{text}"
     );
-    let (ok, text) = dev_up(&root, &[("LAB_DB_PREFIX", "Bad-Prefix")]);
+    let (ok, text) = dev_up(root, &[("LAB_DB_PREFIX", "Bad-Prefix")]);
     assert!(
         !ok && text.contains("may hold only a-z, 0-9 and _"),
         "{text}"
     );
-    let _ = std::fs::remove_dir_all(root);
 }
 
 /// dev-up's `new_log_lines`, run on its own over `log` (what a service
 /// wrote since it was started).
 fn new_log_lines(name: &str, log: &str) -> String {
-    let root = scratch(name);
+    let dir = scratch(name);
+    let root = dir.path();
     std::fs::write(root.join("svc.log"), log).unwrap();
     let script = format!(
         "declare -A LOG_OFFSET=(); LOGS={}; eval \"$(sed -n '/^new_log_lines() {{/,/^}}/p' {})\"; new_log_lines svc",
@@ -112,7 +119,6 @@ fn new_log_lines(name: &str, log: &str) -> String {
     );
     let out = Command::new("bash").args(["-c", &script]).output().unwrap();
     assert!(out.status.success(), "{out:?}");
-    let _ = std::fs::remove_dir_all(root);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -2,12 +2,13 @@
 //! (never the defaults): fake services answer `/health`, a real sink
 //! receives the test span, and each problem comes with its fix.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use tempfile::TempDir;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -35,10 +36,14 @@ fn redis() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-/// A workshop root whose `.lab/run/stack.env` points at these ports.
-fn root_with_stack(name: &str, ports: [(&str, u16); 4], jaeger: &str, otlp: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("lab-doctor-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+/// A workshop root whose `.lab/run/stack.env` points at these ports,
+/// removed when it drops.
+fn root_with_stack(name: &str, ports: [(&str, u16); 4], jaeger: &str, otlp: &str) -> TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("lab-doctor-{name}-"))
+        .tempdir()
+        .unwrap();
+    let root = dir.path();
     let run = root.join(".lab/run");
     std::fs::create_dir_all(&run).unwrap();
     let mut text = format!(
@@ -59,7 +64,7 @@ fn root_with_stack(name: &str, ports: [(&str, u16); 4], jaeger: &str, otlp: &str
         .unwrap();
     }
     std::fs::write(run.join("stack.env"), text).unwrap();
-    root
+    dir
 }
 
 fn touch(path: &Path, when: SystemTime) {
@@ -88,7 +93,7 @@ async fn gateway_missing_a_service_down_and_a_stale_binary_are_each_named_with_a
     let inventory = free_port(); // down
     let order = fake_service().await;
     let user = fake_service().await;
-    let root = root_with_stack(
+    let dir = root_with_stack(
         "down",
         [
             ("api-gateway", gateway),
@@ -99,13 +104,14 @@ async fn gateway_missing_a_service_down_and_a_stale_binary_are_each_named_with_a
         &format!("http://{}", sink.query_addr),
         &format!("http://{}", sink.http_addr),
     );
+    let root = dir.path();
     let hour_ago = SystemTime::now() - Duration::from_secs(3600);
     touch(&root.join(".lab/bin/order-service"), hour_ago);
     touch(&root.join("order-service/src/routes.rs"), SystemTime::now());
     touch(&root.join(".lab/bin/user-service"), SystemTime::now());
     touch(&root.join("user-service/src/routes.rs"), hour_ago);
 
-    let d = lab::doctor::run(&root).await.unwrap();
+    let d = lab::doctor::run(root).await.unwrap();
     let found = problems(&d);
     let text = d.render(lab::style::Style::plain());
     assert!(!d.healthy());
@@ -139,7 +145,6 @@ async fn gateway_missing_a_service_down_and_a_stale_binary_are_each_named_with_a
         "{text}"
     );
     sink.shutdown().await;
-    let _ = std::fs::remove_dir_all(root);
 }
 
 #[tokio::test]
@@ -151,18 +156,19 @@ async fn an_unreachable_trace_backend_and_a_bad_env_line_are_problems() {
         ("user-service", fake_service().await),
         ("inventory-service", fake_service().await),
     ];
-    let root = root_with_stack(
+    let dir = root_with_stack(
         "backend",
         ports,
         &format!("http://127.0.0.1:{dead}"),
         &format!("http://127.0.0.1:{dead}"),
     );
+    let root = dir.path();
     std::fs::write(
         root.join(".lab/api-gateway.env"),
         "OTEL_TRACES_SAMPLER=always_on\nexport X=1\n",
     )
     .unwrap();
-    let d = lab::doctor::run(&root).await.unwrap();
+    let d = lab::doctor::run(root).await.unwrap();
     let found = problems(&d);
     assert!(
         found.iter().any(|p| p.contains(&format!(
@@ -180,7 +186,6 @@ async fn an_unreachable_trace_backend_and_a_bad_env_line_are_problems() {
         !found.iter().any(|p| p.contains("does not answer")),
         "{found:#?}"
     );
-    let _ = std::fs::remove_dir_all(root);
 }
 
 #[tokio::test]
@@ -198,18 +203,18 @@ async fn a_test_span_that_never_arrives_is_a_problem() {
         ("user-service", fake_service().await),
         ("inventory-service", fake_service().await),
     ];
-    let root = root_with_stack(
+    let dir = root_with_stack(
         "lost",
         ports,
         &format!("http://{}", backend.query_addr),
         &format!("http://{}", receiver.http_addr),
     );
-    let d = lab::doctor::run(&root).await.unwrap();
+    let root = dir.path();
+    let d = lab::doctor::run(root).await.unwrap();
     let found = problems(&d);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert!(found[0].contains("did not reach"), "{found:#?}");
     assert!(found[0].contains("not the same backend"), "{found:#?}");
     receiver.shutdown().await;
     backend.shutdown().await;
-    let _ = std::fs::remove_dir_all(root);
 }

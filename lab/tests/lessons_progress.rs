@@ -1,15 +1,19 @@
 //! Lessons on disk, hints one at a time, and progress in `.lab/progress.json`,
 //! in a temporary workshop directory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use lab::progress::Progress;
 use lab::style::Style;
+use tempfile::TempDir;
 
-/// A throwaway workshop root with two lessons.
-fn workshop(name: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("lab-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+/// A throwaway workshop root with two lessons, removed when it drops.
+fn workshop(name: &str) -> TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("lab-test-{name}-"))
+        .tempdir()
+        .unwrap();
+    let root = dir.path();
     let one = root.join("lessons/01-first-trace");
     let two = root.join("lessons/02-spans");
     std::fs::create_dir_all(&one).unwrap();
@@ -26,58 +30,59 @@ fn workshop(name: &str) -> PathBuf {
     )
     .unwrap();
     std::fs::write(two.join("README.md"), "# Spans and attributes\n").unwrap();
-    root
+    dir
 }
 
 #[test]
 fn lessons_are_found_by_number_or_name() {
-    let root = workshop("find");
+    let dir = workshop("find");
+    let root = dir.path();
     assert_eq!(
-        lab::lessons::find(&root, "1").unwrap().slug,
+        lab::lessons::find(root, "1").unwrap().slug,
         "01-first-trace"
     );
     assert_eq!(
-        lab::lessons::find(&root, "01").unwrap().slug,
+        lab::lessons::find(root, "01").unwrap().slug,
         "01-first-trace"
     );
-    assert_eq!(lab::lessons::find(&root, "02-spans").unwrap().number, 2);
-    let error = lab::lessons::find(&root, "7").unwrap_err().to_string();
+    assert_eq!(lab::lessons::find(root, "02-spans").unwrap().number, 2);
+    let error = lab::lessons::find(root, "7").unwrap_err().to_string();
     assert!(error.contains("lessons: 01, 02"), "{error}");
-    let lesson = lab::lessons::find(&root, "1").unwrap();
+    let lesson = lab::lessons::find(root, "1").unwrap();
     assert_eq!(lesson.title(), "Your first trace");
     assert_eq!(lesson.hints(), ["First hint.", "Second\nhint."]);
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]
 fn hints_come_one_at_a_time_and_are_remembered() {
-    let root = workshop("hints");
-    let first = lab::commands::hint(&root, "1", false).unwrap();
+    let dir = workshop("hints");
+    let root = dir.path();
+    let first = lab::commands::hint(root, "1", false).unwrap();
     assert!(
         first.contains("Hint 1 of 2") && first.contains("First hint."),
         "{first}"
     );
-    let second = lab::commands::hint(&root, "1", false).unwrap();
+    let second = lab::commands::hint(root, "1", false).unwrap();
     assert!(
         second.contains("Hint 2 of 2") && second.contains("last hint"),
         "{second}"
     );
-    let again = lab::commands::hint(&root, "1", false).unwrap();
+    let again = lab::commands::hint(root, "1", false).unwrap();
     assert!(again.contains("Hint 2 of 2"), "stays on the last one");
-    lab::commands::hint(&root, "1", true).unwrap();
-    assert!(lab::commands::hint(&root, "1", false)
+    lab::commands::hint(root, "1", true).unwrap();
+    assert!(lab::commands::hint(root, "1", false)
         .unwrap()
         .contains("Hint 1 of 2"));
-    assert!(lab::commands::hint(&root, "2", false)
+    assert!(lab::commands::hint(root, "2", false)
         .unwrap()
         .contains("no hints"));
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]
 fn list_shows_each_last_result_and_when() {
-    let root = workshop("list");
-    let text = lab::commands::list(&root, Style::plain()).unwrap();
+    let dir = workshop("list");
+    let root = dir.path();
+    let text = lab::commands::list(root, Style::plain()).unwrap();
     assert!(text.contains("· 01  Your first trace"), "{text}");
     assert!(text.contains("not started"), "{text}");
     assert!(text.contains("(no automatic check)"), "{text}");
@@ -86,33 +91,32 @@ fn list_shows_each_last_result_and_when() {
         "{text}"
     );
 
-    let mut progress = Progress::load(&root).unwrap();
+    let mut progress = Progress::load(root).unwrap();
     progress.mark_done("01-first-trace");
-    progress.save(&root).unwrap();
-    let text = lab::commands::list(&root, Style::plain()).unwrap();
+    progress.save(root).unwrap();
+    let text = lab::commands::list(root, Style::plain()).unwrap();
     assert!(text.contains("✓ 01  Your first trace"), "{text}");
     assert!(text.contains("passed just now"), "{text}");
     assert!(text.contains("1 of 1 checks pass."), "{text}");
 
     // A pass that later broke shows as failed, not done.
-    let mut progress = Progress::load(&root).unwrap();
+    let mut progress = Progress::load(root).unwrap();
     progress.record("01-first-trace", lab::progress::Result::Failed);
-    progress.save(&root).unwrap();
-    let text = lab::commands::list(&root, Style::plain()).unwrap();
+    progress.save(root).unwrap();
+    let text = lab::commands::list(root, Style::plain()).unwrap();
     assert!(text.contains("✗ 01  Your first trace"), "{text}");
     assert!(text.contains("failed just now"), "{text}");
     assert!(text.contains("0 of 1 checks pass."), "{text}");
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]
 fn a_broken_progress_file_is_an_error_not_a_panic() {
-    let root = workshop("broken");
+    let dir = workshop("broken");
+    let root = dir.path();
     std::fs::create_dir_all(root.join(".lab")).unwrap();
-    std::fs::write(lab::progress::path(&root), "{ not json").unwrap();
-    let error = format!("{:#}", Progress::load(&root).unwrap_err());
+    std::fs::write(lab::progress::path(root), "{ not json").unwrap();
+    let error = format!("{:#}", Progress::load(root).unwrap_err());
     assert!(error.contains("delete it"), "{error}");
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 #[test]

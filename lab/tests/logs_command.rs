@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tempfile::TempDir;
 
 const SERVICES: [&str; 4] = [
     "inventory-service",
@@ -68,17 +69,17 @@ fn free_port_base() -> u16 {
 
 /// A workshop root with only the scripts; `dev-down --wipe` and removal on drop.
 struct Scratch {
-    root: PathBuf,
+    dir: TempDir,
     env: Vec<(&'static str, String)>,
 }
 
 impl Scratch {
     fn new(name: &str) -> Scratch {
-        let root = std::env::temp_dir().join(format!(
-            "lab-logs-{name}-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("lab-logs-{name}-"))
+            .tempdir()
+            .unwrap();
+        let root = dir.path();
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         std::fs::create_dir_all(root.join("scripts/lib")).unwrap();
         for file in [
@@ -98,12 +99,16 @@ impl Scratch {
         if let Ok(url) = std::env::var("TEST_REDIS_URL") {
             env.push(("REDIS_URL", url));
         }
-        Scratch { root, env }
+        Scratch { dir, env }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
     }
 
     fn run(&self, program: &str, args: &[&str]) -> Output {
         Command::new(program)
-            .current_dir(&self.root)
+            .current_dir(self.root())
             .args(args)
             .env_remove("LAB_LESSON")
             .env_remove("LAB_JAEGER")
@@ -122,13 +127,14 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if self.root.join(".lab/run").is_dir() {
+        // `dir` drops after this runs: the services are stopped before
+        // their folder is removed.
+        if self.root().join(".lab/run").is_dir() {
             let out = self.run("bash", &["scripts/dev-down.sh", "--wipe"]);
             if !out.status.success() {
-                eprintln!("dev-down in {}: {}", self.root.display(), text(&out));
+                eprintln!("dev-down in {}: {}", self.root().display(), text(&out));
             }
         }
-        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use stack_check::native::{check_native_collector, NativePorts};
+use tempfile::TempDir;
 
 const SERVICES: [&str; 4] = [
     "api-gateway",
@@ -54,7 +55,7 @@ fn free_port_base() -> u16 {
 /// A scratch workshop: the scripts, config/, lesson 11's environment, and a
 /// bin dir of stand-in services plus the real `lab`.
 struct Scratch {
-    root: PathBuf,
+    dir: TempDir,
     bin: PathBuf,
     /// Holds the stand-in `otelcol-contrib` (first on PATH when wanted).
     fakes: PathBuf,
@@ -65,11 +66,11 @@ struct Scratch {
 
 impl Scratch {
     fn new(name: &str) -> Scratch {
-        let root = std::env::temp_dir().join(format!(
-            "lab-collector-{name}-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("lab-collector-{name}-"))
+            .tempdir()
+            .unwrap();
+        let root = dir.path();
         let repo = repo();
         for file in [
             "scripts/dev-up.sh",
@@ -100,12 +101,16 @@ impl Scratch {
         let record = root.join("stand-in-record");
         std::fs::create_dir_all(&record).unwrap();
         Scratch {
-            root,
+            dir,
             bin,
             fakes,
             record,
             base: free_port_base(),
         }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
     }
 
     /// Runs a script of the scratch copy with the stack's environment.
@@ -122,7 +127,7 @@ impl Scratch {
         let redis =
             std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let out = Command::new("bash")
-            .arg(self.root.join(script))
+            .arg(self.root().join(script))
             .env("PATH", std::env::join_paths(path).unwrap())
             .env("LAB_PORT_BASE", self.base.to_string())
             .env("LAB_DB_PREFIX", "standin_")
@@ -145,7 +150,7 @@ impl Scratch {
     }
 
     fn read(&self, file: &str) -> String {
-        std::fs::read_to_string(self.root.join(file)).unwrap_or_default()
+        std::fs::read_to_string(self.root().join(file)).unwrap_or_default()
     }
 
     fn ports(&self) -> NativePorts {
@@ -160,8 +165,9 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        // `dir` drops after this runs: the stack is stopped before its
+        // folder is removed.
         let _ = self.run("scripts/dev-down.sh", false, &[]);
-        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 
@@ -201,7 +207,7 @@ async fn dev_up_runs_the_collector_in_front_of_the_sink() {
 
     // Started with the generated config, which it was asked to validate first.
     let calls = std::fs::read_to_string(s.record.join("calls")).unwrap();
-    let generated = s.root.join(".lab/run/otel-collector.yaml");
+    let generated = s.root().join(".lab/run/otel-collector.yaml");
     let config_arg = format!("--config={}", generated.display());
     assert_eq!(
         calls.lines().collect::<Vec<_>>(),
@@ -256,7 +262,7 @@ async fn dev_up_runs_the_collector_in_front_of_the_sink() {
     }
 
     // Doctor names the collector and finds its health check.
-    let d = lab::doctor::run(&s.root).await.unwrap();
+    let d = lab::doctor::run(s.root()).await.unwrap();
     let report = d.render(lab::style::Style::plain());
     assert!(
         report.contains("✓ otel-collector: otelcol-contrib (pid ")
@@ -297,7 +303,7 @@ async fn dev_up_runs_the_collector_in_front_of_the_sink() {
     let problems = check_native_collector(&config, "tail-sampling", s.ports());
     assert!(problems.is_empty(), "{problems:#?}");
     // Doctor's test span would wait behind the tail sampler: it goes to the sink.
-    let d = lab::doctor::run(&s.root).await.unwrap();
+    let d = lab::doctor::run(s.root()).await.unwrap();
     let report = d.render(lab::style::Style::plain());
     assert!(
         report.contains("the collector runs tail sampling"),
@@ -323,7 +329,7 @@ async fn dev_up_runs_the_collector_in_front_of_the_sink() {
 #[test]
 fn a_config_the_collector_refuses_stops_dev_up_with_its_words() {
     let s = Scratch::new("refused");
-    let file = s.root.join("config/otel-collector.yaml");
+    let file = s.root().join("config/otel-collector.yaml");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(
         &file,
@@ -340,13 +346,13 @@ fn a_config_the_collector_refuses_stops_dev_up_with_its_words() {
             && text.contains("otelcol-contrib refuses config/otel-collector.yaml"),
         "{text}"
     );
-    assert!(!s.root.join(".lab/run/otelcol.pid").exists());
+    assert!(!s.root().join(".lab/run/otelcol.pid").exists());
 }
 
 #[test]
 fn an_endpoint_dev_up_cannot_map_is_named_with_its_line() {
     let s = Scratch::new("unmapped");
-    let file = s.root.join("config/otel-collector.yaml");
+    let file = s.root().join("config/otel-collector.yaml");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(
         &file,

@@ -210,11 +210,10 @@ async fn in_chromium(sink: &RunningSink, spans: usize) {
 async fn dump_dom(url: &str) -> String {
     let url = url.to_string();
     tokio::task::spawn_blocking(move || {
-        let profile = std::env::temp_dir().join(format!(
-            "lab-sink-web-chromium-{}-{}",
-            std::process::id(),
-            lab::now_us()
-        ));
+        let profile = tempfile::Builder::new()
+            .prefix("lab-sink-web-chromium-")
+            .tempdir()
+            .unwrap();
         let output = Command::new("timeout")
             .args(["60", "chromium"])
             .args([
@@ -227,11 +226,10 @@ async fn dump_dom(url: &str) -> String {
                 "--disable-sync",
                 "--no-first-run",
             ])
-            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(format!("--user-data-dir={}", profile.path().display()))
             .args(["--dump-dom", &url])
             .output()
             .expect("run chromium");
-        let _ = std::fs::remove_dir_all(&profile);
         let dom = String::from_utf8_lossy(&output.stdout).to_string();
         assert!(
             output.status.success() && dom.contains("</html>"),

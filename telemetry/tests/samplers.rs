@@ -6,8 +6,7 @@
 //! hot-reload tests wait for a condition with a deadline instead of sleeping a
 //! fixed time.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,6 +20,7 @@ use rand::{Rng, SeedableRng};
 use telemetry::sampler::ratelimit::{Clock, RateLimitSampler};
 use telemetry::sampler::rules::{ratio_keeps, Rules, RulesSampler, Sample};
 use telemetry::sampler::{from_values, resolve_rules_path, SAMPLER_NAMES};
+use tempfile::TempPath;
 
 // ---------------------------------------------------------------- helpers --
 
@@ -95,27 +95,24 @@ fn error_of(name: &str, arg: Option<&str>) -> String {
     }
 }
 
-/// A rules file in the temp directory, deleted when the test ends.
-struct TempRules(PathBuf);
+/// A rules file in the temp directory, deleted when it drops.
+struct TempRules(TempPath);
 
 impl TempRules {
     fn new(test: &str, yaml: &str) -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let file = format!("sampling-{test}-{}-{unique}.yaml", std::process::id());
-        let rules = TempRules(std::env::temp_dir().join(file));
+        let file = tempfile::Builder::new()
+            .prefix(&format!("sampling-{test}-"))
+            .suffix(".yaml")
+            .tempfile()
+            .expect("create the temp rules file");
+        // The open handle is not needed: each write opens the file by its path.
+        let rules = TempRules(file.into_temp_path());
         rules.write(yaml);
         rules
     }
 
     fn write(&self, yaml: &str) {
         std::fs::write(&self.0, yaml).expect("write the temp rules file");
-    }
-}
-
-impl Drop for TempRules {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 
