@@ -3,30 +3,22 @@
 //! after a save of a lesson file, not after a change to another file, and
 //! the loop ends when told to.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use lab::style::Style;
-
-/// A scratch workshop root, removed when the test ends (or panics).
-struct Root(PathBuf);
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use tempfile::TempDir;
 
 /// A root with lesson 01 (an exercise that changes `svc/main.rs`) and
-/// lesson 02, a mission (answered, nothing to edit).
-fn workshop(name: &str) -> Root {
-    let root = std::env::temp_dir().join(format!(
-        "lab-watch-{name}-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
+/// lesson 02, a mission (answered, nothing to edit). Removed on drop.
+fn workshop(name: &str) -> TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("lab-watch-{name}-"))
+        .tempdir()
+        .unwrap();
+    let root = dir.path();
     let one = root.join("lessons/01-first-trace");
     let two = root.join("lessons/02-debugging-mission");
     std::fs::create_dir_all(&one).unwrap();
@@ -43,7 +35,7 @@ fn workshop(name: &str) -> Root {
     )
     .unwrap();
     std::fs::write(two.join("mission.yaml"), "faults: []\n").unwrap();
-    Root(root)
+    dir
 }
 
 fn start(root: &Path, slug: &str) {
@@ -52,8 +44,8 @@ fn start(root: &Path, slug: &str) {
 
 #[test]
 fn it_follows_the_started_lesson_and_only_one_with_files_to_edit() {
-    let root = workshop("which");
-    let root = &root.0;
+    let dir = workshop("which");
+    let root = dir.path();
     let error = lab::watch::lesson_to_watch(root, None)
         .unwrap_err()
         .to_string();
@@ -97,8 +89,8 @@ async fn reaches(count: &AtomicUsize, n: usize) -> bool {
 
 #[tokio::test]
 async fn it_checks_at_once_then_after_each_save_of_a_lesson_file() {
-    let root = workshop("loop");
-    let root = root.0.clone();
+    let dir = workshop("loop");
+    let root = dir.path().to_path_buf();
     start(&root, "01-first-trace");
     let lesson = lab::watch::lesson_to_watch(&root, None).unwrap();
     let files = lab::watch::watched_files(&root, &lesson).unwrap();
