@@ -62,7 +62,7 @@ pub fn check_lost_spans(
                 && !trace.spans.iter().any(|s| is_expected(expected, s))
         })
         .collect();
-    let expected_root = spec.trace.spans.iter().find(|s| s.root);
+    let expected_roots = spec.trace.spans.iter().filter(|s| s.root);
     let mut found = Vec::new();
     let mut reported = Vec::new();
     for &index in &missing {
@@ -76,7 +76,7 @@ pub fn check_lost_spans(
             // Another request's healthy trace explains nothing, nor does a
             // job of that service begun at its own time: the work must have
             // been handed off while this request was served.
-            let healthy = expected_root.is_some_and(|r| is_expected(r, root));
+            let healthy = expected_roots.clone().any(|r| is_expected(r, root));
             let cause =
                 lost_inside(trace, root).filter(|_| !healthy && began_while_served(trace, root))?;
             Some((other, root, cause))

@@ -281,14 +281,23 @@ pub fn looks_complete(spec: &Spec, obs: &Observation, trace: &Trace) -> bool {
 /// Roots other than the expected root span: spans whose parent is not in
 /// the trace although it should be.
 fn unexpected_roots<'a>(spec: &Spec, trace: &'a Trace) -> Vec<&'a Span> {
-    let Some(root) = spec.trace.spans.iter().find(|s| s.root) else {
+    if !spec.trace.spans.iter().any(|s| s.root) {
         return Vec::new();
-    };
+    }
     trace
         .roots()
         .into_iter()
-        .filter(|s| !(s.service() == root.service && s.name == root.name))
+        .filter(|s| !is_expected_root(spec, s))
         .collect()
+}
+
+/// Is `span` one of the roots the check expects? A check whose requests
+/// take several routes (`POST /orders`, `GET /orders`) names a root for each.
+fn is_expected_root(spec: &Spec, span: &Span) -> bool {
+    spec.trace
+        .spans
+        .iter()
+        .any(|r| r.root && span.service() == r.service && span.name == r.name)
 }
 
 /// Another recent trace that `holds` what is missing and did not start at
@@ -299,16 +308,10 @@ fn split_trace<'a>(
     elsewhere: &'a [Trace],
     holds: impl Fn(&Trace) -> bool,
 ) -> Option<&'a Trace> {
-    let root = spec.trace.spans.iter().find(|s| s.root);
     elsewhere.iter().find(|other| {
         other.trace_id != trace.trace_id
             && holds(other)
-            && root.is_none_or(|r| {
-                !other
-                    .roots()
-                    .iter()
-                    .any(|s| s.service() == r.service && s.name == r.name)
-            })
+            && !other.roots().iter().any(|s| is_expected_root(spec, s))
     })
 }
 
