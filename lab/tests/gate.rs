@@ -259,7 +259,20 @@ fn check_with(
 
 fn lab_cmd(lab: &Path, stack: &Stack, args: &[&str]) -> String {
     let out = run(&stack.scratch, lab.to_str().unwrap(), args, &stack.env());
-    assert!(out.status.success(), "lab {args:?} failed:\n{}", text(&out));
+    if !out.status.success() {
+        // The mission keeps a failed build's output in a file (the learner
+        // is not shown it: it names the fault); the scratch copy goes when
+        // the gate ends, so the file's end is said here.
+        let build_log = stack.scratch.join(".lab/mission/build.log");
+        let build = std::fs::read_to_string(&build_log)
+            .map(|log| {
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                format!("\nthe end of {}:\n{}", build_log.display(), tail.join("\n"))
+            })
+            .unwrap_or_default();
+        panic!("lab {args:?} failed:\n{}{build}", text(&out));
+    }
     text(&out)
 }
 
