@@ -2,7 +2,8 @@
 //! a stopped service that sent no span is `service-missing` when its log
 //! never names the trace (it has no telemetry) and `not-flushed` when it
 //! does (it had the spans and lost them at the stop); and a finding on a
-//! span with a `piece:` names that piece, once.
+//! span with a `piece:` names that piece, once; an event a span must not
+//! have (`absent`), and a span judged only for one request (`for_request`).
 
 mod common;
 
@@ -119,4 +120,44 @@ fn the_capstone_check_parses_and_gives_each_inventory_span_its_piece() {
     assert!(inventory
         .iter()
         .all(|s| s.piece.as_deref().is_some_and(|p| p.contains("(lesson"))));
+}
+
+#[test]
+fn an_event_a_span_must_not_have_is_event_present() {
+    let lesson = spec(&format!(
+        "{HEAD}trace:\n  spans:\n    - service: inventory-service\n      name: POST /inventory/reservations\n      events:\n        - {{ name: exception, absent: true }}\n"
+    ));
+    assert!(evaluate(&lesson, &[observed(Some(healthy_order()))]).passed());
+    let mut trace = healthy_order();
+    let server = trace
+        .spans
+        .iter_mut()
+        .find(|s| s.name == "POST /inventory/reservations")
+        .unwrap();
+    server.events.push(lab::model::Event {
+        time_us: server.start_us + 10,
+        name: "exception".to_string(),
+        attributes: Vec::new(),
+    });
+    let report = evaluate(&lesson, &[observed(Some(trace))]);
+    assert_eq!(keys(&report), ["event-present"], "{:#?}", report.findings);
+}
+
+#[test]
+fn a_span_for_one_request_is_judged_only_in_that_requests_trace() {
+    // Two requests answer 502; only the one whose path names the fault
+    // must have the span.
+    let lesson = spec(&format!(
+        "{HEAD}trace:\n  spans:\n    - service: inventory-service\n      name: DELETE /inventory/reservations/{{id}}\n      for_request: fail=order-service\n"
+    ));
+    let answered = |path: &str| {
+        let mut obs = observed(Some(healthy_order()));
+        obs.request = format!("POST {path}");
+        obs
+    };
+    let other = answered("/orders?fail=inventory-service");
+    assert!(evaluate(&lesson, &[other]).passed());
+    let named = answered("/orders?fail=order-service");
+    let report = evaluate(&lesson, &[named]);
+    assert_eq!(keys(&report), ["span-missing"], "{:#?}", report.findings);
 }

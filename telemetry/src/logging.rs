@@ -40,7 +40,10 @@ use crate::settings::Settings;
 use crate::Telemetry;
 
 /// Installs the subscriber for the whole process (stdout, `RUST_LOG`).
-/// A second call (as in tests) leaves the first one in place.
+/// A second call (as in tests) leaves the first one in place, and says so
+/// on stderr: when the first one is someone else's (a plain
+/// `tracing_subscriber::fmt().init()` left in `main`), no span reaches
+/// OpenTelemetry and no log line gets its ids, and nothing else would tell.
 pub fn install(settings: &Settings, telemetry: &Telemetry) {
     let dispatch = dispatch(
         &settings.service_name,
@@ -48,7 +51,13 @@ pub fn install(settings: &Settings, telemetry: &Telemetry) {
         telemetry.tracer(),
         std::io::stdout,
     );
-    let _ = tracing::dispatcher::set_global_default(dispatch);
+    if tracing::dispatcher::set_global_default(dispatch).is_err() {
+        eprintln!(
+            "{}: telemetry: a global tracing subscriber was already installed, so this one \
+             (spans to OpenTelemetry, log lines with trace ids) is not; install only one",
+            settings.service_name
+        );
+    }
 }
 
 /// Builds a complete subscriber: OTel layer + JSON log layer writing to

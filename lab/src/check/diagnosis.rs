@@ -39,6 +39,8 @@ pub enum Cause {
     WrongType,
     WrongValue,
     EventMissing,
+    /// An event the span must not have (an `exception` on a 4xx).
+    EventPresent,
     /// The span's status breaks the rule for its kind.
     WrongStatus {
         kind: SpanKind,
@@ -180,6 +182,7 @@ impl Cause {
             Cause::WrongType => "wrong-type",
             Cause::WrongValue => "wrong-value",
             Cause::EventMissing => "event-missing",
+            Cause::EventPresent => "event-present",
             Cause::WrongStatus { .. } => "wrong-status",
             Cause::TooShort => "too-short",
             Cause::Orphan => "orphan",
@@ -380,6 +383,13 @@ pub fn explain(cause: &Cause) -> Diagnosis {
              `exception` event is not emitted by hand: it comes with recording the failure on \
              the span (status and event together, telemetry/src/errors.rs), in the one place \
              that sets this span's status.",
+        ),
+        Cause::EventPresent => diagnosis(
+            "the span records an event that says something that did not happen here: an \
+             `exception` on a span whose request was the client's mistake (a 4xx) tells every \
+             backend and alert that this service failed.",
+            "record the exception only where the span's status is set to error, by the same \
+             rule: for a SERVER span, a 5xx only.",
         ),
         Cause::WrongStatus {
             kind: SpanKind::Internal,

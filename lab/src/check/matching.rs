@@ -123,6 +123,13 @@ fn problems(expected: &SpanSpec, span: &Span, trace: &Trace) -> Vec<Problem> {
         }
     }
     for event in &expected.events {
+        if event.absent {
+            if span.events.iter().any(|e| e.name == event.name) {
+                let problem = format!("event {} found; this span must not have one", event.name);
+                found.push((problem, Cause::EventPresent));
+            }
+            continue;
+        }
         match span.events.iter().find(|e| e.name == event.name) {
             None => {
                 let seen: Vec<&str> = span.events.iter().map(|e| e.name.as_str()).collect();

@@ -20,6 +20,13 @@ use super::spec::{AttributeSpec, SpanSpec, Spec};
 
 /// `for_status`: is this span checked in `obs`'s trace?
 pub fn applies(expected: &SpanSpec, obs: &Observation) -> bool {
+    // `for_request`: only the requests whose method and path hold this
+    // (two faults that both answer 502 at the gateway, told apart).
+    if let Some(wanted) = &expected.for_request {
+        if !obs.request.contains(wanted.as_str()) {
+            return false;
+        }
+    }
     if expected.for_status.is_empty() {
         return true;
     }

@@ -177,6 +177,10 @@
 //!       piece: "each query in a CLIENT span (lesson 07)"   # said with its findings
 //!     - service: order-service
 //!       name: POST /orders
+//!       events:
+//!         - { name: exception, absent: true }   # no such event (`event-present`)
+//!       for_request: "fail=order-service"  # only for requests whose method and
+//!                              # path contain this (with for_status: both)
 //!       for_status: [400, 409] # checked only in the traces of the requests the
 //!       status: unset          # gateway answered with one of these statuses
 //!                              # (required there unless `optional: true`)
@@ -564,6 +568,9 @@ pub struct SpanSpec {
     /// statuses, and required there unless `optional: true`.
     #[serde(default)]
     pub for_status: Vec<u16>,
+    /// Checked only in the traces of requests whose method and path contain
+    /// this (`fail=order-service`), with `for_status` if both are given.
+    pub for_request: Option<String>,
     /// No attribute of the span, nor of its events, holds a value like this.
     pub no_value: Option<NoValueSpec>,
 }
@@ -624,6 +631,9 @@ pub struct EventSpec {
     pub name: String,
     #[serde(default)]
     pub attributes: Vec<AttributeSpec>,
+    /// The span must NOT have this event (an `exception` on a 4xx).
+    #[serde(default)]
+    pub absent: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -849,7 +859,7 @@ impl SpanSpec {
     /// Required in every request's trace: not optional, and not only in
     /// some requests' traces (`for_status`; see `relations::required_in`).
     pub fn required_everywhere(&self) -> bool {
-        !self.optional && self.for_status.is_empty()
+        !self.optional && self.for_status.is_empty() && self.for_request.is_none()
     }
 }
 
