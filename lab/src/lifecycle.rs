@@ -188,6 +188,15 @@ pub fn reset(root: &Path, which: &str) -> anyhow::Result<String> {
             changed.join(", ")
         ));
     }
+    // Files the learner added beside the lesson's (a module of their own)
+    // are theirs: kept, and named, since `git status` still lists them.
+    let added = added_files(root, &files)?;
+    if !added.is_empty() {
+        out.push_str(&format!(
+            "Kept as they are, not being in the repository: {} (delete them for a clean tree).\n",
+            added.join(", ")
+        ));
+    }
     if stack::active_lesson(root).as_deref() == Some(lesson.slug.as_str()) {
         stack::set_active_lesson(root, None)?;
         if lesson.env_dir().is_dir() {
@@ -367,6 +376,47 @@ fn in_head(root: &Path, file: &str) -> anyhow::Result<bool> {
 }
 
 /// Runs git in `root`; a failure is an error carrying git's own sentence.
+/// Files not in HEAD in the folders of `files`: untracked ones, and ones
+/// staged as new.
+fn added_files(root: &Path, files: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut folders: Vec<String> = files
+        .iter()
+        .filter_map(|file| Path::new(file).parent())
+        .map(|folder| match folder.to_string_lossy().into_owned() {
+            empty if empty.is_empty() => ".".to_string(),
+            folder => folder,
+        })
+        .collect();
+    folders.sort();
+    folders.dedup();
+    if folders.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut untracked = vec!["ls-files", "--others", "--exclude-standard", "--"];
+    untracked.extend(folders.iter().map(String::as_str));
+    let mut staged = vec!["diff", "--cached", "--name-only", "--diff-filter=A", "--"];
+    staged.extend(folders.iter().map(String::as_str));
+    let mut added: Vec<String> = git(root, &untracked)?
+        .lines()
+        .chain(git(root, &staged)?.lines())
+        .map(str::to_string)
+        // Only files directly in those folders: a lesson's folder may be
+        // the root, whose subfolders are not the lesson's business.
+        .filter(|file| {
+            let parent = Path::new(file)
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned());
+            let parent = parent
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| ".".into());
+            folders.contains(&parent)
+        })
+        .collect();
+    added.sort();
+    added.dedup();
+    Ok(added)
+}
+
 pub fn git(root: &Path, args: &[&str]) -> anyhow::Result<String> {
     git_with_index(root, None, args)
 }

@@ -193,6 +193,33 @@ fn reset_keeps_a_file_the_learner_created() {
 }
 
 #[test]
+fn reset_names_a_file_the_learner_added_beside_the_lessons_and_keeps_it() {
+    let dir = repo("added");
+    let root = dir.path();
+    lifecycle::start(root, "01").unwrap();
+    // A module of the learner's own, next to the lesson's file: one left
+    // untracked, one staged.
+    std::fs::write(root.join("svc/server.rs"), "pub fn layer() {}\n").unwrap();
+    std::fs::write(root.join("svc/staged.rs"), "pub fn other() {}\n").unwrap();
+    git(root, &["add", "svc/staged.rs"]);
+
+    let out = lifecycle::reset(root, "01").unwrap();
+    assert!(
+        out.contains("Kept as they are, not being in the repository: svc/server.rs, svc/staged.rs"),
+        "{out}"
+    );
+    assert!(root.join("svc/server.rs").exists() && root.join("svc/staged.rs").exists());
+
+    // Nothing added: nothing said.
+    std::fs::remove_file(root.join("svc/server.rs")).unwrap();
+    git(root, &["rm", "-q", "--cached", "svc/staged.rs"]);
+    std::fs::remove_file(root.join("svc/staged.rs")).unwrap();
+    lifecycle::start(root, "01").unwrap();
+    let out = lifecycle::reset(root, "01").unwrap();
+    assert!(!out.contains("Kept as they are"), "{out}");
+}
+
+#[test]
 fn start_refuses_when_the_learner_changed_the_files() {
     let dir = repo("refuse");
     let root = dir.path();
