@@ -64,15 +64,8 @@ enum Command {
     Check {
         /// Lesson number, e.g. 5 or 05.
         lesson: String,
-        /// The gateway's URL (default: what scripts/dev-up.sh recorded, else localhost:8080).
-        #[arg(long, env = "LAB_GATEWAY")]
-        gateway: Option<String>,
-        /// The trace backend's URL (default: what dev-up recorded, else localhost:16686).
-        #[arg(long, env = "LAB_JAEGER")]
-        jaeger: Option<String>,
-        /// Seconds to wait for the traces to arrive (a lesson may ask for more).
-        #[arg(long, default_value_t = 15)]
-        timeout: u64,
+        #[command(flatten)]
+        target: CheckTarget,
         /// Answer one of the lesson's questions, e.g. --answer slowest=inventory-service.
         #[arg(long = "answer", value_name = "KEY=VALUE")]
         answers: Vec<String>,
@@ -84,15 +77,8 @@ enum Command {
     Watch {
         /// Lesson number (default: the one you started).
         lesson: Option<String>,
-        /// The gateway's URL (default: what scripts/dev-up.sh recorded, else localhost:8080).
-        #[arg(long, env = "LAB_GATEWAY")]
-        gateway: Option<String>,
-        /// The trace backend's URL (default: what dev-up recorded, else localhost:16686).
-        #[arg(long, env = "LAB_JAEGER")]
-        jaeger: Option<String>,
-        /// Seconds to wait for the traces to arrive (a lesson may ask for more).
-        #[arg(long, default_value_t = 15)]
-        timeout: u64,
+        #[command(flatten)]
+        target: CheckTarget,
     },
     /// Print a trace as a tree: `cargo lab trace latest` or `cargo lab trace <trace id>`.
     Trace {
@@ -188,6 +174,20 @@ enum Command {
     },
 }
 
+/// Where `check` and `watch` send requests and read traces.
+#[derive(Clone, clap::Args)]
+struct CheckTarget {
+    /// The gateway's URL (default: what scripts/dev-up.sh recorded, else localhost:8080).
+    #[arg(long, env = "LAB_GATEWAY")]
+    gateway: Option<String>,
+    /// The trace backend's URL (default: what dev-up recorded, else localhost:16686).
+    #[arg(long, env = "LAB_JAEGER")]
+    jaeger: Option<String>,
+    /// Seconds to wait for the traces to arrive (a lesson may ask for more).
+    #[arg(long, default_value_t = 15)]
+    timeout: u64,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum FaultsAction {
     Open,
@@ -229,33 +229,25 @@ async fn run(command: Command) -> anyhow::Result<bool> {
         }
         Command::Check {
             lesson,
-            gateway,
-            jaeger,
-            timeout,
+            target,
             answers,
             report_json,
         } => {
-            let options = check_options(&root, &lesson, gateway, jaeger, timeout).await?;
+            let options = check_options(&root, &lesson, target).await?;
             let extra = RunOptions {
                 answers,
                 report_json,
             };
             return lab::check::run_with(&root, &lesson, &options, &extra).await;
         }
-        Command::Watch {
-            lesson,
-            gateway,
-            jaeger,
-            timeout,
-        } => {
+        Command::Watch { lesson, target } => {
             let lesson = lab::watch::lesson_to_watch(&root, lesson.as_deref())?;
             let files = lab::watch::watched_files(&root, &lesson)?;
             let number = format!("{:02}", lesson.number);
             let check = || async {
                 // Where the stack runs is found again each time: it may have
                 // been stopped or started between two saves.
-                let options =
-                    check_options(&root, &number, gateway.clone(), jaeger.clone(), timeout).await?;
+                let options = check_options(&root, &number, target.clone()).await?;
                 lab::check::run_with(&root, &number, &options, &RunOptions::default()).await
             };
             let ctrl_c = async {
@@ -381,10 +373,13 @@ fn recorded(root: &std::path::Path) -> anyhow::Result<(String, String)> {
 async fn check_options(
     root: &std::path::Path,
     lesson: &str,
-    gateway: Option<String>,
-    jaeger: Option<String>,
-    timeout: u64,
+    target: CheckTarget,
 ) -> anyhow::Result<CheckOptions> {
+    let CheckTarget {
+        gateway,
+        jaeger,
+        timeout,
+    } = target;
     let (control, gateway, jaeger) = if lab::check::needs_services(root, lesson) {
         where_to_check(root, gateway, jaeger).await?
     } else {

@@ -33,7 +33,10 @@ pub fn lesson_to_watch(root: &Path, which: Option<&str>) -> anyhow::Result<Lesso
     let active = crate::stack::active_lesson(root);
     let lesson = match (which, &active) {
         (Some(which), _) => crate::lessons::find(root, which)?,
-        (None, Some(slug)) => crate::lessons::find(root, slug.get(..2).unwrap_or(slug))?,
+        (None, Some(slug)) => crate::lessons::all(root)
+            .into_iter()
+            .find(|lesson| lesson.slug == *slug)
+            .ok_or_else(|| anyhow::anyhow!("the started lesson {slug} is not in lessons/"))?,
         (None, None) => anyhow::bail!(
             "no lesson is started: `cargo lab start NN` begins one, then `cargo lab watch` \
              follows your edits"
