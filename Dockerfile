@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# One image holding the four service binaries, compiled once:
+# One image holding the four service binaries (and `lab`, whose sink is the
+# compose stack's lab-sink), compiled once:
 #
 #   build    the whole workspace source, `cargo build --release` of the four
 #            service packages. The cargo registry and target/ live in BuildKit
@@ -28,10 +29,10 @@ RUN --mount=type=cache,id=tracing-workshop-cargo-registry,target=/usr/local/carg
     --mount=type=cache,id=tracing-workshop-cargo-git,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,id=tracing-workshop-target-${TARGETPLATFORM},target=/src/target,sharing=locked \
     cargo build --release --locked \
-        -p api-gateway -p order-service -p user-service -p inventory-service \
+        -p api-gateway -p order-service -p user-service -p inventory-service -p lab \
  && mkdir -p /out \
  && cp target/release/api-gateway target/release/order-service \
-       target/release/user-service target/release/inventory-service /out/
+       target/release/user-service target/release/inventory-service target/release/lab /out/
 
 FROM ${RUNTIME_IMAGE} AS runtime
 # reqwest, sqlx and redis are built without TLS: no OpenSSL or CA bundle needed.

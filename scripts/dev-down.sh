@@ -5,8 +5,8 @@
 # left alone).
 #
 #   scripts/dev-down.sh          stop; data is kept for the next dev-up
-#   scripts/dev-down.sh --wipe   also drop the databases orders, users and
-#                                inventory, the cached users in Redis, and the
+#   scripts/dev-down.sh --wipe   also drop the databases orders, users,
+#                                inventory and lab (the sink's spans), the cached users in Redis, and the
 #                                throwaway servers' data (like `docker compose down -v`)
 #
 # Logs in .lab/logs/ and your lesson progress (.lab/progress.json) are kept.
@@ -59,13 +59,13 @@ if [ "$WIPE" = 1 ] && [ -f "$RUN/backing.env" ]; then
   source "$RUN/backing.env"   # PG_URL, REDIS, DB_PREFIX
   if [ ! -f "$RUN/postgres.throwaway" ]; then
     if command -v psql >/dev/null 2>&1; then
-      for db in "${DB_PREFIX}orders" "${DB_PREFIX}users" "${DB_PREFIX}inventory"; do
+      for db in "${DB_PREFIX}orders" "${DB_PREFIX}users" "${DB_PREFIX}inventory" "${DB_PREFIX}lab"; do
         say "dropping database $db at $PG_URL"
         psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
           || say "could not drop $db; drop it yourself"
       done
     else
-      say "psql not found: drop the databases orders, users, inventory at $PG_URL yourself"
+      say "psql not found: drop the databases orders, users, inventory, lab at $PG_URL yourself"
     fi
   fi
   if [ ! -f "$RUN/redis.pid" ] && command -v redis-cli >/dev/null 2>&1; then

@@ -201,7 +201,9 @@ find_redis() {
 
 # --------------------------------------------------------------- trace sink
 start_trace_backend() {
-  local args="--grpc-port $SINK_GRPC_PORT --http-port $SINK_HTTP_PORT --query-port $QUERY_PORT"
+  # The sink also keeps every span in Postgres (database ${DB_PREFIX}lab,
+  # created by the sink): `cargo lab sql` and `cargo lab stats` read it.
+  local args="--grpc-port $SINK_GRPC_PORT --http-port $SINK_HTTP_PORT --query-port $QUERY_PORT --database-url $LAB_DATABASE_URL"
   if alive "$RUN/sink.pid"; then
     # No sink.args: a sink started before dev-up recorded them, on the OTLP ports.
     local running="--grpc-port $OTLP_GRPC_PORT --http-port $OTLP_HTTP_PORT --query-port $QUERY_PORT"
@@ -465,6 +467,7 @@ fi
 SERVICE_BIN=${LESSON_BIN:-$BIN}
 
 find_postgres
+LAB_DATABASE_URL="$PG_URL/${DB_PREFIX}lab"
 find_redis
 # (With the database prefix: `dev-down.sh --wipe` after a plain dev-down
 # must drop this stack's databases, not the unprefixed ones.)
@@ -537,6 +540,7 @@ COLLECTOR_HEALTH_URL=$([ -n "$COLLECTOR_BIN" ] && echo "http://127.0.0.1:$COLLEC
 COLLECTOR_METRICS_URL=$([ -n "$COLLECTOR_BIN" ] && echo "http://127.0.0.1:$COLLECTOR_METRICS_PORT/metrics")
 SINK_OTLP_HTTP_ENDPOINT=$([ "$BACKEND" = sink ] && echo "http://127.0.0.1:$SINK_HTTP_PORT")
 PG_URL=$PG_URL
+LAB_DATABASE_URL=$([ "$BACKEND" = sink ] && echo "$LAB_DATABASE_URL")
 REDIS_URL=$REDIS
 BIN_DIR=$LABBIN
 PORT_API_GATEWAY=${PORTS[api-gateway]}

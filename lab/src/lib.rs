@@ -8,6 +8,11 @@
 //! - [`sink`]: `lab sink`, an OTLP receiver that keeps traces in memory,
 //!   answers Jaeger's query API (v1 and v3) and serves a web page (trace
 //!   list, waterfall, service map, diff): the no-Docker trace backend.
+//!   It also writes every span to Postgres (`sink::database`).
+//! - [`sql`]: `lab sql`: SQL over that spans table, printed as a table, JSON
+//!   or CSV; read-only unless `--write`.
+//! - [`red`]: rate, errors and duration percentiles per operation from spans
+//!   (`lab stats`, the sink's `/operations` page).
 //! - [`client`]: reads traces back from Jaeger (or the sink) over its API,
 //!   v1 or v3, whichever answers.
 //! - [`tree`]: prints a trace as an indented tree with a timeline (`lab trace`).
@@ -52,7 +57,9 @@ pub mod mission;
 pub mod model;
 pub mod native;
 pub mod progress;
+pub mod red;
 pub mod sink;
+pub mod sql;
 pub mod stack;
 pub mod style;
 pub mod time;

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lab::check::scenario::{CheckOptions, Control};
 use lab::check::RunOptions;
 use lab::load::{LoadConfig, Mix, Stop};
-use lab::sink::{store::StoreConfig, SinkConfig};
+use lab::sink::{database::DatabaseConfig, store::StoreConfig, SinkConfig};
 use lab::style::Style;
 use lab::tree::TreeOptions;
 
@@ -151,6 +151,43 @@ enum Command {
         /// Where `<code>.patch` and `<code>.yaml` are written or read.
         dir: std::path::PathBuf,
     },
+    /// Run SQL over the spans the sink keeps in Postgres (table `spans`).
+    Sql {
+        /// The query, e.g. "SELECT service_name, count(*) FROM spans GROUP BY 1".
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        query: Option<String>,
+        /// Read the query from a file.
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<std::path::PathBuf>,
+        /// Print rows as a JSON array.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print rows as CSV.
+        #[arg(long)]
+        csv: bool,
+        /// Allow statements that change data (the session is read-only without it).
+        #[arg(long)]
+        write: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Rate, errors and p50/p95/p99 per SERVER/CONSUMER operation, from the spans table.
+    Stats {
+        /// Only this service's operations.
+        #[arg(long)]
+        service: Option<String>,
+        /// The window: the last 5m, 30s, 1h, ...
+        #[arg(long, default_value = "5m", value_parser = lab::load::parse_duration)]
+        since: Duration,
+        /// The head sampler's ratio (0.1 for 10 %): rates are divided by it.
+        #[arg(long, default_value_t = 1.0, value_parser = sampling_ratio)]
+        sampling_ratio: f64,
+        /// Print the operations as JSON, with each percentile's trace id.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
     /// Receive traces without Docker: OTLP in, Jaeger's query API out.
     Sink {
         /// Address to listen on (0.0.0.0 to accept spans from containers).
@@ -171,7 +208,51 @@ enum Command {
         /// Do not print finished traces.
         #[arg(long)]
         no_print: bool,
+        /// Also write every span to this Postgres database, table `spans`
+        /// (created if missing), for `cargo lab sql` and `cargo lab stats`.
+        #[arg(long, env = "LAB_DATABASE_URL", value_name = "URL")]
+        database_url: Option<String>,
+        /// Keep spans in memory only, even when LAB_DATABASE_URL is set.
+        #[arg(long)]
+        no_database: bool,
+        /// Delete spans older than this from the database (24h, 30m, ...).
+        #[arg(long, default_value = "24h", value_parser = lab::load::parse_duration)]
+        retention: Duration,
+        /// Keep at most this many rows in the database; the oldest go first.
+        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(i64).range(1..))]
+        max_rows: i64,
     },
+}
+
+/// Prints a command's output. Output piped into `head` that stops reading
+/// is not an error (`print!` would panic on the broken pipe).
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("cannot write the output: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Which spans database `sql` and `stats` read.
+#[derive(Clone, clap::Args)]
+struct DatabaseArg {
+    /// The spans database (default: what scripts/dev-up.sh recorded, else
+    /// compose's Postgres on 15432).
+    #[arg(long, env = "LAB_DATABASE_URL", value_name = "URL")]
+    database_url: Option<String>,
+}
+
+fn sampling_ratio(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 1.0 => Ok(r),
+        _ => Err(format!(
+            "{text:?} is not a sampling ratio: give a number above 0 and at most 1, like 0.1"
+        )),
+    }
 }
 
 /// Where `check` and `watch` send requests and read traces.
@@ -326,6 +407,56 @@ async fn run(command: Command) -> anyhow::Result<bool> {
             };
             print!("{done}");
         }
+        Command::Sql {
+            query,
+            file,
+            json,
+            csv,
+            write,
+            database,
+        } => {
+            let sql = match (query, file) {
+                (Some(query), _) => query,
+                (None, Some(path)) => std::fs::read_to_string(&path)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+                (None, None) => unreachable!("clap requires a query or --file"),
+            };
+            if sql.trim().is_empty() {
+                anyhow::bail!(
+                    "the query is empty: give a statement, e.g. \"SELECT count(*) FROM spans\""
+                );
+            }
+            let url = lab::sql::database_url(&root, database.database_url)?;
+            let format = match (json, csv) {
+                (true, _) => lab::sql::Format::Json,
+                (_, true) => lab::sql::Format::Csv,
+                _ => lab::sql::Format::Table,
+            };
+            match lab::sql::run(&url, &sql, write).await {
+                Ok(sets) => emit(&lab::sql::render(&sets, format)),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(false);
+                }
+            }
+        }
+        Command::Stats {
+            service,
+            since,
+            sampling_ratio,
+            json,
+            database,
+        } => {
+            let url = lab::sql::database_url(&root, database.database_url)?;
+            let calls = lab::red::calls_from_database(&url, since, service.as_deref()).await?;
+            let operations = lab::red::operations(&calls, since.as_secs_f64(), sampling_ratio);
+            if json {
+                emit(&format!("{}\n", serde_json::to_string_pretty(&operations)?));
+            } else {
+                let window = lab::red::window_label(since);
+                emit(&lab::red::render(&operations, &window, sampling_ratio));
+            }
+        }
         Command::Sink {
             bind,
             grpc_port,
@@ -334,6 +465,10 @@ async fn run(command: Command) -> anyhow::Result<bool> {
             max_traces,
             quiet_ms,
             no_print,
+            database_url,
+            no_database,
+            retention,
+            max_rows,
         } => {
             let store = StoreConfig {
                 max_traces,
@@ -346,6 +481,13 @@ async fn run(command: Command) -> anyhow::Result<bool> {
                 http_port,
                 query_port,
                 store,
+                database: database_url
+                    .filter(|_| !no_database)
+                    .map(|url| DatabaseConfig {
+                        retention,
+                        max_rows,
+                        ..DatabaseConfig::new(url)
+                    }),
             };
             lab::sink::run(config, !no_print).await?;
         }

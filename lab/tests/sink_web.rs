@@ -167,6 +167,36 @@ async fn pages_render_over_http_and_in_chromium() {
         assert_eq!(status, 404, "{path}");
         assert!(body.contains("Not found"), "{path}: {body}");
     }
+    // Operations: RED per SERVER/CONSUMER operation over a window wide
+    // enough for the fixtures' fixed timestamps; each percentile is a link
+    // to a trace that has it.
+    let (status, ops) = get(&sink, "/operations?since=1000000h").await;
+    assert_eq!(status, 200);
+    let row = ops
+        .split("<tr class=\"operation\">")
+        .find(|r| r.contains("api-gateway") && r.contains("POST /orders"))
+        .unwrap_or_else(|| panic!("no api-gateway POST /orders row: {ops}"));
+    assert!(
+        row.contains(r#"<td class="num">2</td>"#),
+        "two calls: {row}"
+    );
+    for percentile in ["p50", "p95", "p99"] {
+        assert!(
+            row.contains(&format!(r#"data-percentile="{percentile}" href="/trace/"#)),
+            "{percentile} links to a trace: {row}"
+        );
+    }
+    assert!(
+        !ops.contains("CLIENT"),
+        "only SERVER and CONSUMER operations"
+    );
+    let (_, recent) = get(&sink, "/operations").await;
+    assert!(
+        recent.contains("No SERVER or CONSUMER spans in the last 5m"),
+        "{recent}"
+    );
+    let (_, bad) = get(&sink, "/operations?since=soon").await;
+    assert!(bad.contains("is not a duration"), "{bad}");
     eprintln!("plain HTTP part: {:?}", started.elapsed());
 
     in_chromium(&sink, trace.spans.len()).await;
@@ -201,6 +231,11 @@ async fn in_chromium(sink: &RunningSink, spans: usize) {
     let map = dump_dom(&format!("{base}/map")).await;
     assert!(map.contains(r#"data-caller="api-gateway" data-callee="order-service""#));
     assert!(map.contains("<svg"));
+    let ops = dump_dom(&format!("{base}/operations?since=1000000h")).await;
+    assert!(
+        ops.contains(r#"class="exemplar" data-percentile="p99" href="/trace/"#),
+        "{ops}"
+    );
     let missing = dump_dom(&format!("{base}/trace/0123456789abcdef0123456789abcdef")).await;
     assert!(missing.contains("is not in the sink"), "{missing}");
     eprintln!("chromium part: {:?}", started.elapsed());

@@ -60,8 +60,10 @@ impl Stack {
     }
 }
 
-/// The value of `--config=X` / `--config X` in a command (`file:` stripped).
-pub fn config_arg(words: &[String]) -> Option<String> {
+/// Every `--config=X` / `--config X` in a command, in order (`file:`
+/// stripped). The collector merges them: see [`merge`].
+pub fn config_args(words: &[String]) -> Vec<String> {
+    let mut configs = Vec::new();
     let mut iter = words.iter();
     while let Some(word) = iter.next() {
         let value = match word.strip_prefix("--config=") {
@@ -70,10 +72,28 @@ pub fn config_arg(words: &[String]) -> Option<String> {
             None => None,
         };
         if let Some(v) = value {
-            return Some(v.strip_prefix("file:").unwrap_or(&v).to_string());
+            configs.push(v.strip_prefix("file:").unwrap_or(&v).to_string());
         }
     }
-    None
+    configs
+}
+
+/// Merges a later config file into an earlier one the way the collector
+/// does: maps key by key, everything else (lists included) replaced whole.
+pub fn merge(base: &mut serde_yaml::Value, later: serde_yaml::Value) {
+    match (base, later) {
+        (serde_yaml::Value::Mapping(base), serde_yaml::Value::Mapping(later)) => {
+            for (key, value) in later {
+                match base.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, later) => *base = later,
+    }
 }
 
 /// Maps a path inside `service`'s container to the host, through its bind
@@ -129,32 +149,52 @@ fn load_config(
     report: &mut Report,
 ) -> Option<LoadedConfig> {
     let service = compose.services.get(name)?;
-    let Some(in_container) = config_arg(&service.command_words()) else {
+    let configs = config_args(&service.command_words());
+    if configs.is_empty() {
         report.add(check, format!("{name}: `command:` has no --config, so the image's built-in configuration runs instead of the workshop's"));
         return None;
-    };
-    let Some((mount_source, path)) = host_path(root, service, &in_container) else {
-        report.add(
-            Check::Mount,
-            format!("{name} runs --config {in_container}, but no bind mount provides that path"),
-        );
-        return None;
-    };
-    if !mount_source.exists() {
-        return None; // the mount check reports the missing source
     }
-    let file = relative(root, &path);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) => {
-            report.add(Check::Mount, format!("{name} runs --config {in_container}, which is {file} on the host: cannot read it: {e}"));
+    let mut files = Vec::new();
+    let mut merged: Option<serde_yaml::Value> = None;
+    for in_container in &configs {
+        let Some((mount_source, path)) = host_path(root, service, in_container) else {
+            report.add(
+                Check::Mount,
+                format!(
+                    "{name} runs --config {in_container}, but no bind mount provides that path"
+                ),
+            );
+            return None;
+        };
+        if !mount_source.exists() {
+            return None; // the mount check reports the missing source
+        }
+        let file = relative(root, &path);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                report.add(Check::Mount, format!("{name} runs --config {in_container}, which is {file} on the host: cannot read it: {e}"));
+                return None;
+            }
+        };
+        // Each file must parse on its own; the checks then see the merge.
+        if let Err(e) = CollectorConfig::parse(&text) {
+            report.add(check, format!("{file} does not parse: {e}"));
             return None;
         }
-    };
+        let value: serde_yaml::Value = serde_yaml::from_str(&text).unwrap_or_default();
+        match merged.as_mut() {
+            Some(base) => merge(base, value),
+            None => merged = Some(value),
+        }
+        files.push(file);
+    }
+    let text = serde_yaml::to_string(&merged.unwrap_or_default()).unwrap_or_default();
+    let file = files.join(" + ");
     match CollectorConfig::parse(&text) {
         Ok(config) => Some(LoadedConfig { file, config }),
         Err(e) => {
-            report.add(check, format!("{file} does not parse: {e}"));
+            report.add(check, format!("{file} (merged) does not parse: {e}"));
             None
         }
     }

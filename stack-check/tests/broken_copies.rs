@@ -366,8 +366,8 @@ fn every_service_builds_the_image() {
     let f = Fixture::new("many-builds");
     f.replace(
         COMPOSE,
-        "  image: tracing-workshop:local\n",
-        "  image: tracing-workshop:local\n  build: .\n",
+        "&workshop-service\n  image: tracing-workshop:local\n",
+        "&workshop-service\n  image: tracing-workshop:local\n  build: .\n",
     );
     assert_problem(&f.problems(), Check::Build, &["all have `build:`"]);
 }
@@ -463,4 +463,32 @@ fn redis_that_evicts_streams() {
         Check::Redis,
         &["allkeys-lru", "order stream", "volatile-lru"],
     );
+}
+
+#[test]
+fn the_lab_sink_overlay_exports_to_an_undefined_exporter() {
+    // The second --config is merged into the first: a pipeline in it that
+    // names an exporter nobody defines is caught like one in the base file.
+    let f = Fixture::new("overlay-undefined");
+    f.replace(
+        "config/otel-collector.lab-sink.yaml",
+        "  otlp_grpc/lab-sink:\n",
+        "  otlp_grpc/lab_sink:\n",
+    );
+    assert_problem(
+        &f.problems(),
+        Check::Collector,
+        &["otlp_grpc/lab-sink", "otel-collector.lab-sink.yaml"],
+    );
+}
+
+#[test]
+fn the_lab_sink_overlay_points_at_a_service_that_does_not_exist() {
+    let f = Fixture::new("overlay-host");
+    f.replace(
+        "config/otel-collector.lab-sink.yaml",
+        "endpoint: lab-sink:4317",
+        "endpoint: lab-snk:4317",
+    );
+    assert_problem(&f.problems(), Check::Collector, &["lab-snk"]);
 }

@@ -8,12 +8,14 @@
 //!
 //! - [`convert`]: OTLP protobuf → the trace model.
 //! - [`store`]: bounded in-memory store; when a trace counts as finished.
+//! - [`database`]: every span also into Postgres (`spans`), off the receiving path.
 //! - [`otlp`]: the gRPC and HTTP receivers.
 //! - [`jaeger_api`]: `/api/traces/{id}`, `/api/traces?service=`, `/api/services`.
 //! - [`jaeger_v3`]: the same in Jaeger's v3 API (OTLP JSON).
 //! - [`web`]: the web page on the same port: traces, waterfall, map, diff.
 
 pub mod convert;
+pub mod database;
 pub mod jaeger_api;
 pub mod jaeger_v3;
 pub mod otlp;
@@ -32,7 +34,8 @@ use tokio::task::JoinHandle;
 
 use crate::style::Style;
 use crate::tree::{self, TreeOptions};
-use otlp::{lock, GrpcReceiver, SharedStore};
+use database::{DatabaseConfig, SpanQueue};
+use otlp::{lock, GrpcReceiver, Intake, SharedStore};
 use store::{Finished, Store, StoreConfig};
 
 /// Where the sink listens and how it behaves. Port 0 picks a free port
@@ -44,6 +47,8 @@ pub struct SinkConfig {
     pub http_port: u16,
     pub query_port: u16,
     pub store: StoreConfig,
+    /// Also write every span to Postgres (`None`: memory only).
+    pub database: Option<DatabaseConfig>,
 }
 
 impl Default for SinkConfig {
@@ -54,6 +59,7 @@ impl Default for SinkConfig {
             http_port: 4318,
             query_port: 16686,
             store: StoreConfig::default(),
+            database: None,
         }
     }
 }
@@ -76,6 +82,8 @@ pub struct RunningSink {
     pub http_addr: SocketAddr,
     pub query_addr: SocketAddr,
     pub store: SharedStore,
+    /// The queue to Postgres, when the sink keeps a database.
+    pub database: Option<Arc<SpanQueue>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -83,6 +91,11 @@ pub struct RunningSink {
 /// Binds the three ports and starts serving in background tasks.
 pub async fn start(config: SinkConfig) -> anyhow::Result<RunningSink> {
     let store: SharedStore = Arc::new(Mutex::new(Store::new(config.store.clone())));
+    // Checked before binding anything: a bad URL is a start-up error.
+    let database = match &config.database {
+        Some(db) => Some((db.clone(), db.options()?)),
+        None => None,
+    };
     let grpc = bind(config.bind, config.grpc_port, "OTLP/gRPC").await?;
     let http = bind(config.bind, config.http_port, "OTLP/HTTP").await?;
     let query = bind(config.bind, config.query_port, "query API").await?;
@@ -91,8 +104,22 @@ pub async fn start(config: SinkConfig) -> anyhow::Result<RunningSink> {
     let (stop, stopped) = watch::channel(false);
 
     let mut tasks = Vec::new();
-    let receiver = TraceServiceServer::new(GrpcReceiver {
+    let queue = database.map(|(db, options)| {
+        let queue = SpanQueue::new(db.max_pending);
+        tasks.push(tokio::spawn(database::write_spans(
+            db,
+            options,
+            queue.clone(),
+            stopped.clone(),
+        )));
+        queue
+    });
+    let intake = Intake {
         store: store.clone(),
+        database: queue.clone(),
+    };
+    let receiver = TraceServiceServer::new(GrpcReceiver {
+        intake: intake.clone(),
     })
     .max_decoding_message_size(32 * 1024 * 1024);
     let signal = wait_for(stopped.clone());
@@ -107,8 +134,8 @@ pub async fn start(config: SinkConfig) -> anyhow::Result<RunningSink> {
         }
     }));
     for (listener, router) in [
-        (http, otlp::http_router(store.clone())),
-        (query, query_router(store.clone())),
+        (http, otlp::http_router(intake.clone())),
+        (query, query_router(store.clone(), queue.clone())),
     ] {
         let signal = wait_for(stopped.clone());
         tasks.push(tokio::spawn(async move {
@@ -125,16 +152,23 @@ pub async fn start(config: SinkConfig) -> anyhow::Result<RunningSink> {
         http_addr,
         query_addr,
         store,
+        database: queue,
         stop,
         tasks,
     })
 }
 
-/// Everything on the query port: both Jaeger APIs and the web page.
-pub fn query_router(store: SharedStore) -> axum::Router {
+/// Everything on the query port: both Jaeger APIs, the web page, and
+/// `/api/database` (what the Postgres writer has done).
+pub fn query_router(store: SharedStore, database: Option<Arc<SpanQueue>>) -> axum::Router {
+    let status = axum::routing::get(move || {
+        let status = database.as_ref().map(|queue| queue.status());
+        async move { axum::Json(status) }
+    });
     jaeger_api::router(store.clone())
         .merge(jaeger_v3::router(store.clone()))
         .merge(web::router(store))
+        .route("/api/database", status)
 }
 
 impl RunningSink {
@@ -150,6 +184,7 @@ impl RunningSink {
 /// Runs the sink in the foreground: prints where it listens, then each
 /// finished trace, until Ctrl-C.
 pub async fn run(config: SinkConfig, print_traces: bool) -> anyhow::Result<()> {
+    let keeps_database = config.database.is_some();
     let sink = start(config).await?;
     let style = Style::for_stdout();
     println!(
@@ -160,6 +195,11 @@ pub async fn run(config: SinkConfig, print_traces: bool) -> anyhow::Result<()> {
         "lab sink: open {} in a browser for traces, waterfalls, the service map",
         web_url(sink.query_addr)
     );
+    if keeps_database {
+        println!("lab sink: every span also goes to Postgres, table `spans` (cargo lab sql)");
+    } else {
+        println!("lab sink: spans are kept in memory only (--database-url keeps them in Postgres)");
+    }
     println!(
         "lab sink: point the services at it with OTEL_EXPORTER_OTLP_ENDPOINT=http://{}",
         sink.http_addr

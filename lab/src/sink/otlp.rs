@@ -7,7 +7,8 @@
 //!   body (`application/json`).
 //!
 //! Both decode an `ExportTraceServiceRequest`, convert it and hand the spans
-//! to the shared [`Store`].
+//! to the shared [`Store`] and, when the sink keeps a database, to the queue
+//! that feeds it ([`SpanQueue`]: copying in never waits on Postgres).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -25,6 +26,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 
 use super::convert::convert;
+use super::database::SpanQueue;
 use super::store::Store;
 
 /// The store, shared by the receivers, the query API and the printer. A
@@ -32,19 +34,27 @@ use super::store::Store;
 /// update that never waits on I/O, so no `.await` happens while it is held.
 pub type SharedStore = Arc<Mutex<Store>>;
 
+/// Where received spans go: the in-memory store, and the database queue
+/// when there is one.
+#[derive(Clone)]
+pub struct Intake {
+    pub store: SharedStore,
+    pub database: Option<Arc<SpanQueue>>,
+}
+
 /// OTLP batches can be large (512 spans by default, with attributes); a
 /// collector accepts bodies far over axum's 2 MB default, and so do we.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// Converts a request, stores its spans, and builds the OTLP answer:
 /// a "partial success" when some spans had unusable ids.
-pub fn accept(
-    store: &SharedStore,
-    request: ExportTraceServiceRequest,
-) -> ExportTraceServiceResponse {
+pub fn accept(intake: &Intake, request: ExportTraceServiceRequest) -> ExportTraceServiceResponse {
     let converted = convert(request);
     let rejected = converted.rejected;
-    lock(store).insert(converted.spans, Instant::now());
+    if let Some(queue) = &intake.database {
+        queue.push(&converted.spans);
+    }
+    lock(&intake.store).insert(converted.spans, Instant::now());
     let partial_success = (rejected > 0).then(|| ExportTracePartialSuccess {
         rejected_spans: rejected as i64,
         error_message: format!("{rejected} spans had a missing or malformed trace id or span id"),
@@ -62,7 +72,7 @@ pub fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, Store> {
 
 /// The gRPC `TraceService`.
 pub struct GrpcReceiver {
-    pub store: SharedStore,
+    pub intake: Intake,
 }
 
 #[tonic::async_trait]
@@ -72,25 +82,21 @@ impl TraceService for GrpcReceiver {
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         Ok(tonic::Response::new(accept(
-            &self.store,
+            &self.intake,
             request.into_inner(),
         )))
     }
 }
 
 /// The OTLP/HTTP router: `POST /v1/traces`.
-pub fn http_router(store: SharedStore) -> Router {
+pub fn http_router(intake: Intake) -> Router {
     Router::new()
         .route("/v1/traces", post(export_http))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(store)
+        .with_state(intake)
 }
 
-async fn export_http(
-    State(store): State<SharedStore>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn export_http(State(intake): State<Intake>, headers: HeaderMap, body: Bytes) -> Response {
     if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
         if encoding.as_bytes() != b"identity" {
             return error(
@@ -126,7 +132,7 @@ async fn export_http(
             )
         }
     };
-    let response = accept(&store, request);
+    let response = accept(&intake, request);
     if is_json {
         // OTLP/JSON leaves unset fields out: `{}` means "all accepted".
         let body = match response.partial_success {

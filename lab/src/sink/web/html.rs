@@ -65,7 +65,7 @@ pub fn page(title: &str, body: &str) -> Html<String> {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · lab sink</title>
 <style>{CSS}</style></head>
-<body><nav><b>lab sink</b> <a href="/">traces</a> <a href="/map">service map</a></nav>
+<body><nav><b>lab sink</b> <a href="/">traces</a> <a href="/map">service map</a> <a href="/operations">operations</a></nav>
 <main><h1>{title}</h1>
 {body}
 </main></body></html>

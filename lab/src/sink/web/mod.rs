@@ -5,6 +5,8 @@
 //! - [`list`]: `/`, recent traces, filtered by `?service=` and `?min_ms=`.
 //! - [`trace`]: `/trace/{id}`, the waterfall, each span's details on click.
 //! - [`map`]: `/map`, the service map (calls, errors and p50 per edge).
+//! - [`operations`]: `/operations`, rate, errors and p50/p95/p99 per
+//!   operation, each percentile a link to a trace that shows it.
 //! - [`diff`]: `/diff/{a}/{b}`, two traces compared ([`crate::compare`]).
 //! - [`html`]: escaping, the page shell, colours, the 404 page.
 
@@ -12,6 +14,7 @@ pub mod diff;
 pub mod html;
 pub mod list;
 pub mod map;
+pub mod operations;
 pub mod trace;
 
 use axum::response::Response;
@@ -29,6 +32,7 @@ pub fn router(store: SharedStore) -> Router {
         .route("/", get(list::page))
         .route("/trace/{id}", get(trace::page))
         .route("/map", get(map::page))
+        .route("/operations", get(operations::page))
         .route("/diff", get(diff::pick))
         .route("/diff/{a}/{b}", get(diff::page))
         .fallback(not_found)
