@@ -42,7 +42,7 @@ run_scenario() {
 }
 
 sink_grpc=$(free_port) sink_http=$(free_port) sink_query=$(free_port)
-"$BIN/lab" sink --grpc-port "$sink_grpc" --http-port "$sink_http" --query-port "$sink_query" >"$LOGS/sink.log" 2>&1 &
+"$BIN/lab" sink --no-database --grpc-port "$sink_grpc" --http-port "$sink_http" --query-port "$sink_query" >"$LOGS/sink.log" 2>&1 &
 SINK_PID=$!
 sleep 0.5
 run_scenario collector-up "http://127.0.0.1:$sink_http"

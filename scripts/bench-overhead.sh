@@ -66,7 +66,7 @@ to_ms() {
 }
 
 sink_grpc=$(free_port) sink_http=$(free_port) sink_query=$(free_port)
-"$BIN/lab" sink --no-print --grpc-port "$sink_grpc" --http-port "$sink_http" --query-port "$sink_query" \
+"$BIN/lab" sink --no-print --no-database --grpc-port "$sink_grpc" --http-port "$sink_http" --query-port "$sink_query" \
   >"$LOGS/sink.log" 2>&1 &
 SINK_PID=$!
 sleep 0.5

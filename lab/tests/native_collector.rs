@@ -126,11 +126,16 @@ impl Scratch {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
         let redis =
             std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        // `script` may carry arguments: "scripts/dev-down.sh --wipe".
+        let mut words = script.split_whitespace();
         let out = Command::new("bash")
-            .arg(self.root().join(script))
+            .arg(self.root().join(words.next().unwrap()))
+            .args(words)
             .env("PATH", std::env::join_paths(path).unwrap())
             .env("LAB_PORT_BASE", self.base.to_string())
-            .env("LAB_DB_PREFIX", "standin_")
+            // Its own prefix: the sink creates `<prefix>lab`, and the wipe
+            // on drop must not touch another test's.
+            .env("LAB_DB_PREFIX", format!("standin{}_", self.base))
             .env("LAB_BIN_DIR", &self.bin)
             .env("DATABASE_URL", database)
             .env("REDIS_URL", redis)
@@ -167,7 +172,8 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         // `dir` drops after this runs: the stack is stopped before its
         // folder is removed.
-        let _ = self.run("scripts/dev-down.sh", false, &[]);
+        // --wipe: the sink's database (`<prefix>lab`) goes too.
+        let _ = self.run("scripts/dev-down.sh --wipe", false, &[]);
     }
 }
 
