@@ -144,6 +144,14 @@ pub enum Cause {
     CodeUnderTestChanged,
     /// A step's span is still open when a later step starts (`ends_before`).
     EndsLate,
+    /// `queries:` lessons: a query file holds no query yet.
+    QueryMissing,
+    /// Postgres refused a query file.
+    QueryError,
+    /// A query's result lacks a column the question names.
+    QueryColumns,
+    /// A query's rows differ from what the spans say.
+    QueryRows,
     /// A span of `service` (`span`, INTERNAL or CLIENT) began a trace of its
     /// own although `service`'s SERVER span `server` is in the request's
     /// trace: the context was lost inside the process (a spawned task, a
@@ -211,6 +219,10 @@ impl Cause {
             Cause::Collector(fault) => fault.key(),
             Cause::WrongAnswer { .. } => "wrong-answer",
             Cause::BuildFailed => "build-failed",
+            Cause::QueryMissing => "query-missing",
+            Cause::QueryError => "query-error",
+            Cause::QueryColumns => "query-columns",
+            Cause::QueryRows => "query-rows",
             Cause::UnitTests => "unit-tests",
             Cause::NoTest => "no-test",
             Cause::TestFails => "test-fails",
@@ -664,6 +676,28 @@ pub fn explain(cause: &Cause) -> Diagnosis {
                   pauses."
                 .to_string(),
         },
+        Cause::QueryMissing => diagnosis(
+            "the file holds only comments: the question is not answered yet.",
+            "explore the table with `cargo lab sql` until a query answers the question, then \
+             write it in the file (one SELECT).",
+        ),
+        Cause::QueryError => diagnosis(
+            "Postgres could not run the query (its message is above).",
+            "run the file with `cargo lab sql -f <file>`: the error shows a caret where \
+             Postgres stopped.",
+        ),
+        Cause::QueryColumns => diagnosis(
+            "the check reads the answer by column name, and a column is missing or named \
+             otherwise.",
+            "name each output column as the question does, with `AS`.",
+        ),
+        Cause::QueryRows => diagnosis(
+            "the query runs, but its rows say something the spans do not: the line above names \
+             the first row that differs and what the spans hold there.",
+            "run the query with `cargo lab sql -f <file>` and look at that row; check which \
+             spans each row is made of (how they are joined, filtered and grouped) and what \
+             the figure is computed from.",
+        ),
         Cause::BuildFailed => diagnosis(
             "the code does not compile, so the services still run the previous build.",
             "fix the compiler errors shown above and run the check again.",

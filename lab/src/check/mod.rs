@@ -12,6 +12,8 @@
 //! - [`logs`]: log lines of a trace (`logs:`).
 //! - [`collector`]: static assertions on a collector config.
 //! - [`questions`]: questions answered with `--answer KEY=VALUE`.
+//! - [`queries`]: the learner's SQL over the spans table (`queries:`), judged
+//!   against the spans.
 //! - [`sampling`]: the sampled share of requests (per load phase too), and
 //!   whole sampled traces.
 //! - [`unit_tests`]: a lesson's unit tests, run once its traces pass; or
@@ -26,6 +28,7 @@ pub mod in_process;
 pub mod logs;
 pub mod matching;
 pub mod outcome;
+pub mod queries;
 pub mod questions;
 pub mod relations;
 pub mod report;
@@ -36,6 +39,7 @@ pub mod unit_tests;
 pub mod whole_trace;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::lessons;
 use crate::native::{self, LessonEnv, UpToDate};
@@ -65,7 +69,9 @@ pub fn needs_services(root: &Path, which: &str) -> bool {
     if !lesson.has_check() {
         return true;
     }
-    Spec::load(&lesson.check_file()).map_or(true, |spec| !spec.requests.is_empty())
+    Spec::load(&lesson.check_file()).map_or(true, |spec| {
+        !spec.requests.is_empty() || spec.queries.is_some()
+    })
 }
 
 /// Runs lesson `which`'s check, prints the report, records the result.
@@ -166,7 +172,7 @@ pub async fn run_with(
     }
     // A check with no requests judges unit tests alone (`unit_tests` with
     // `mutants`, lesson 17): nothing to send, no services to start.
-    if spec.requests.is_empty() {
+    if spec.requests.is_empty() && spec.queries.is_none() {
         live = false;
         println!(
             "{}",
@@ -222,7 +228,10 @@ pub async fn run_with(
             }
         }
     }
-    if brought_up && report.passed() {
+    if let (true, true, Some(queries)) = (brought_up, report.passed(), &spec.queries) {
+        check_queries(root, &lesson, queries, &options, &mut report, style).await?;
+        questions::check(&spec, &answers, &mut report);
+    } else if brought_up && report.passed() {
         let observations =
             scenario::observe(&spec, &options, |line| println!("{}", style.dim(&line))).await?;
         let evaluated = engine::evaluate(&spec, &observations);
@@ -287,6 +296,48 @@ pub async fn run_with(
         println!("Stuck? `cargo lab hint {:02}` gives a hint.", lesson.number);
     }
     Ok(report.passed())
+}
+
+/// `queries:` lessons: the check's own traffic, then the learner's SQL
+/// against the spans it produced (and every other span in the table).
+async fn check_queries(
+    root: &Path,
+    lesson: &lessons::Lesson,
+    spec: &queries::QueriesSpec,
+    options: &CheckOptions,
+    report: &mut Report,
+    style: Style,
+) -> anyhow::Result<()> {
+    let url = crate::sql::database_url(root, None)?;
+    println!(
+        "{}",
+        style.dim("sending the check's traffic: 24 orders, 9 of them failing, 3 slow")
+    );
+    let answered = queries::send_traffic(&options.gateway).await?;
+    if answered == 0 {
+        report.add(
+            None,
+            format!("the gateway at {} did not answer", options.gateway),
+            Cause::GatewayDown,
+        );
+        return Ok(());
+    }
+    let spans = queries::wait_for_spans(&url, options.timeout.max(Duration::from_secs(20))).await?;
+    println!(
+        "{}",
+        style.dim(&format!(
+            "the spans table holds {spans} spans; running your queries"
+        ))
+    );
+    queries::check(&lesson.dir, spec, &url, report, |ok, line| {
+        let mark = if ok {
+            style.green("✓")
+        } else {
+            style.red("✗")
+        };
+        println!("  {mark} {line}");
+    })
+    .await
 }
 
 /// A failed check with the learner's own settings over the lesson's: those

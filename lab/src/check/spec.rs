@@ -223,6 +223,8 @@ pub struct Spec {
     pub questions: Vec<QuestionSpec>,
     /// Unit tests run once the traces pass (e.g. a sampler's, on a manual clock).
     pub unit_tests: Option<UnitTestsSpec>,
+    /// The learner's SQL over the spans table, judged against the spans.
+    pub queries: Option<super::queries::QueriesSpec>,
 }
 
 /// `cargo test -p <package> --lib -- <filter>`, in the workshop root.
@@ -729,9 +731,11 @@ impl Spec {
     /// Parses a check file; errors name the file and the problem.
     pub fn parse(text: &str) -> Result<Spec, String> {
         let spec: Spec = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
-        if spec.requests.is_empty() && spec.unit_tests.is_none() {
+        if spec.requests.is_empty() && spec.unit_tests.is_none() && spec.queries.is_none() {
             return Err(
-                "`requests` is empty: a check needs at least one request (or `unit_tests`)".into(),
+                "`requests` is empty: a check needs at least one request (or `unit_tests`, \
+                 or `queries`)"
+                    .into(),
             );
         }
         for mutant in spec.unit_tests.iter().flat_map(|u| &u.mutants) {
