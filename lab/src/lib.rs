@@ -42,6 +42,8 @@
 //!   a lesson's `logs:` through it.
 //! - [`watch`]: `lab watch [NN]`: the check again on every save of the
 //!   lesson's files.
+//! - [`size`]: `lab size`, the collector tail sampler's memory and
+//!   `num_traces` from traces per second, spans per trace and `decision_wait`.
 //! - [`style`]: colour when writing to a terminal, plain text otherwise.
 
 pub mod check;
@@ -59,6 +61,7 @@ pub mod native;
 pub mod progress;
 pub mod red;
 pub mod sink;
+pub mod size;
 pub mod sql;
 pub mod stack;
 pub mod style;

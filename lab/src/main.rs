@@ -141,6 +141,8 @@ enum Command {
         #[arg(long, value_name = "SERVICE")]
         fail: Option<String>,
     },
+    /// The tail sampler's memory estimate: traces, spans and bytes held, and the `num_traces` to set.
+    Size(SizeArgs),
     /// Maintainers: open the mission's sealed faults into a directory, or seal them from it.
     #[command(hide = true)]
     Faults {
@@ -269,6 +271,54 @@ struct CheckTarget {
     timeout: u64,
 }
 
+/// `cargo lab size`: the traffic a tail-sampling collector sees, and the
+/// values to judge. Each parser refuses zero, negative and unreadable values
+/// with a sentence (hyphen values reach it, so `-5` is not taken for a flag).
+#[derive(clap::Args)]
+struct SizeArgs {
+    /// New traces per second reaching one tail-sampling collector, e.g. 100 or 0.5.
+    #[arg(long, value_name = "R", allow_hyphen_values = true,
+          value_parser = |s: &str| lab::size::positive_number(s, "traces per second"))]
+    traces_per_second: f64,
+    /// Spans in one trace (an average), e.g. 22.
+    #[arg(long, value_name = "S", allow_hyphen_values = true,
+          value_parser = |s: &str| lab::size::positive_number(s, "spans per trace"))]
+    spans: f64,
+    /// The processor's `decision_wait`: 30s, 500ms, 2m, or plain seconds.
+    #[arg(long, value_name = "W", allow_hyphen_values = true,
+          value_parser = |s: &str| lab::size::positive_duration(s, "decision wait"))]
+    decision_wait: std::time::Duration,
+    /// How long the longest trace keeps sending spans (flags a shorter decision_wait).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true,
+          value_parser = |s: &str| lab::size::positive_duration(s, "longest trace"))]
+    longest_trace: Option<std::time::Duration>,
+    /// Memory of one held span: bytes, or 1.5KiB (default 1536, an assumption: docs/sampling.md).
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true,
+          value_parser = lab::size::parse_bytes)]
+    bytes_per_span: Option<u64>,
+    /// A configured `num_traces` to judge (exit 1 when below the steady state).
+    #[arg(long, value_name = "N", allow_hyphen_values = true,
+          value_parser = |s: &str| lab::size::positive_integer(s, "num_traces"))]
+    num_traces: Option<u64>,
+    /// Suggested `num_traces` = steady state × this (at least 1).
+    #[arg(long, default_value_t = lab::size::DEFAULT_HEADROOM, allow_hyphen_values = true,
+          value_parser = parse_headroom)]
+    headroom: f64,
+    /// Print the estimate as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_headroom(text: &str) -> Result<f64, String> {
+    let headroom = lab::size::positive_number(text, "headroom")?;
+    if headroom < 1.0 {
+        return Err(format!(
+            "headroom must be at least 1 (num_traces below the steady state drops traces), got {text}"
+        ));
+    }
+    Ok(headroom)
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum FaultsAction {
     Open,
@@ -391,6 +441,27 @@ async fn run(command: Command) -> anyhow::Result<bool> {
             let summary = lab::load::run(&config, move |_| ticker.inc(1)).await?;
             bar.finish_and_clear();
             print!("{}", summary.render());
+        }
+        Command::Size(args) => {
+            let input = lab::size::SizeInput {
+                traces_per_second: args.traces_per_second,
+                spans_per_trace: args.spans,
+                decision_wait: args.decision_wait,
+                longest_trace: args.longest_trace,
+                bytes_per_span: args
+                    .bytes_per_span
+                    .unwrap_or(lab::size::DEFAULT_BYTES_PER_SPAN),
+                bytes_assumed: args.bytes_per_span.is_none(),
+                headroom: args.headroom,
+                num_traces: args.num_traces,
+            };
+            let estimate = lab::size::estimate(&input)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&estimate)?);
+            } else {
+                print!("{}", estimate.render(style));
+            }
+            return Ok(estimate.ok());
         }
         Command::Faults {
             action,
