@@ -533,8 +533,9 @@ fn compare_failure_origins(spans: &[StoredSpan], rows: &Rows) -> Vec<String> {
         depth
     };
     // Per failed trace: the error spans at the greatest depth (any of them
-    // is a right answer).
-    let mut expected: BTreeMap<&str, (usize, Vec<(&str, &str)>)> = BTreeMap::new();
+    // is a right answer), as (service, span name).
+    type Deepest<'a> = (usize, Vec<(&'a str, &'a str)>);
+    let mut expected: BTreeMap<&str, Deepest> = BTreeMap::new();
     for span in spans.iter().filter(|s| s.error) {
         let d = depth(span);
         let entry = expected.entry(&span.trace_id).or_insert((d, Vec::new()));
