@@ -33,12 +33,7 @@ stop_pidfile() {
   local name=$1 pidfile="$RUN/$1.pid"
   if alive "$pidfile"; then
     say "stopping $name (pid $(cat "$pidfile"))"
-    kill -TERM "$(cat "$pidfile")"
-    for _ in $(seq 1 150); do alive "$pidfile" || break; sleep 0.1; done
-    if alive "$pidfile"; then
-      say "$name did not stop within 15 s: killing it"
-      kill -KILL "$(cat "$pidfile")"
-    fi
+    stop_pid "$pidfile" 15 || say "$name did not stop within 15 s: killed it"
   fi
   rm -f "$pidfile"
 }
@@ -70,15 +65,27 @@ if [ "$WIPE" = 1 ] && [ -f "$RUN/backing.env" ]; then
   fi
   if [ ! -f "$RUN/redis.pid" ] && command -v redis-cli >/dev/null 2>&1; then
     say "removing cached users (keys ${DB_PREFIX}user:*) and the order streams from $REDIS"
-    redis-cli -u "$REDIS" --scan --pattern "${DB_PREFIX}user:*" | xargs -r redis-cli -u "$REDIS" del >/dev/null || true
-    redis-cli -u "$REDIS" del "${DB_PREFIX}orders" "${DB_PREFIX}orders.dead" >/dev/null || true
+    # One key per line, read whole: a key with a space in its name (a user
+    # name in a cache key) is one key, not two.
+    del_keys() {
+      redis-cli -u "$REDIS" --scan --pattern "$1" | while IFS= read -r key; do
+        redis-cli -u "$REDIS" del "$key" >/dev/null
+      done
+    }
+    if [ -n "$DB_PREFIX" ]; then
+      # A prefix of its own: every key under it is this stack's.
+      del_keys "${DB_PREFIX}*"
+    else
+      # No prefix: only the workshop's own keys, never the rest of your Redis.
+      del_keys "user:*"
+      redis-cli -u "$REDIS" del orders orders.dead >/dev/null || true
+    fi
   fi
 fi
 
 if alive "$RUN/redis.pid"; then
   say "stopping the throwaway Redis"
-  kill -TERM "$(cat "$RUN/redis.pid")"
-  for _ in $(seq 1 50); do alive "$RUN/redis.pid" || break; sleep 0.1; done
+  stop_pid "$RUN/redis.pid" 5 || true
 fi
 rm -f "$RUN/redis.pid"
 

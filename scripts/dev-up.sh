@@ -189,7 +189,7 @@ find_redis() {
       redis-server --port "$THROWAWAY_REDIS_PORT" --bind 127.0.0.1 --daemonize yes \
         --pidfile "$RUN/redis.pid" --logfile "$LOGS/redis.log" --dir "$RUN" \
         --save "" --appendonly no
-      for _ in $(seq 1 50); do port_open 127.0.0.1 "$THROWAWAY_REDIS_PORT" && break; sleep 0.1; done
+      wait_until 5 port_open 127.0.0.1 "$THROWAWAY_REDIS_PORT" || true
     else
       note "using the throwaway Redis on 127.0.0.1:$THROWAWAY_REDIS_PORT"
     fi
@@ -230,11 +230,11 @@ start_trace_backend() {
   echo "$args" >"$RUN/sink.args"
   # All three: the services export to the OTLP ports as soon as they start,
   # and the sink binds its listeners one after the other.
-  for _ in $(seq 1 50); do
+  sink_listens() {
     port_open 127.0.0.1 "$QUERY_PORT" && port_open 127.0.0.1 "$SINK_GRPC_PORT" &&
-      port_open 127.0.0.1 "$SINK_HTTP_PORT" && return
-    sleep 0.1
-  done
+      port_open 127.0.0.1 "$SINK_HTTP_PORT"
+  }
+  wait_until 5 sink_listens && return
   die "lab sink did not start; see $LOGS/sink.log"
 }
 
@@ -307,27 +307,20 @@ start_collector() {
   echo $! >"$RUN/otelcol.pid"
   # Up to 30 s: a collector starts in about a second, but a loaded machine
   # (a build, a test suite) can hold a new process up for many more.
-  local deadline=$((SECONDS + 30))
-  while [ "$SECONDS" -lt "$deadline" ]; do
-    # `kill -0`, not `alive`: until nohup has exec'd, the new process's
-    # command line is still this script's, and `alive` would call it gone.
-    kill -0 "$(cat "$RUN/otelcol.pid")" 2>/dev/null || break
+  # `kill -0`, not `alive`: until nohup has exec'd, the new process's
+  # command line is still this script's, and `alive` would call it gone.
+  collector_settled() {
+    ! kill -0 "$(cat "$RUN/otelcol.pid")" 2>/dev/null || port_open 127.0.0.1 "$OTLP_HTTP_PORT"
+  }
+  wait_until 30 collector_settled && kill -0 "$(cat "$RUN/otelcol.pid")" 2>/dev/null &&
     port_open 127.0.0.1 "$OTLP_HTTP_PORT" && return
-    sleep 0.1
-  done
   tail -n 20 "$LOGS/otel-collector.log" >&2
   die "otel-collector did not open port $OTLP_HTTP_PORT within 30 s (or exited); the lines above are from .lab/logs/otel-collector.log"
 }
 
 # ----------------------------------------------------------------- services
 stop_service() {
-  local pidfile="$RUN/$1.pid"
-  if alive "$pidfile"; then
-    kill -TERM "$(cat "$pidfile")"
-    for _ in $(seq 1 150); do alive "$pidfile" || break; sleep 0.1; done
-    alive "$pidfile" && kill -KILL "$(cat "$pidfile")"
-  fi
-  rm -f "$pidfile"
+  stop_pid "$RUN/$1.pid" 15 || true
 }
 
 # `read_env_file FILE`: appends its KEY=VALUE lines to ENV; any other line
@@ -391,19 +384,22 @@ new_log_lines() {
   '
 }
 
+# `kill -0`, not `alive`: the pid is the one just started, and until its
+# fork has exec'd the binary (a busy machine) its command line is still
+# this script's, which `alive` would take for "not ours".
+started() { kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+healthy() { PORT=${PORTS[$1]} "$LABBIN/$1" --health >/dev/null 2>&1; }
+# Healthy, or gone: either ends the wait.
+settled() { ! started "$1" || healthy "$1"; }
+
 wait_healthy() {
   local name=$1
-  for _ in $(seq 1 120); do
-    # `kill -0`, not `alive`: the pid is the one just started, and until its
-    # fork has exec'd the binary (a busy machine) its command line is still
-    # this script's, which `alive` would take for "not ours".
-    if ! kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null; then
-      new_log_lines "$name" >&2 || true
-      die "$name exited at start-up; the lines above are its log since this start (.lab/logs/$name.log)"
-    fi
-    PORT=${PORTS[$name]} "$LABBIN/$name" --health >/dev/null 2>&1 && return
-    sleep 0.5
-  done
+  wait_until 60 settled "$name" || true
+  if ! started "$name"; then
+    new_log_lines "$name" >&2 || true
+    die "$name exited at start-up; the lines above are its log since this start (.lab/logs/$name.log)"
+  fi
+  healthy "$name" && return
   new_log_lines "$name" >&2 || true
   die "$name did not become healthy within 60 s; the lines above are its log since this start"
 }

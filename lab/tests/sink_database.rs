@@ -11,7 +11,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use lab::model::otlp::to_otlp;
 use lab::model::Trace;
 use lab::sink::database::{DatabaseConfig, DatabaseStatus};
 use lab::sink::otlp::lock;
@@ -91,20 +90,6 @@ fn recent_traces() -> Vec<Trace> {
     traces
 }
 
-async fn send(addr: std::net::SocketAddr, trace: &Trace) -> Duration {
-    let started = Instant::now();
-    let status = reqwest::Client::new()
-        .post(format!("http://{addr}/v1/traces"))
-        .header("content-type", "application/json")
-        .body(serde_json::to_string(&to_otlp(trace)).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
-    started.elapsed()
-}
-
 async fn status(sink: &RunningSink) -> DatabaseStatus {
     sink.database.as_ref().expect("a database queue").status()
 }
@@ -150,10 +135,10 @@ async fn every_span_lands_in_postgres_and_sql_reads_what_the_sink_holds() {
     let sink = start(sink_config(&db.url)).await.unwrap();
     let traces = recent_traces();
     for trace in &traces {
-        send(sink.http_addr, trace).await;
+        send_otlp(sink.http_addr, trace).await;
     }
     // The first trace again: an exporter retrying must not double it.
-    send(sink.http_addr, &traces[0]).await;
+    send_otlp(sink.http_addr, &traces[0]).await;
     let total: usize = traces.iter().map(|t| t.spans.len()).sum();
     wait_for(&sink, "every span written", |s| {
         s.pending == 0 && s.written as usize >= total
@@ -319,7 +304,7 @@ async fn postgres_down_loses_nothing_and_the_writer_catches_up() {
     let traces = recent_traces();
     let mut slowest = Duration::ZERO;
     for trace in &traces {
-        slowest = slowest.max(send(sink.http_addr, trace).await);
+        slowest = slowest.max(send_otlp(sink.http_addr, trace).await);
     }
     let total: usize = traces.iter().map(|t| t.spans.len()).sum();
     // Every span is in memory and queued; the writer says Postgres fails.

@@ -9,7 +9,6 @@ use std::process::Command;
 use std::time::Instant;
 
 use common::*;
-use lab::model::otlp::to_otlp;
 use lab::model::{SpanKind, Trace};
 use lab::sink::{start, RunningSink, SinkConfig};
 
@@ -17,15 +16,7 @@ const SLOW_ID: &str = "5ee5ee5ee5ee5ee5ee5ee5ee5ee5ee5e";
 
 /// Sends a trace to the sink the way an exporter would (OTLP/JSON).
 async fn send(sink: &RunningSink, trace: &Trace) {
-    let status = reqwest::Client::new()
-        .post(format!("http://{}/v1/traces", sink.http_addr))
-        .header("content-type", "application/json")
-        .body(serde_json::to_string(&to_otlp(trace)).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
+    send_otlp(sink.http_addr, trace).await;
 }
 
 async fn get(sink: &RunningSink, path: &str) -> (u16, String) {

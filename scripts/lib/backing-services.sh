@@ -58,8 +58,7 @@ start_throwaway_redis() {
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
     --dir "$WORKSHOP_RUN_DIR" --logfile "$WORKSHOP_RUN_DIR/redis.log" &
   _started_redis_pid=$!
-  for _ in $(seq 1 50); do port_open 127.0.0.1 "$port" && break; sleep 0.1; done
-  port_open 127.0.0.1 "$port" || { echo "Redis did not start; see $WORKSHOP_RUN_DIR/redis.log" >&2; return 1; }
+  wait_until 5 port_open 127.0.0.1 "$port" || { echo "Redis did not start; see $WORKSHOP_RUN_DIR/redis.log" >&2; return 1; }
   WORKSHOP_REDIS_URL="redis://127.0.0.1:$port"
 }
 

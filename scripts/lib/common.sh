@@ -21,14 +21,47 @@ pg_login_ok() {
   PGCONNECT_TIMEOUT=3 psql "$1/postgres" -Atqc 'select 1' >/dev/null 2>&1
 }
 
-# A free TCP port on 127.0.0.1.
+# A free TCP port on 127.0.0.1, from 20000-32767: below the range the
+# kernel hands out for outgoing connections (32768 and up on Linux), so a
+# client socket cannot take it between this check and the bind (the Rust
+# tests pick theirs from the same range: integration-tests' ports helper).
 free_port() {
   local port
   for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 20000))
+    port=$((20000 + RANDOM % 12768))
     port_open 127.0.0.1 "$port" || { echo "$port"; return; }
   done
   echo "no free port found" >&2; return 1
+}
+
+# `wait_until SECONDS CMD...`: runs CMD every 0.1 s until it succeeds
+# (status 0) or SECONDS pass (status 1). The one polling loop of the scripts.
+wait_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  while ! "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+# `not_alive PIDFILE`: the process is gone (for wait_until).
+not_alive() { ! alive "$1"; }
+
+# `stop_pid PIDFILE [SECONDS]`: SIGTERM, up to SECONDS (default 15) for the
+# process to drain and flush, then SIGKILL; removes the pid file. Returns 1
+# when it had to kill.
+stop_pid() {
+  local pidfile=$1 grace=${2:-15} killed=0
+  if alive "$pidfile"; then
+    kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
+    if ! wait_until "$grace" not_alive "$pidfile"; then
+      kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
+      killed=1
+    fi
+  fi
+  rm -f "$pidfile"
+  return "$killed"
 }
 
 # host and port out of a URL like scheme://user:pw@host:port/db

@@ -26,11 +26,10 @@ bench_cleanup() {
   stop_backing_services
 }
 
+healthy() { curl -fs "http://127.0.0.1:$1/health" >/dev/null 2>&1; }
+
 wait_healthy() {
-  for _ in $(seq 1 300); do
-    curl -fs "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
+  wait_until 30 healthy "$1" && return 0
   echo "port $1 never became healthy" >&2
   return 1
 }

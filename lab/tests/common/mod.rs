@@ -326,3 +326,19 @@ pub fn fail(span: &mut Span, message: &str) {
         ],
     });
 }
+
+/// Sends a trace to a sink's OTLP/HTTP port the way an exporter would
+/// (OTLP/JSON), asserts it was accepted, and returns how long the answer took.
+pub async fn send_otlp(http_addr: std::net::SocketAddr, trace: &Trace) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    let status = reqwest::Client::new()
+        .post(format!("http://{http_addr}/v1/traces"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_string(&lab::model::otlp::to_otlp(trace)).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    started.elapsed()
+}

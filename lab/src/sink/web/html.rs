@@ -42,6 +42,17 @@ pub fn service_tag(service: &str) -> String {
     )
 }
 
+/// The `<option>`s of a service filter, `selected` marked.
+pub fn service_options(services: &[String], selected: &str) -> String {
+    services
+        .iter()
+        .map(|s| {
+            let mark = if s == selected { " selected" } else { "" };
+            format!(r#"<option value="{0}"{mark}>{0}</option>"#, esc(s))
+        })
+        .collect()
+}
+
 /// `12.3 ms`, `1.52 s`: the terminal's duration format.
 pub fn duration(us: u64) -> String {
     crate::style::duration(us)

@@ -28,13 +28,7 @@ pub async fn page(
         .take(SHOWN)
         .collect();
 
-    let options: String = services
-        .iter()
-        .map(|s| {
-            let selected = if s == service { " selected" } else { "" };
-            format!(r#"<option value="{0}"{selected}>{0}</option>"#, esc(s))
-        })
-        .collect();
+    let options = html::service_options(&services, service);
     let mut body = format!(
         r#"<form class="filters" method="get" action="/">
 <label>service <select name="service"><option value="">(any)</option>{options}</select></label>
