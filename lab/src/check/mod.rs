@@ -311,9 +311,25 @@ async fn check_queries(
     let url = crate::sql::database_url(root, None)?;
     println!(
         "{}",
-        style.dim("sending the check's traffic: 24 orders, 9 of them failing, 3 slow")
+        style.dim(
+            "sending the check's traffic: 24 orders, 9 of them failing, 3 slow; and two probe \
+             traces whose root spans share a span id"
+        )
     );
     let answered = queries::send_traffic(&options.gateway).await?;
+    // Where the services export: the collector or the sink (native), else
+    // compose's collector.
+    let otlp = crate::stack::NativeStack::load(root)?
+        .and_then(|s| s.get("OTLP_HTTP_ENDPOINT").map(str::to_string))
+        .unwrap_or_else(|| "http://127.0.0.1:4318".to_string());
+    if let Err(e) = queries::send_probe(&otlp).await {
+        println!(
+            "{}",
+            style.yellow(&format!(
+                "could not send the check's probe spans to {otlp}: {e}"
+            ))
+        );
+    }
     if answered == 0 {
         report.add(
             None,

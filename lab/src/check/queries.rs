@@ -117,6 +117,59 @@ pub async fn send_traffic(gateway: &str) -> anyhow::Result<usize> {
     Ok(answered)
 }
 
+/// Two small traces sent straight to the OTLP endpoint, whose root spans
+/// share one span id: span ids are unique only within a trace, so a join
+/// on the parent span id alone pairs each child with both roots. (Random
+/// 64-bit ids almost never collide in a small table; at scale they do.)
+pub async fn send_probe(otlp_http: &str) -> anyhow::Result<()> {
+    use crate::model::{Process, Span, SpanKind, Trace, TraceId};
+    let now = crate::now_us();
+    let shared: u64 = rand::random::<u64>() | 1;
+    let span = |trace: &TraceId, id: u64, parent: Option<u64>, service: &str, start: u64| Span {
+        trace_id: trace.clone(),
+        span_id: format!("{id:016x}"),
+        parent_span_id: parent.map(|p| format!("{p:016x}")),
+        name: "lab check probe".to_string(),
+        kind: SpanKind::Server,
+        start_us: start,
+        duration_us: 1_000,
+        process: Process {
+            service: service.to_string(),
+            tags: Vec::new(),
+        },
+        ..Span::default()
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    for n in 0..2u64 {
+        let trace_id = TraceId::parse(&format!("{:032x}", rand::random::<u128>() | 1))?;
+        let child: u64 = rand::random::<u64>() | 1;
+        let trace = Trace {
+            trace_id: trace_id.clone(),
+            spans: vec![
+                span(&trace_id, shared, None, "api-gateway", now + n),
+                span(
+                    &trace_id,
+                    child,
+                    Some(shared),
+                    "order-service",
+                    now + n + 100,
+                ),
+            ],
+        };
+        let body = serde_json::to_string(&crate::model::otlp::to_otlp(&trace))?;
+        client
+            .post(format!("{}/v1/traces", otlp_http.trim_end_matches('/')))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    Ok(())
+}
+
 /// Waits until the table stops growing (the spans of the traffic arrived),
 /// at most `timeout`.
 pub async fn wait_for_spans(url: &str, timeout: Duration) -> anyhow::Result<i64> {
@@ -230,7 +283,12 @@ pub async fn check(
                 format!("{shown}: {} rows, as the spans say", rows.len()),
             ),
             Some(first) => {
-                say(false, format!("{shown}: {} rows differ", problems.len()));
+                let n = problems.len();
+                let noun = if n == 1 { "difference" } else { "differences" };
+                say(
+                    false,
+                    format!("{shown}: {n} {noun} from what the spans say"),
+                );
                 let more = match problems.len() {
                     1 => String::new(),
                     n => format!(" ({} more like it)", n - 1),
