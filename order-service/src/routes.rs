@@ -1,12 +1,12 @@
 //! HTTP handlers. `create_order` is the heart of the workshop's trace: read
 //! it next to the trace in Jaeger, span by span.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use service_kit::{ApiJson, ApiPath};
+use service_kit::{rules, ApiId, ApiJson, ApiQuery};
 use telemetry::fault;
 use tracing::{info_span, Instrument};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -169,7 +169,9 @@ async fn save_order(
 ) -> Result<Order, ApiError> {
     let result = match plan.fail(SERVICE_NAME) {
         Err(injected) => Err(ApiError::from(injected)),
-        Ok(()) => db::insert_order(&state.db, order)
+        // The event keeps this span's context: the relay's PRODUCER span
+        // continues the trace from `save_order`.
+        Ok(()) => db::insert_order(&state.db, order, &tracing::Span::current().context())
             .await
             .map_err(ApiError::from),
     };
@@ -201,13 +203,10 @@ async fn save_order(
 /// `GET /orders/{id}`.
 pub async fn get_order(
     State(state): State<AppState>,
-    ApiPath(raw_id): ApiPath<String>,
+    ApiId(id): ApiId,
 ) -> Result<Json<OrderResponse>, ApiError> {
     state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
-    let id: i64 = raw_id.trim().parse().map_err(|_| {
-        ApiError::BadRequest(format!("order id must be an integer, got {raw_id:?}"))
-    })?;
     tracing::Span::current().set_attribute("order.id", id);
     let order = db::find_order(&state.db, id)
         .await?
@@ -235,19 +234,12 @@ pub struct HistoryResponse {
 /// product's current name from inventory-service.
 pub async fn list_orders(
     State(state): State<AppState>,
-    Query(query): Query<HistoryQuery>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
     state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
-    let raw = query.user_id.unwrap_or_default();
-    let user_id = raw
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!("user_id must be a positive integer, got {raw:?}"))
-        })?;
+    let user_id = rules::id("user_id", query.user_id.as_deref().unwrap_or_default())
+        .map_err(ApiError::BadRequest)?;
     tracing::Span::current().set_attribute("user.id", user_id);
     // An unknown user is a 404 from user-service, passed on.
     state.users.get_user(user_id).await?;
@@ -284,18 +276,12 @@ pub fn validate(body: &CreateOrder) -> Result<ValidOrder, ApiError> {
 }
 
 fn check_body(body: &CreateOrder) -> Result<ValidOrder, ApiError> {
+    // A JSON string or number, read by the one id rule.
     let user_id = match &body.user_id {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
-        _ => None,
+        Value::String(text) => rules::id("user_id", text),
+        other => rules::id("user_id", &other.to_string()),
     }
-    .filter(|id| *id > 0)
-    .ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "user_id must be a positive integer or a string of digits, got {}",
-            body.user_id
-        ))
-    })?;
+    .map_err(ApiError::BadRequest)?;
 
     let product = match &body.product {
         Value::String(s) if !s.trim().is_empty() && s.len() <= 100 => s.trim().to_string(),
@@ -306,16 +292,7 @@ fn check_body(body: &CreateOrder) -> Result<ValidOrder, ApiError> {
     };
     service_kit::text::check_text("product", &product).map_err(ApiError::BadRequest)?;
 
-    let quantity = body
-        .quantity
-        .as_i64()
-        .filter(|q| (1..=100).contains(q))
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "quantity must be a whole number from 1 to 100, got {}",
-                body.quantity
-            ))
-        })? as i32;
+    let quantity = rules::quantity(&body.quantity).map_err(ApiError::BadRequest)?;
 
     Ok(ValidOrder {
         user_id,
