@@ -49,12 +49,7 @@ impl IntoResponse for ApiError {
         };
         // Every sentence here is safe to show: a downstream failure carries
         // the other service's public sentence, never its internal text.
-        let mut response = service_kit::error_response(self.status(), self.to_string());
-        // Describe the failure; the tracing layer records it on the span
-        // (`telemetry::server::trace_requests`).
-        response
-            .extensions_mut()
-            .insert(Failure::new(self.kind(), detail));
-        response
+        let failure = Failure::new(self.kind(), detail);
+        service_kit::failure_response(self.status(), self.to_string(), failure)
     }
 }

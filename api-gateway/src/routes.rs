@@ -2,11 +2,12 @@
 //! `?delay=` / `?fail=` into baggage, forwards to order-service, and shapes
 //! the answer (with the `trace_id`, so a learner can paste it into Jaeger).
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use service_kit::{ApiJson, ApiPath};
+use service_kit::{ApiId, ApiJson, ApiQuery};
 use telemetry::fault::FaultPlan;
 use tracing::info_span;
 
@@ -24,13 +25,41 @@ const ORDER_KEYS: [&str; 7] = [
     "status",
 ];
 
+/// The fault-injection parameters every route takes: `?delay=`,
+/// `&delay_at=`, `&fail=` (checked by [`FaultPlan::from_query`]).
+#[derive(Debug, Default, Deserialize)]
+pub struct FaultQuery {
+    pub delay: Option<String>,
+    pub delay_at: Option<String>,
+    pub fail: Option<String>,
+}
+
+impl FaultQuery {
+    /// The plan these parameters describe; `default_delay_at` is where a
+    /// `delay` without `delay_at` happens on this route.
+    fn plan(&self, default_delay_at: &str) -> Result<FaultPlan, ApiError> {
+        Ok(FaultPlan::from_query(
+            self.delay.as_deref(),
+            self.delay_at.as_deref(),
+            self.fail.as_deref(),
+            default_delay_at,
+        )?)
+    }
+}
+
+/// Query of `GET /orders`, beside the fault parameters.
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    pub user_id: Option<String>,
+}
+
 /// `POST /orders`: forward a new order to order-service.
 pub async fn create_order(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    ApiQuery(faults): ApiQuery<FaultQuery>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let plan = fault_plan(query.as_deref(), "inventory-service")?;
+    let plan = faults.plan("inventory-service")?;
     let Some(fields) = body.as_object() else {
         return Err(ApiError::BadRequest(
             "the body must be a JSON object like {\"user_id\": \"1\", \"product\": \"Laptop\", \"quantity\": 1}"
@@ -54,13 +83,10 @@ pub async fn create_order(
 /// `GET /orders/{id}`: fetch an order from order-service.
 pub async fn get_order(
     State(state): State<AppState>,
-    ApiPath(raw_id): ApiPath<String>,
-    RawQuery(query): RawQuery,
+    ApiId(id): ApiId,
+    ApiQuery(faults): ApiQuery<FaultQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let plan = fault_plan(query.as_deref(), "order-service")?;
-    let id: i64 = raw_id.trim().parse().map_err(|_| {
-        ApiError::BadRequest(format!("order id must be an integer, got {raw_id:?}"))
-    })?;
+    let plan = faults.plan("order-service")?;
     plan.delay(SERVICE_NAME).await;
     plan.fail(SERVICE_NAME)?;
 
@@ -71,18 +97,12 @@ pub async fn get_order(
 /// `GET /orders?user_id=`: a user's order history from order-service.
 pub async fn list_orders(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    ApiQuery(faults): ApiQuery<FaultQuery>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let plan = fault_plan(query.as_deref(), "order-service")?;
-    let raw = query_value(query.as_deref(), "user_id").unwrap_or_default();
-    let user_id = raw
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!("user_id must be a positive integer, got {raw:?}"))
-        })?;
+    let plan = faults.plan("order-service")?;
+    let user_id = service_kit::rules::id("user_id", query.user_id.as_deref().unwrap_or_default())
+        .map_err(ApiError::BadRequest)?;
     plan.delay(SERVICE_NAME).await;
     plan.fail(SERVICE_NAME)?;
 
@@ -95,33 +115,6 @@ pub async fn list_orders(
         "orders": orders,
         "trace_id": telemetry::current_trace_id(),
     })))
-}
-
-/// The first value of `key` in the query string.
-fn query_value(query: Option<&str>, key: &str) -> Option<String> {
-    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == key)
-        .map(|(_, value)| value.into_owned())
-}
-
-/// Reads `delay`, `delay_at` and `fail` from the query string.
-fn fault_plan(query: Option<&str>, default_delay_at: &str) -> Result<FaultPlan, ApiError> {
-    let (mut delay, mut delay_at, mut fail) = (None, None, None);
-    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        match key.as_ref() {
-            "delay" => delay = Some(value.into_owned()),
-            "delay_at" => delay_at = Some(value.into_owned()),
-            "fail" => fail = Some(value.into_owned()),
-            _ => {}
-        }
-    }
-    let plan = FaultPlan::from_query(
-        delay.as_deref(),
-        delay_at.as_deref(),
-        fail.as_deref(),
-        default_delay_at,
-    )?;
-    Ok(plan)
 }
 
 /// The response body: the order's public fields plus this trace's id.

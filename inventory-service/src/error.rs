@@ -7,6 +7,7 @@ use service_kit::postgres::DbError;
 use telemetry::fault::InjectedFailure;
 use telemetry::server::Failure;
 
+use crate::db;
 use crate::SERVICE_NAME;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,21 +57,31 @@ impl ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(error: sqlx::Error) -> Self {
-        ApiError::Database(error.into())
+/// The data layer's cases, as the client will see them.
+impl From<db::Error> for ApiError {
+    fn from(error: db::Error) -> Self {
+        match error {
+            db::Error::UnknownProduct(product) => ApiError::UnknownProduct(product),
+            db::Error::NotEnoughStock {
+                sku,
+                requested,
+                available,
+            } => ApiError::NotEnoughStock {
+                sku,
+                requested,
+                available,
+            },
+            db::Error::Database(error) => ApiError::Database(error),
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = self.public();
-        let mut response = service_kit::error_response(status, message);
         // Describe the failure; the tracing layer records it on the span
         // (`telemetry::server::trace_requests`).
-        response
-            .extensions_mut()
-            .insert(Failure::new(self.kind(), self.to_string()));
-        response
+        let failure = Failure::new(self.kind(), self.to_string());
+        service_kit::failure_response(status, message, failure)
     }
 }

@@ -1,11 +1,11 @@
 //! HTTP handlers: short, `?`-driven; the work is in `db.rs`.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use service_kit::{ApiJson, ApiPath};
+use service_kit::{rules, ApiId, ApiJson, ApiPath, ApiQuery};
 use telemetry::fault;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -35,7 +35,7 @@ pub const MAX_SKUS: usize = 100;
 /// those, in the order first named, each once (unknown SKUs left out).
 pub async fn list(
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<Product>>, ApiError> {
     state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
@@ -90,7 +90,7 @@ pub async fn reserve(
     state.db.require_ready()?;
     // LESSON 08: with `?delay=` the time is spent here, inside this span.
     fault::inject(SERVICE_NAME).await?;
-    let quantity = valid_quantity(request.quantity)?;
+    let quantity = rules::quantity(&request.quantity.into()).map_err(ApiError::BadRequest)?;
     service_kit::text::check_text("product", &request.product).map_err(ApiError::BadRequest)?;
     let span = tracing::Span::current();
     span.set_attribute("order.quantity", i64::from(quantity));
@@ -110,28 +110,15 @@ pub async fn reserve(
 /// `DELETE /inventory/reservations/{id}`: give the stock back.
 pub async fn release(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    ApiId(id): ApiId,
 ) -> Result<Response, ApiError> {
     state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
-    let id: i64 = id.parse().map_err(|_| {
-        ApiError::BadRequest(format!("reservation id must be an integer, got {id:?}"))
-    })?;
     match db::release(&state.db, id).await? {
         Some((sku, quantity)) => {
             tracing::info!(reservation.id = id, product.sku = %sku, quantity, "reservation released");
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         None => Err(ApiError::UnknownReservation(id)),
-    }
-}
-
-fn valid_quantity(quantity: i64) -> Result<i32, ApiError> {
-    if (1..=100).contains(&quantity) {
-        Ok(quantity as i32)
-    } else {
-        Err(ApiError::BadRequest(format!(
-            "quantity must be between 1 and 100, got {quantity}"
-        )))
     }
 }

@@ -371,7 +371,7 @@ fn a_consumer_under_the_stored_context_is_a_message_parent() {
     );
     // Where to look, not the code.
     let note = &report.notes["message-parent"];
-    assert!(note.contains("order-service/src/relay.rs"), "{note}");
+    assert!(note.contains("order-service/src/relay/send.rs"), "{note}");
     assert!(!note.contains("span.context()"), "{note}");
 }
 

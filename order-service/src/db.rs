@@ -4,7 +4,6 @@ use serde::Serialize;
 use service_kit::postgres::{Database, DbError};
 use sqlx::FromRow;
 use telemetry::db::{postgres, traced};
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// A stored order, as the API returns it.
 #[derive(Debug, Clone, Serialize, FromRow)]
@@ -49,11 +48,17 @@ const BY_USER: &str =
 /// Saves the order and its `order.confirmed` event in one transaction (the
 /// outbox): both are stored, or neither. The relay sends the event later.
 ///
-/// Call it inside the `save_order` span: the event keeps that span's W3C
-/// context, so the PRODUCER span that sends it continues this trace.
+/// `trace` is the context the event carries (the caller's `save_order`
+/// span): the PRODUCER span that sends it continues that trace. It is an
+/// argument, not the span current here, so what is stored does not depend
+/// on which span happens to be entered when this runs.
 // LESSON 14: the trace context stored with the event.
-pub async fn insert_order(db: &Database, order: &NewOrder) -> Result<Order, DbError> {
-    let context = telemetry::messaging::context_fields(&tracing::Span::current().context());
+pub async fn insert_order(
+    db: &Database,
+    order: &NewOrder,
+    trace: &opentelemetry::Context,
+) -> Result<Order, DbError> {
+    let context = telemetry::messaging::context_fields(trace);
     let field = |name: &str| {
         context
             .iter()

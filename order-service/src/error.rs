@@ -68,12 +68,8 @@ impl IntoResponse for ApiError {
             ApiError::Downstream(error) => error.detail(),
             other => other.to_string(),
         };
-        let mut response = service_kit::error_response(status, message);
         // Describe the failure; the tracing layer records it on the span
         // (`telemetry::server::trace_requests`).
-        response
-            .extensions_mut()
-            .insert(Failure::new(self.kind(), detail));
-        response
+        service_kit::failure_response(status, message, Failure::new(self.kind(), detail))
     }
 }

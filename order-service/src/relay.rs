@@ -12,7 +12,7 @@
 //!    send the same row at the same time);
 //! 3. per row, a PRODUCER span `send orders`, child of the context stored with
 //!    the row, whose own context goes into the entry's `traceparent`;
-//!    `XADD ... MAXLEN ~ 10000`; mark the row published.
+//!    `XADD ... MAXLEN ~ 10000` (`relay/send.rs`); mark the row published.
 //!
 //! Polling is not traced: a span per poll would make a root trace every
 //! 200 ms, skew sampling counts and spend rate-limit tokens. Only sending an
@@ -29,11 +29,10 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
 use service_kit::postgres::Database;
-use sqlx::FromRow;
-use telemetry::db::traced;
-use telemetry::messaging;
 use tokio::sync::{watch, Notify};
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+mod send;
+use send::{send, PendingEvent};
 
 /// The stream's name in spans (`send orders`) and, after the key prefix, in
 /// Redis.
@@ -167,21 +166,6 @@ struct Relay {
     failing: bool,
 }
 
-/// An unpublished row of `order_events`.
-#[derive(Debug, FromRow)]
-struct PendingEvent {
-    id: i64,
-    event: String,
-    order_id: i64,
-    user_id: i64,
-    sku: String,
-    quantity: i32,
-    total_cents: i64,
-    traceparent: Option<String>,
-    tracestate: Option<String>,
-    baggage: Option<String>,
-}
-
 #[derive(Debug, thiserror::Error)]
 enum RelayError {
     #[error("Redis: {0}")]
@@ -258,49 +242,4 @@ async fn connect(client: &redis::Client) -> redis::RedisResult<MultiplexedConnec
     client
         .get_multiplexed_async_connection_with_config(&config)
         .await
-}
-
-/// Sends one event: a PRODUCER span continuing the stored context, whose own
-/// context travels in the entry. Returns the entry's id.
-async fn send(
-    connection: &mut MultiplexedConnection,
-    stream_key: &str,
-    row: &PendingEvent,
-) -> redis::RedisResult<String> {
-    let stored = messaging::context_from_fields(|name| match name {
-        "traceparent" => row.traceparent.as_deref(),
-        "tracestate" => row.tracestate.as_deref(),
-        "baggage" => row.baggage.as_deref(),
-        _ => None,
-    });
-    let span = messaging::producer_span(DESTINATION, stored);
-    span.set_attribute("order.id", row.order_id);
-
-    let mut xadd = redis::cmd("XADD");
-    xadd.arg(stream_key)
-        .arg("MAXLEN")
-        .arg("~")
-        .arg(MAX_LEN)
-        .arg("*")
-        .arg("event")
-        .arg(&row.event)
-        .arg("order_id")
-        .arg(row.order_id)
-        .arg("user_id")
-        .arg(row.user_id)
-        .arg("sku")
-        .arg(&row.sku)
-        .arg("quantity")
-        .arg(row.quantity)
-        .arg("total_cents")
-        .arg(row.total_cents);
-    // LESSON 14: the trace context travels with the entry, as fields beside
-    // the order's. The PRODUCER span's own context: the consumer's span
-    // becomes its child, in the order's trace.
-    for (name, value) in messaging::context_fields(&span.context()) {
-        xadd.arg(name).arg(value);
-    }
-    let id: String = traced(span.clone(), xadd.query_async(connection)).await?;
-    messaging::record_message_id(&span, &id);
-    Ok(id)
 }

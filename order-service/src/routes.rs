@@ -1,12 +1,12 @@
 //! HTTP handlers. `create_order` is the heart of the workshop's trace: read
-//! it next to the trace in Jaeger, span by span.
+//! it next to the trace in Jaeger, span by span. The order history
+//! (`GET /orders?user_id=`) is a handler of its own, in `routes/history.rs`.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use service_kit::{ApiJson, ApiPath};
+use serde::Serialize;
+use service_kit::{ApiId, ApiJson};
 use telemetry::fault;
 use tracing::{info_span, Instrument};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -15,25 +15,10 @@ use crate::db::{self, NewOrder, Order};
 use crate::error::ApiError;
 use crate::{AppState, SERVICE_NAME};
 
-/// Body of `POST /orders`. Fields are read as raw JSON so that every
-/// mistake gets its own clear sentence (see [`validate`]).
-#[derive(Debug, Deserialize)]
-pub struct CreateOrder {
-    #[serde(default)]
-    pub user_id: Value,
-    #[serde(default)]
-    pub product: Value,
-    #[serde(default)]
-    pub quantity: Value,
-}
-
-/// A request that passed validation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ValidOrder {
-    pub user_id: i64,
-    pub product: String,
-    pub quantity: i32,
-}
+mod history;
+mod validation;
+pub use history::{list_orders, HistoryQuery, HistoryResponse};
+pub use validation::{validate, CreateOrder, ValidOrder};
 
 /// An order plus the trace it was made in.
 #[derive(Debug, Serialize)]
@@ -169,7 +154,9 @@ async fn save_order(
 ) -> Result<Order, ApiError> {
     let result = match plan.fail(SERVICE_NAME) {
         Err(injected) => Err(ApiError::from(injected)),
-        Ok(()) => db::insert_order(&state.db, order)
+        // The event keeps this span's context: the relay's PRODUCER span
+        // continues the trace from `save_order`.
+        Ok(()) => db::insert_order(&state.db, order, &tracing::Span::current().context())
             .await
             .map_err(ApiError::from),
     };
@@ -201,13 +188,10 @@ async fn save_order(
 /// `GET /orders/{id}`.
 pub async fn get_order(
     State(state): State<AppState>,
-    ApiPath(raw_id): ApiPath<String>,
+    ApiId(id): ApiId,
 ) -> Result<Json<OrderResponse>, ApiError> {
     state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
-    let id: i64 = raw_id.trim().parse().map_err(|_| {
-        ApiError::BadRequest(format!("order id must be an integer, got {raw_id:?}"))
-    })?;
     tracing::Span::current().set_attribute("order.id", id);
     let order = db::find_order(&state.db, id)
         .await?
@@ -216,112 +200,6 @@ pub async fn get_order(
         order,
         trace_id: telemetry::current_trace_id(),
     }))
-}
-
-/// Query of `GET /orders`.
-#[derive(Debug, Deserialize)]
-pub struct HistoryQuery {
-    pub user_id: Option<String>,
-}
-
-/// `GET /orders?user_id=`: a user's order history.
-#[derive(Debug, Serialize)]
-pub struct HistoryResponse {
-    pub orders: Vec<Order>,
-    pub trace_id: String,
-}
-
-/// `GET /orders?user_id=`: the user's orders, newest first, each with its
-/// product's current name from inventory-service.
-pub async fn list_orders(
-    State(state): State<AppState>,
-    Query(query): Query<HistoryQuery>,
-) -> Result<Json<HistoryResponse>, ApiError> {
-    state.db.require_ready()?;
-    fault::inject(SERVICE_NAME).await?;
-    let raw = query.user_id.unwrap_or_default();
-    let user_id = raw
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!("user_id must be a positive integer, got {raw:?}"))
-        })?;
-    tracing::Span::current().set_attribute("user.id", user_id);
-    // An unknown user is a 404 from user-service, passed on.
-    state.users.get_user(user_id).await?;
-
-    let mut orders = db::orders_of_user(&state.db, user_id).await?;
-    if !orders.is_empty() {
-        // LESSON 08: one call for all the products, however many orders.
-        let mut skus: Vec<&str> = orders.iter().map(|order| order.sku.as_str()).collect();
-        skus.sort_unstable();
-        skus.dedup();
-        let products = state.inventory.products(&skus).await?;
-        for order in &mut orders {
-            if let Some(product) = products.iter().find(|p| p.sku == order.sku) {
-                order.product = product.name.clone();
-            }
-        }
-    }
-    tracing::Span::current().set_attribute("order.count", orders.len() as i64);
-    Ok(Json(HistoryResponse {
-        orders,
-        trace_id: telemetry::current_trace_id(),
-    }))
-}
-
-/// Checks the body of `POST /orders`, one clear sentence per mistake. A
-/// rejection is also an `order.rejected` event, with the sentence, in the
-/// span that is current: the trace of a 400 says why.
-pub fn validate(body: &CreateOrder) -> Result<ValidOrder, ApiError> {
-    let checked = check_body(body);
-    if let Err(error) = &checked {
-        tracing::info!(order.rejection_reason = %error, "order.rejected");
-    }
-    checked
-}
-
-fn check_body(body: &CreateOrder) -> Result<ValidOrder, ApiError> {
-    let user_id = match &body.user_id {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
-        _ => None,
-    }
-    .filter(|id| *id > 0)
-    .ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "user_id must be a positive integer or a string of digits, got {}",
-            body.user_id
-        ))
-    })?;
-
-    let product = match &body.product {
-        Value::String(s) if !s.trim().is_empty() && s.len() <= 100 => s.trim().to_string(),
-        _ => return Err(ApiError::BadRequest(
-            "product must be a product name or SKU (a non-empty string of at most 100 characters)"
-                .to_string(),
-        )),
-    };
-    service_kit::text::check_text("product", &product).map_err(ApiError::BadRequest)?;
-
-    let quantity = body
-        .quantity
-        .as_i64()
-        .filter(|q| (1..=100).contains(q))
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "quantity must be a whole number from 1 to 100, got {}",
-                body.quantity
-            ))
-        })? as i32;
-
-    Ok(ValidOrder {
-        user_id,
-        product,
-        quantity,
-    })
 }
 
 // LESSON 17: the unit test of `calculate_total`'s span.

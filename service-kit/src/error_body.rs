@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use telemetry::server::Failure;
 
 /// The body of every error response.
 #[derive(Debug, Serialize)]
@@ -20,4 +21,19 @@ pub fn error_response(status: StatusCode, message: impl Into<String>) -> Respons
         trace_id: telemetry::current_trace_id(),
     };
     (status, axum::Json(body)).into_response()
+}
+
+/// A service's error answer: [`error_response`] carrying the [`Failure`]
+/// that describes it. The client reads `message`; the telemetry server layer
+/// (`telemetry::server::trace_requests`) takes the failure out of the
+/// response and records it on the SERVER span, so each service's
+/// `IntoResponse` only says which status, which sentence and which failure.
+pub fn failure_response(
+    status: StatusCode,
+    message: impl Into<String>,
+    failure: Failure,
+) -> Response {
+    let mut response = error_response(status, message);
+    response.extensions_mut().insert(failure);
+    response
 }

@@ -4,9 +4,11 @@
 //! Learners (and outside checks) expect every error as
 //! `{"error": "<a sentence>", "trace_id": "<32 hex>"}`, so [`ApiJson`] wraps
 //! it and turns each rejection into that shape with the right status;
-//! [`ApiPath`] does the same for path parameters.
+//! [`ApiPath`] and [`ApiQuery`] do the same for path parameters and the
+//! query string, and [`ApiId`] reads a path id by the one id rule
+//! ([`crate::rules::id`]).
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -15,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error_body::error_response;
+use crate::rules;
 
 /// `axum::Json`, but rejections are JSON errors too.
 #[derive(Debug, Clone, Copy, Default)]
@@ -63,6 +66,57 @@ where
             }
         }
     }
+}
+
+/// The `{id}` of a route such as `/orders/{id}`: a positive integer. Any
+/// other value is a JSON 400 saying so, the same at every service, before
+/// the handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiId(pub i64);
+
+impl<S> FromRequestParts<S> for ApiId
+where
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiPath(raw) = ApiPath::<String>::from_request_parts(parts, state).await?;
+        match rules::id("the id in the URL path", &raw) {
+            Ok(id) => Ok(ApiId(id)),
+            Err(message) => {
+                tracing::info!(%message, "rejected request path");
+                Err(error_response(StatusCode::BAD_REQUEST, message))
+            }
+        }
+    }
+}
+
+/// `axum::extract::Query`, but a query string that does not fit `T` is a
+/// JSON 400, instead of axum's plain-text one. Keys `T` does not name are
+/// ignored.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(query_rejection_response(rejection)),
+        }
+    }
+}
+
+fn query_rejection_response(rejection: QueryRejection) -> Response {
+    let message = format!("the query string is not valid: {}", rejection.body_text());
+    tracing::info!(%message, "rejected query string");
+    error_response(StatusCode::BAD_REQUEST, message)
 }
 
 fn rejection_response(rejection: JsonRejection) -> Response {

@@ -10,9 +10,12 @@
 //! - [`postgres`]: create the database if missing, run migrations, keep
 //!   retrying with backoff while Postgres is down; [`postgres::DbError`],
 //!   what a failed query means for the client (503 or 500).
-//! - [`error_body`]: the `{"error", "trace_id"}` body of every error.
-//! - [`extract`]: JSON body and path extractors whose rejections (bad JSON,
-//!   wrong content type, too large, undecodable path) use that body.
+//! - [`error_body`]: the `{"error", "trace_id"}` body of every error, and
+//!   the failure description that rides along for the trace.
+//! - [`extract`]: JSON body, path, path id and query extractors whose
+//!   rejections (bad JSON, wrong content type, too large, undecodable path,
+//!   an id that is not a positive integer, a bad query) use that body.
+//! - [`rules`]: the id and quantity rules, each with its one sentence.
 //! - [`text`]: text from outside is checked where it enters (400, not 500).
 //! - [`health`]: the `/health` handler shape and the `--health` probe used
 //!   by container healthchecks.
@@ -25,8 +28,9 @@ pub mod extract;
 pub mod health;
 pub mod postgres;
 pub mod router;
+pub mod rules;
 pub mod serve;
 pub mod text;
 
-pub use error_body::error_response;
-pub use extract::{ApiJson, ApiPath};
+pub use error_body::{error_response, failure_response};
+pub use extract::{ApiId, ApiJson, ApiPath, ApiQuery};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use service_kit::config::{parse_env, string_env};
 use service_kit::postgres::DatabaseConfig;
 
-use crate::consumer::{default_consumer_name, CLAIM_IDLE};
+use crate::consumer::CLAIM_IDLE;
 
 /// `PORT` when unset: the port docs/architecture.md gives user-service.
 pub const DEFAULT_PORT: u16 = 8082;
@@ -47,4 +47,16 @@ impl Config {
             )?),
         })
     }
+}
+
+/// `CONSUMER_NAME`, else `{hostname}-{pid}`: stable for one instance, so a
+/// restarted container finds its own pending entries at once.
+pub fn default_consumer_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "user-service".to_string());
+    format!("{host}-{}", std::process::id())
 }

@@ -11,8 +11,6 @@ use crate::SERVICE_NAME;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{0}")]
-    BadRequest(String),
     #[error("no user with id {0}")]
     UnknownUser(i64),
     #[error(transparent)]
@@ -25,7 +23,6 @@ impl ApiError {
     /// `exception.type` / `error.type` for this error.
     fn kind(&self) -> &'static str {
         match self {
-            ApiError::BadRequest(_) => "BadRequest",
             ApiError::UnknownUser(_) => "UnknownUser",
             ApiError::Injected(_) => "InjectedFailure",
             ApiError::Database(error) => error.kind(),
@@ -35,7 +32,6 @@ impl ApiError {
     /// The status and the sentence the client gets (5xx: never internal text).
     fn public(&self) -> (StatusCode, String) {
         match self {
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
             ApiError::UnknownUser(_) => (StatusCode::NOT_FOUND, self.to_string()),
             ApiError::Injected(_) => (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()),
             ApiError::Database(error) => (error.status(), error.public_message(SERVICE_NAME)),
@@ -46,12 +42,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = self.public();
-        let mut response = service_kit::error_response(status, message);
         // Describe the failure; the tracing layer records it on the span
         // (`telemetry::server::trace_requests`).
-        response
-            .extensions_mut()
-            .insert(Failure::new(self.kind(), self.to_string()));
-        response
+        let failure = Failure::new(self.kind(), self.to_string());
+        service_kit::failure_response(status, message, failure)
     }
 }

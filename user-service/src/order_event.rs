@@ -1,4 +1,6 @@
-//! What an entry of the order stream must hold to be counted.
+//! An order event: what an entry of the order stream must hold to be
+//! counted ([`parse`]), and what counting it does to the user ([`count`]).
+//! The stream plumbing around it is in `consumer.rs`.
 //!
 //! order-service's relay writes `event` = `order.confirmed`, `order_id`,
 //! `user_id`, `sku`, `quantity`, `total_cents` (and the trace context). An
@@ -7,6 +9,12 @@
 //! with the reason [`parse`] gives.
 
 use std::collections::HashMap;
+
+use service_kit::postgres::Database;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::cache::UserCache;
+use crate::db::{self, Counted};
 
 /// An `order.confirmed` entry that passed validation.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +55,50 @@ pub fn parse(fields: &HashMap<String, String>) -> Result<OrderEvent, String> {
         user_id: positive("user_id")?,
         total_cents: positive("total_cents")?,
     })
+}
+
+/// What an order does to its user: counted once (`orders_count`, and
+/// `points`: one per whole currency unit, rounded down), and the user's
+/// cache entry dropped so that `GET /users/{id}` is fresh. Runs in the
+/// entry's CONSUMER span; `Err` (Postgres) leaves the entry to be retried.
+pub async fn count(
+    db: &Database,
+    cache: &UserCache,
+    event: OrderEvent,
+    message_id: &str,
+) -> Result<(), sqlx::Error> {
+    let span = tracing::Span::current();
+    span.set_attribute("order.id", event.order_id);
+    span.set_attribute("user.id", event.user_id);
+    // Points: one per whole currency unit, rounded down.
+    let points = event.total_cents / 100;
+    let counted = db::add_order(db, event.user_id, event.order_id, points, message_id).await;
+    match counted {
+        Ok(Counted::Added) => {
+            // Redis down: the entry expires with its TTL; nothing to retry.
+            if let Err(error) = cache.delete(event.user_id).await {
+                tracing::warn!(user.id = event.user_id, %error, "could not drop the cached user");
+            }
+            Ok(())
+        }
+        Ok(Counted::Duplicate) => {
+            // The message becomes the span event's name.
+            tracing::info!(order.id = event.order_id, "message.duplicate");
+            Ok(())
+        }
+        Ok(Counted::UnknownUser) => {
+            tracing::warn!(
+                order.id = event.order_id,
+                user.id = event.user_id,
+                "order event for an unknown user; nothing to count"
+            );
+            Ok(())
+        }
+        Err(error) => {
+            telemetry::errors::record_exception(&span, "sqlx::Error", &error.to_string());
+            Err(error)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use service_kit::ApiPath;
+use service_kit::ApiId;
 use telemetry::fault;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -14,20 +14,10 @@ use crate::{AppState, SERVICE_NAME};
 // LESSON 07: the three CLIENT spans under this SERVER span.
 pub async fn get_user(
     State(state): State<AppState>,
-    ApiPath(raw_id): ApiPath<String>,
+    ApiId(id): ApiId,
 ) -> Result<Json<User>, ApiError> {
     state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
-    let id: i64 = raw_id
-        .trim()
-        .parse()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "user id must be a positive integer, got {raw_id:?}"
-            ))
-        })?;
     let span = tracing::Span::current();
     span.set_attribute("user.id", id);
 
