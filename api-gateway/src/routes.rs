@@ -101,7 +101,7 @@ pub async fn list_orders(
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let plan = faults.plan("order-service")?;
-    let user_id = service_kit::rules::id("user_id", query.user_id.as_deref().unwrap_or_default())
+    let user_id = service_kit::rules::user_id(query.user_id.as_deref().unwrap_or_default())
         .map_err(ApiError::BadRequest)?;
     plan.delay(SERVICE_NAME).await;
     plan.fail(SERVICE_NAME)?;

@@ -68,9 +68,9 @@ where
     }
 }
 
-/// The `{id}` of a route such as `/orders/{id}`: a positive integer. Any
-/// other value is a JSON 400 saying so, the same at every service, before
-/// the handler runs.
+/// The `{id}` of a route such as `/orders/{id}`: an integer. Any other
+/// value is a JSON 400 saying so, the same at every service, before the
+/// handler runs; an integer that names nothing is the handler's 404.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiId(pub i64);
 

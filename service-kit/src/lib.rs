@@ -14,7 +14,7 @@
 //!   the failure description that rides along for the trace.
 //! - [`extract`]: JSON body, path, path id and query extractors whose
 //!   rejections (bad JSON, wrong content type, too large, undecodable path,
-//!   an id that is not a positive integer, a bad query) use that body.
+//!   an id that is not an integer, a bad query) use that body.
 //! - [`rules`]: the id and quantity rules, each with its one sentence.
 //! - [`text`]: text from outside is checked where it enters (400, not 500).
 //! - [`health`]: the `/health` handler shape and the `--health` probe used

@@ -12,15 +12,28 @@ use serde_json::Value;
 /// How many of one product an order may hold.
 pub const QUANTITY: RangeInclusive<i64> = 1..=100;
 
-/// An id (a user's, an order's, a reservation's): a positive integer,
-/// surrounding spaces allowed. `Err` is the sentence for the 400, naming
-/// `what` was wrong (`"user_id"`, `"the id in the URL path"`).
+/// An id (a user's, an order's, a reservation's): an integer, surrounding
+/// spaces allowed. `Err` is the sentence for the 400, naming `what` was
+/// wrong (`"user_id"`, `"the id in the URL path"`).
+///
+/// Zero and negative numbers pass: they are well-formed ids that name
+/// nothing, so the lookup answers 404, as for any absent id (the HTTP
+/// contract: 400 only when the id is not an integer).
 pub fn id(what: &str, raw: &str) -> Result<i64, String> {
+    raw.trim()
+        .parse::<i64>()
+        .map_err(|_| format!("{what} must be an integer, got {raw:?}"))
+}
+
+/// A `user_id` a client sends (in an order's body, in `?user_id=`): a
+/// positive integer. Unlike a record's id in a URL path, this is input the
+/// client composed, and `0` or `-1` is invalid input (400), never a lookup.
+pub fn user_id(raw: &str) -> Result<i64, String> {
     raw.trim()
         .parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| format!("{what} must be a positive integer, got {raw:?}"))
+        .ok_or_else(|| format!("user_id must be a positive integer, got {raw:?}"))
 }
 
 /// A quantity as the JSON held it: a whole number in [`QUANTITY`]. `Ok` is
@@ -46,14 +59,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_id_is_a_positive_integer() {
-        assert_eq!(id("user_id", " 7 "), Ok(7));
-        for bad in ["", "abc", "0", "-1", "1.5", "99999999999999999999"] {
-            let error = id("user_id", bad).unwrap_err();
+    fn a_user_id_is_a_positive_integer() {
+        assert_eq!(user_id(" 7 "), Ok(7));
+        for bad in ["", "abc", "0", "-1", "1.5"] {
+            let error = user_id(bad).unwrap_err();
             assert!(
                 error.starts_with("user_id must be a positive integer"),
                 "{error}"
             );
+        }
+    }
+
+    #[test]
+    fn an_id_is_an_integer() {
+        assert_eq!(id("user_id", " 7 "), Ok(7));
+        // Well-formed, names nothing: the lookup says 404.
+        assert_eq!(id("user_id", "0"), Ok(0));
+        assert_eq!(id("user_id", "-1"), Ok(-1));
+        for bad in ["", "abc", "1.5", "99999999999999999999"] {
+            let error = id("user_id", bad).unwrap_err();
+            assert!(error.starts_with("user_id must be an integer"), "{error}");
         }
     }
 

@@ -37,7 +37,7 @@ pub async fn list_orders(
 ) -> Result<Json<HistoryResponse>, ApiError> {
     state.db.require_ready()?;
     fault::inject(SERVICE_NAME).await?;
-    let user_id = rules::id("user_id", query.user_id.as_deref().unwrap_or_default())
+    let user_id = rules::user_id(query.user_id.as_deref().unwrap_or_default())
         .map_err(ApiError::BadRequest)?;
     tracing::Span::current().set_attribute("user.id", user_id);
     // An unknown user is a 404 from user-service, passed on.

@@ -43,8 +43,8 @@ pub fn validate(body: &CreateOrder) -> Result<ValidOrder, ApiError> {
 fn check_body(body: &CreateOrder) -> Result<ValidOrder, ApiError> {
     // A JSON string or number, read by the one id rule.
     let user_id = match &body.user_id {
-        Value::String(text) => rules::id("user_id", text),
-        other => rules::id("user_id", &other.to_string()),
+        Value::String(text) => rules::user_id(text),
+        other => rules::user_id(&other.to_string()),
     }
     .map_err(ApiError::BadRequest)?;
 
