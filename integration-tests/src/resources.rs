@@ -43,7 +43,9 @@ pub fn drop_databases(databases: Vec<String>) {
             };
             for name in databases {
                 let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                let _ = sqlx::query(&statement).execute(&pool).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(statement))
+                    .execute(&pool)
+                    .await;
             }
             pool.close().await;
         });

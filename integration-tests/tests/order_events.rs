@@ -71,7 +71,7 @@ fn as_strings(entry: StreamId) -> (String, HashMap<String, String>) {
     let fields = entry
         .map
         .iter()
-        .map(|(k, v)| (k.clone(), redis::from_redis_value::<String>(v).unwrap()))
+        .map(|(k, v)| (k.clone(), redis::from_redis_value_ref::<String>(v).unwrap()))
         .collect();
     (entry.id, fields)
 }

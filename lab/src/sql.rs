@@ -98,7 +98,10 @@ pub async fn run(url: &str, sql: &str, write: bool) -> Result<Vec<ResultSet>, Sq
     })?;
     let mut sets = Vec::new();
     let mut current = ResultSet::default();
-    let mut stream = sqlx::raw_sql(sql).fetch_many(&mut connection);
+    // The learner's own SQL, sent as written: that is what this command is
+    // for (read-only unless --write), hence `AssertSqlSafe`.
+    let mut stream =
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).fetch_many(&mut connection);
     loop {
         match stream.try_next().await {
             Ok(Some(Either::Right(row))) => add_row(&mut current, &row),

@@ -54,10 +54,11 @@ impl Drop for Scratch {
         let _ = std::thread::spawn(move || {
             tokio::runtime::Runtime::new().unwrap().block_on(async {
                 if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                    let _ =
-                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                            .execute(&mut c)
-                            .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    )))
+                    .execute(&mut c)
+                    .await;
                     let _ = c.close().await;
                 }
             })
@@ -391,7 +392,7 @@ fn sql_block(markdown: &str, name: &str) -> String {
     after[start..start + end].to_string()
 }
 
-async fn scalar(url: &str, sql: &str) -> i64 {
+async fn scalar(url: &str, sql: &'static str) -> i64 {
     let mut c = url
         .parse::<sqlx::postgres::PgConnectOptions>()
         .unwrap()

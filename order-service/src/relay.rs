@@ -237,8 +237,8 @@ impl Relay {
 /// Short timeouts: a dead Redis must cost a retry, not a hang.
 async fn connect(client: &redis::Client) -> redis::RedisResult<MultiplexedConnection> {
     let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Duration::from_secs(1))
-        .set_response_timeout(Duration::from_secs(2));
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(Duration::from_secs(2)));
     client
         .get_multiplexed_async_connection_with_config(&config)
         .await

@@ -61,13 +61,13 @@ impl UserCache {
         }
         if slot.retry_after.is_some_and(|at| Instant::now() < at) {
             return Err(redis::RedisError::from((
-                redis::ErrorKind::IoError,
+                redis::ErrorKind::Io,
                 "Redis was unreachable moments ago; not trying again yet",
             )));
         }
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_millis(500))
-            .set_response_timeout(Duration::from_millis(500))
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_millis(500)))
             .set_number_of_retries(0);
         match ConnectionManager::new_with_config(self.client.clone(), config).await {
             Ok(connection) => {

@@ -334,7 +334,10 @@ async fn prepare(options: &PgConnectOptions, pool: &PgPool) -> Result<(), sqlx::
         if !exists {
             // Identifiers cannot be bound as parameters; quote it instead.
             let create = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
-            match sqlx::query(&create).execute(&mut maintenance).await {
+            match sqlx::query(sqlx::AssertSqlSafe(create))
+                .execute(&mut maintenance)
+                .await
+            {
                 Ok(_) => {}
                 // Created by someone else at the same moment: fine.
                 Err(sqlx::Error::Database(e))

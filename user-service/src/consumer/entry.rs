@@ -27,7 +27,9 @@ impl Consumer {
         let fields: HashMap<String, String> = entry
             .map
             .iter()
-            .filter_map(|(key, value)| Some((key.clone(), String::from_redis_value(value).ok()?)))
+            .filter_map(|(key, value)| {
+                Some((key.clone(), String::from_redis_value_ref(value).ok()?))
+            })
             .collect();
         if fields.is_empty() {
             // Trimmed from the stream while pending: nothing left to do.

@@ -48,9 +48,9 @@ impl Consumer {
             return Ok(connection.clone());
         }
         let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Duration::from_secs(1))
+            .set_connection_timeout(Some(Duration::from_secs(1)))
             // Longer than the blocking read.
-            .set_response_timeout(BLOCK + Duration::from_secs(2));
+            .set_response_timeout(Some(BLOCK + Duration::from_secs(2)));
         let mut connection = self
             .client
             .get_multiplexed_async_connection_with_config(&config)
